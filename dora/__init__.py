@@ -1,0 +1,3 @@
+"""dora: a market-making bot for Kalshi."""
+
+__version__ = "0.1.0"

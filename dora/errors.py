@@ -1,0 +1,53 @@
+"""Error taxonomy, grouped by what the caller should do. Vendor errors are mapped once, at the
+boundary that meets them (``raise ... from exc``)."""
+
+from __future__ import annotations
+
+
+class DoraError(Exception):
+    """Base of every error dora raises on purpose."""
+
+
+class FatalError(DoraError):
+    """Stop trading and exit non-zero: bad credentials (401/403), a retired endpoint (410),
+    a broken deployment. Retrying will not help."""
+
+
+class TransientError(DoraError):
+    """Worth retrying later: 429, 5xx, connection reset, timeout. The cycle skips and the next
+    one starts from a fresh reconcile."""
+
+
+class RateLimitedError(TransientError):
+    """The exchange answered 429."""
+
+
+class OutcomeUnknownError(TransientError):
+    """A write may or may not have been applied (timeout or 5xx after sending). Reconciliation
+    by client_order_id decides; the write is never blindly re-sent."""
+
+
+class OrderRejectedError(DoraError):
+    """The exchange refused one order (400/409 with a code). Data for the caller, not a crash."""
+
+    def __init__(self, code: str, message: str, status: int = 400) -> None:
+        super().__init__(f"{status} {code}: {message}")
+        self.code = code
+        self.message = message
+        self.status = status
+
+
+class NotFoundError(DoraError):
+    """The order (or object) is not there: for a cancel it means already gone, i.e. done."""
+
+
+class ConfigError(DoraError):
+    """Operator input that cannot be used: a bad CLI value, env setting or stored config."""
+
+
+class StoreError(DoraError):
+    """DynamoDB failed in a way the loop should treat as transient."""
+
+
+class StaleWriteError(StoreError):
+    """A conditional (versioned) state write lost to another writer."""

@@ -1,0 +1,234 @@
+"""Send a plan to the exchange: cancels first (freeing collateral), then decreases, then places.
+
+Batch mode hands whole lists to the client, which splits them into batches the write bucket can
+hold. Per-market mode sends the same plan one order at a time. Per-order failures are logged with
+market, order and error and left to the next cycle's reconcile; nothing is retried mid-cycle.
+Every write is recorded in the read-lag overlay.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from dora.clock import Clock
+from dora.diff import Decrease, Plan
+from dora.logs import EventType, log_event
+from dora.models import (
+    CancelResult,
+    CancelStatus,
+    DecreaseResult,
+    OrderRequest,
+    PlaceResult,
+    PlaceStatus,
+    RestingOrder,
+)
+from dora.overlay import Overlay, is_unconfirmed, unconfirmed_order
+from dora.units import Count, format_count, format_price
+
+
+class OrderWriter(Protocol):
+    def place_order(self, request: OrderRequest) -> PlaceResult: ...
+    def place_orders(self, requests: Sequence[OrderRequest]) -> list[PlaceResult]: ...
+    def cancel_order(self, order_id: str) -> CancelResult: ...
+    def cancel_orders(self, order_ids: Sequence[str]) -> list[CancelResult]: ...
+    def decrease_order(self, order_id: str, reduce_to: Count) -> DecreaseResult: ...
+
+
+@dataclass
+class ExecutionReport:
+    cancelled: int = 0
+    already_gone: int = 0
+    cancel_failed: int = 0
+    decreased: int = 0
+    decrease_failed: int = 0
+    placed: int = 0
+    place_rejected: int = 0
+    place_unknown: int = 0
+    events: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def operations(self) -> int:
+        return (
+            self.cancelled + self.already_gone + self.cancel_failed + self.decreased
+            + self.decrease_failed + self.placed + self.place_rejected + self.place_unknown
+        )
+
+    @property
+    def failures(self) -> int:
+        return self.cancel_failed + self.decrease_failed + self.place_rejected + self.place_unknown
+
+    def merge(self, other: ExecutionReport) -> None:
+        for name in (
+            "cancelled", "already_gone", "cancel_failed", "decreased", "decrease_failed",
+            "placed", "place_rejected", "place_unknown",
+        ):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        self.events.extend(other.events)
+
+
+class Executor:
+    def __init__(
+        self, writer: OrderWriter, overlay: Overlay, clock: Clock, logger: logging.Logger
+    ) -> None:
+        self._writer = writer
+        self._overlay = overlay
+        self._clock = clock
+        self._log = logger
+
+    def execute(
+        self, plan: Plan, decision_ids: Mapping[str, str], *, batch: bool
+    ) -> ExecutionReport:
+        report = ExecutionReport()
+        cancellable = [o for o in plan.cancels if not is_unconfirmed(o)]
+        self._cancel(cancellable, decision_ids, report, batch=batch)
+        for decrease in plan.decreases:
+            if not is_unconfirmed(decrease.order):
+                self._decrease(decrease, decision_ids, report)
+        self._place(list(plan.places), decision_ids, report, batch=batch)
+        return report
+
+    def _cancel(
+        self, orders: list[RestingOrder], decision_ids: Mapping[str, str],
+        report: ExecutionReport, *, batch: bool,
+    ) -> None:
+        if not orders:
+            return
+        by_id = {o.order_id: o for o in orders}
+        sent_ms = self._clock.now_ms()
+        if batch:
+            log_event(self._log, EventType.BATCH_CANCEL, "cancelling orders", count=len(orders))
+            results = self._writer.cancel_orders(list(by_id))
+        else:
+            results = [self._writer.cancel_order(order_id) for order_id in by_id]
+        for result in results:
+            self._record_cancel(by_id[result.order_id], result, sent_ms, decision_ids, report,
+                                batch=batch)
+        if batch:
+            log_event(self._log, EventType.BATCH_CANCEL_SUMMARY, "cancel summary",
+                      requested=len(orders), cancelled=report.cancelled,
+                      already_gone=report.already_gone, failed=report.cancel_failed)
+
+    def _record_cancel(
+        self, order: RestingOrder, result: CancelResult, sent_ms: int,
+        decision_ids: Mapping[str, str], report: ExecutionReport, *, batch: bool,
+    ) -> None:
+        fields = _order_fields(order, decision_ids)
+        if result.status is CancelStatus.FAILED:
+            report.cancel_failed += 1
+            event = EventType.BATCH_CANCEL_FAILED if batch else EventType.ORDER_RESULT
+            log_event(self._log, event, "cancel failed", level=logging.WARNING,
+                      error_code=result.error_code, error_msg=result.error_message, **fields)
+            report.events.append(_exec_event("ORDER_CANCEL", "ERROR", fields, result.error_code))
+            return
+        self._overlay.record_cancelled(order.order_id, max(result.ts_ms, sent_ms))
+        if result.status is CancelStatus.NOT_FOUND:
+            report.already_gone += 1
+            status = "ALREADY_GONE"
+        else:
+            report.cancelled += 1
+            status = "CANCELLED"
+        log_event(self._log, EventType.ORDER_CANCELLED, "order cancelled", status=status, **fields)
+        report.events.append(_exec_event("ORDER_CANCEL", status, fields))
+
+    def _decrease(
+        self, decrease: Decrease, decision_ids: Mapping[str, str], report: ExecutionReport
+    ) -> None:
+        order = decrease.order
+        sent_ms = self._clock.now_ms()
+        result = self._writer.decrease_order(order.order_id, decrease.reduce_to)
+        fields = _order_fields(order, decision_ids) | {"reduce_to": format_count(decrease.reduce_to)}
+        if result.status is CancelStatus.FAILED:
+            report.decrease_failed += 1
+            log_event(self._log, EventType.ORDER_RESULT, "decrease failed", level=logging.WARNING,
+                      error_code=result.error_code, error_msg=result.error_message, **fields)
+            return
+        if result.status is CancelStatus.NOT_FOUND:
+            self._overlay.record_cancelled(order.order_id, max(result.ts_ms, sent_ms))
+            report.already_gone += 1
+            return
+        self._overlay.record_decreased(order.order_id, result.remaining,
+                                       max(result.ts_ms, sent_ms))
+        report.decreased += 1
+        log_event(self._log, EventType.ORDER_RESULT, "order decreased", status="DECREASED",
+                  **fields)
+
+    def _place(
+        self, requests: list[OrderRequest], decision_ids: Mapping[str, str],
+        report: ExecutionReport, *, batch: bool,
+    ) -> None:
+        if not requests:
+            return
+        sent_ms = self._clock.now_ms()
+        if batch:
+            log_event(self._log, EventType.BATCH_PLACE, "placing orders", count=len(requests))
+            results = self._writer.place_orders(requests)
+        else:
+            results = [self._writer.place_order(r) for r in requests]
+        for result in results:
+            self._record_place(result, sent_ms, decision_ids, report, batch=batch)
+        if batch:
+            log_event(self._log, EventType.BATCH_PLACE_SUMMARY, "place summary",
+                      requested=len(requests), placed=report.placed,
+                      rejected=report.place_rejected, unknown=report.place_unknown)
+
+    def _record_place(
+        self, result: PlaceResult, sent_ms: int, decision_ids: Mapping[str, str],
+        report: ExecutionReport, *, batch: bool,
+    ) -> None:
+        request = result.request
+        fields = _request_fields(request, decision_ids) | {"order_id": result.order_id}
+        if result.status is PlaceStatus.REJECTED:
+            report.place_rejected += 1
+            event = EventType.BATCH_PLACE_FAILED if batch else EventType.ORDER_RESULT
+            log_event(self._log, event, "order rejected", level=logging.WARNING,
+                      error_code=result.error_code, error_msg=result.error_message, **fields)
+            report.events.append(_exec_event("ORDER_RESULT", "REJECTED", fields,
+                                             result.error_code))
+            return
+        if result.status is PlaceStatus.UNKNOWN:
+            report.place_unknown += 1
+            self._overlay.record_placed(unconfirmed_order(request, sent_ms), sent_ms)
+            log_event(self._log, EventType.ORDER_RESULT, "order outcome unknown; reconcile decides",
+                      level=logging.WARNING, status="UNKNOWN", error_msg=result.error_message,
+                      **fields)
+            report.events.append(_exec_event("ORDER_RESULT", "ERROR", fields, "unknown_outcome"))
+            return
+        report.placed += 1
+        if result.remaining > 0:
+            order = RestingOrder(
+                order_id=result.order_id, client_order_id=request.client_order_id,
+                ticker=request.ticker, side=request.side, price=request.price,
+                remaining=result.remaining, filled=result.filled, created_ms=sent_ms,
+            )
+            self._overlay.record_placed(order, max(result.ts_ms, sent_ms))
+        log_event(self._log, EventType.ORDER_PLACED, "order placed", status="ACCEPTED", **fields)
+        report.events.append(_exec_event("ORDER_RESULT", "ACCEPTED", fields))
+
+
+def _order_fields(order: RestingOrder, decision_ids: Mapping[str, str]) -> dict[str, Any]:
+    return {
+        "market": order.ticker, "order_id": order.order_id,
+        "client_order_id": order.client_order_id, "side": order.side.value,
+        "price": format_price(order.price), "size": format_count(order.remaining),
+        "decision_id": decision_ids.get(order.ticker, ""),
+    }
+
+
+def _request_fields(request: OrderRequest, decision_ids: Mapping[str, str]) -> dict[str, Any]:
+    return {
+        "market": request.ticker, "client_order_id": request.client_order_id,
+        "side": request.side.value, "price": format_price(request.price),
+        "size": format_count(request.count), "decision_id": decision_ids.get(request.ticker, ""),
+    }
+
+
+def _exec_event(
+    event_type: str, status: str, fields: Mapping[str, Any], error_code: str = ""
+) -> dict[str, Any]:
+    event = {"event_type": event_type, "status": status, **fields}
+    if error_code:
+        event["error_code"] = error_code
+    return event

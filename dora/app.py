@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import signal
 import sys
@@ -11,6 +12,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
+from typing import TextIO
 
 from dora.clock import Clock, SystemClock
 from dora.config import RunSettings
@@ -54,8 +56,6 @@ def resolve_connection(settings: RunSettings, environ: Mapping[str, str]) -> Con
 
 
 def _credentials_from_ready_file(path: str) -> Credentials:
-    import json
-
     ready = json.loads(Path(path).read_text())
     key_path = ready.get("private_key_path")
     if not key_path:
@@ -132,7 +132,7 @@ def _run(
     return code
 
 
-def _log_stream(status_line: bool, run_id: str) -> object:
+def _log_stream(status_line: bool, run_id: str) -> TextIO:
     if not status_line:
         return sys.stdout
     LOCAL_LOG_DIR.mkdir(exist_ok=True)

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import click
+import requests
 
 from dora.app import Connection, build_client
 from dora.clock import SystemClock
@@ -25,7 +26,7 @@ from dora.exchange.credentials import Credentials
 from dora.local import EXAMPLE_GLOBAL_CONFIG, local_environment
 from dora.logs import new_run_id, setup_logging
 from dora.loop import Bot, LoopSettings
-from dora.models import Side, TimeInForce, SelfTradePrevention
+from dora.models import SelfTradePrevention, Side, TimeInForce
 from dora.persistence import Persister
 from dora.sim.records import CreateOrder
 from dora.sim.runner import RunningSim
@@ -96,8 +97,8 @@ def run_mode(mode: Mode, *, markets: int, cycles: int, seed: int, latency_ms: in
                            tier=tier) as local:
         tickers = _prepare(local.sim, local.store, markets)
         key = Path(local.sim.private_key_path or "").read_bytes()
-        client = build_client(Connection(local.sim.url, Credentials.from_pem(local.sim.key_id, key)),
-                              tier, clock)
+        credentials = Credentials.from_pem(local.sim.key_id, key)
+        client = build_client(Connection(local.sim.url, credentials), tier, clock)
         logger = logging.getLogger("dora.bench")
         settings = LoopSettings(default_mode=mode, interval_ms=0, trades_every=10**6,
                                 positions_every=10**6, save_every=10**6)
@@ -125,8 +126,6 @@ def run_mode(mode: Mode, *, markets: int, cycles: int, seed: int, latency_ms: in
 
 
 def _sim_counters(sim: RunningSim) -> dict[str, int]:
-    import requests
-
     counters = requests.get(f"{sim.control_url}/counters", timeout=5).json()
     return {"cancel_404": int(counters.get("cancel_404", 0)),
             "429": int(counters.get("status", {}).get("429", 0))}

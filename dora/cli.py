@@ -6,10 +6,13 @@ import os
 
 import click
 
+from dora.app import run_bot
+from dora.bench import bench
 from dora.config import ENVIRONMENTS, resolve_settings
 from dora.errors import ConfigError, DoraError
 from dora.loop import LoopSettings
-from dora.ops import ops_commands
+from dora.ops import flags, halt, init_db, markets, resume
+from dora.ops_status import cancel_all, status
 from dora.sim.cli import sim_command
 from dora.state import Mode
 from dora.tiers import TIERS
@@ -45,8 +48,6 @@ def run(
         raise click.UsageError("give either --loops or --duration, not both")
     if env in ("demo", "prod") and url is not None:
         raise click.UsageError("--url and --env demo|prod are exclusive: pick one exchange")
-    from dora.app import run_bot
-
     try:
         settings = resolve_settings(env=env, url=url, tier=tier, environ=os.environ)
         loop_settings = LoopSettings(
@@ -62,5 +63,5 @@ def run(
 
 
 main.add_command(sim_command, name="sim")
-for command in ops_commands():
+for command in (init_db, markets, flags, halt, resume, status, cancel_all, bench):
     main.add_command(command)

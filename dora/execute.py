@@ -139,7 +139,8 @@ class Executor:
         order = decrease.order
         sent_ms = self._clock.now_ms()
         result = self._writer.decrease_order(order.order_id, decrease.reduce_to)
-        fields = _order_fields(order, decision_ids) | {"reduce_to": format_count(decrease.reduce_to)}
+        fields = _order_fields(order, decision_ids)
+        fields["reduce_to"] = format_count(decrease.reduce_to)
         if result.status is CancelStatus.FAILED:
             report.decrease_failed += 1
             log_event(self._log, EventType.ORDER_RESULT, "decrease failed", level=logging.WARNING,
@@ -191,7 +192,7 @@ class Executor:
         if result.status is PlaceStatus.UNKNOWN:
             report.place_unknown += 1
             self._overlay.record_placed(unconfirmed_order(request, sent_ms), sent_ms)
-            log_event(self._log, EventType.ORDER_RESULT, "order outcome unknown; reconcile decides",
+            log_event(self._log, EventType.ORDER_RESULT, "outcome unknown; reconcile decides",
                       level=logging.WARNING, status="UNKNOWN", error_msg=result.error_message,
                       **fields)
             report.events.append(_exec_event("ORDER_RESULT", "ERROR", fields, "unknown_outcome"))

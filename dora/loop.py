@@ -14,9 +14,10 @@ from dataclasses import dataclass, replace
 
 from dora.clock import Clock
 from dora.errors import FatalError, StoreError, TransientError
-from dora.execute import Executor
 from dora.exchange.client import KalshiClient
+from dora.execute import Executor
 from dora.logs import EventType, decision_id, log_event
+from dora.models import Fill, RestingOrder
 from dora.overlay import Overlay
 from dora.persistence import Persister
 from dora.positions import roll_daily, unrealized_pnl
@@ -25,6 +26,7 @@ from dora.reconcile import Reconciler
 from dora.risk import evaluate_halt
 from dora.state import BotState, Mode
 from dora.status import CycleSummary, StatusSink, summarize_cycle
+from dora.units import Micros
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,13 +144,14 @@ class Bot:
         self._after_cycle(summary)
         return summary
 
-    def _reconcile(self, now_ms: int) -> list[tuple[object, int]]:
+    def _reconcile(self, now_ms: int) -> list[tuple[Fill, Micros]]:
         self.reconciler.sync_orders(self.state)
         fills = self.reconciler.sync_fills(self.state)
         if self.cycle % self.settings.positions_every == 0:
             self.reconciler.sync_positions(self.state)
             self.reconciler.sync_balance(self.state)
-            self.reconciler.sync_settlements(self.state, self.state.risk.last_fill_ts_ms - 86_400_000)
+            since = self.state.risk.last_fill_ts_ms - 86_400_000
+            self.reconciler.sync_settlements(self.state, since)
         if self.cycle % self.settings.trades_every == 1 or self.settings.trades_every == 1:
             self.reconciler.sync_trades(self.state, self.state.quotable_markets(), now_ms)
         return list(fills)
@@ -237,8 +240,9 @@ class Bot:
             self.clock.sleep(step)
             remaining -= step
 
-    def _own_resting(self) -> list[object]:
-        return [o for o in self.state.resting if o.client_order_id.startswith(self.settings.id_prefix)]
+    def _own_resting(self) -> list[RestingOrder]:
+        prefix = self.settings.id_prefix
+        return [o for o in self.state.resting if o.client_order_id.startswith(prefix)]
 
     def _save_quietly(self) -> None:
         try:

@@ -18,7 +18,7 @@ import click
 
 from dora.clock import SystemClock
 from dora.config import ENVIRONMENTS, resolve_settings
-from dora.errors import ConfigError, DoraError
+from dora.errors import DoraError
 from dora.market_config import (
     InvalidMarketConfig,
     parse_global_config,
@@ -114,7 +114,9 @@ def markets_show(env: str, market_id: str) -> None:
     def work() -> None:
         item = _store(env).get_market_config_item(market_id)
         if item is None:
-            raise click.ClickException(f"no config for {market_id}; add one with `dora markets set`")
+            raise click.ClickException(
+                f"no config for {market_id}; add one with `dora markets set`"
+            )
         _print_json(item)
     _guarded(work)
 
@@ -218,14 +220,3 @@ def _set_halt(env: str, halted: bool, reason: str) -> None:
         store.save_risk_state(replace(risk, trading_halted=halted, halt_reason=reason))
         click.echo("trading halted" if halted else "trading resumed")
     _guarded(work)
-
-
-def ops_commands() -> list[click.Command]:
-    from dora.bench import bench
-    from dora.ops_status import cancel_all, status
-
-    return [init_db, markets, flags, halt, resume, status, cancel_all, bench]
-
-
-def _ensure_config_error(exc: Exception) -> ConfigError:
-    return ConfigError(str(exc))

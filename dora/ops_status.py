@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Mapping
 
 import click
 
+from dora.app import build_client, resolve_connection
 from dora.clock import SystemClock
 from dora.config import ENVIRONMENTS, resolve_settings
 from dora.errors import ConfigError, DoraError
-from dora.models import CancelStatus
+from dora.models import CancelStatus, PositionState
 from dora.ops import ENV_OPTION, _guarded, _store
 from dora.positions import avg_entry_price
 from dora.units import format_count, format_micros, format_price
@@ -45,11 +47,8 @@ def status(env: str) -> None:
     _guarded(work)
 
 
-def _echo_positions(positions: dict[str, object]) -> None:
-    from dora.models import PositionState
-
-    open_positions = [p for p in positions.values()
-                      if isinstance(p, PositionState) and p.net and not p.settled]
+def _echo_positions(positions: Mapping[str, PositionState]) -> None:
+    open_positions = [p for p in positions.values() if p.net and not p.settled]
     click.echo(f"positions:   {len(open_positions)} open")
     for p in sorted(open_positions, key=lambda p: p.ticker):
         entry = avg_entry_price(p)
@@ -65,8 +64,6 @@ def _echo_positions(positions: dict[str, object]) -> None:
               help="Only orders whose client_order_id starts with this are cancelled.")
 def cancel_all(env: str, url: str | None, prefix: str) -> None:
     """Cancel every resting order dora placed; never an operator's manual orders."""
-    from dora.app import build_client, resolve_connection
-
     def work() -> None:
         settings = resolve_settings(env=env, url=url, tier="basic", environ=os.environ)
         if settings.embedded:

@@ -1,11 +1,11 @@
 """The read-lag overlay: what the exchange's read endpoints may not show yet. Pure.
 
-Kalshi's REST user data lags writes (``GET /exchange/user_data_timestamp`` says how far). Without a
-correction the loop would re-cancel orders it already cancelled (404) and re-place orders it already
-placed (double quotes). The overlay remembers our own writes until the exchange's as-of time passes
-them, and corrects each listing:
+Kalshi's REST user data lags writes (``GET /exchange/user_data_timestamp`` says how far).
+Without a correction the loop would re-cancel orders it already cancelled (404) and re-place
+orders it already placed (double quotes). The overlay remembers our own writes until the
+exchange's as-of time passes them, and corrects each listing:
 
-- an order we placed (or whose create outcome is unknown) but that is not listed yet counts as resting;
+- an order we placed (or whose create outcome is unknown) but not listed yet counts as resting;
 - an order we cancelled that is still listed does not;
 - an order we decreased is shown at its new size.
 """

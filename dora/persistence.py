@@ -13,7 +13,7 @@ from dataclasses import replace
 from typing import Any
 
 from dora.errors import StaleWriteError
-from dora.logs import EventType, log_event
+from dora.logs import EventType, bot_version, log_event
 from dora.market_config import InvalidMarketConfig, parse_global_config, parse_market_config
 from dora.models import Fill
 from dora.quoting import QuoteOutcome
@@ -29,6 +29,7 @@ class Persister:
         self._log = logger
         self._run_id = run_id
         self._invalid_reported: dict[str, str] = {}
+        self._version = bot_version()
 
     def load_into(self, state: BotState) -> None:
         stored = self._store.load_state()
@@ -83,6 +84,7 @@ class Persister:
     def _write_decisions(
         self, state: BotState, outcome: QuoteOutcome, decision_ids: Mapping[str, str]
     ) -> None:
+        records = []
         for ticker, decision in outcome.decisions.items():
             signature = decision_signature(decision)
             if state.decision_signatures.get(ticker) == signature:
@@ -92,10 +94,12 @@ class Persister:
             log_event(self._log, EventType.DECISION_MADE, "targets changed", market=ticker,
                       decision_id=did, reason=decision.reason, target_count=len(decision.targets))
             position = state.positions.get(ticker)
-            self._store.put_decision_record(
-                decision_record(decision, self._run_id, did, state.trades.get(ticker, ()),
-                                position.net if position else 0)
-            )
+            records.append(decision_record(
+                decision, self._run_id, did, state.trades.get(ticker, ()),
+                position.net if position else 0, self._version,
+            ))
+        if records:
+            self._store.put_decision_records(records)
 
     def _execution_item(self, event: Mapping[str, Any]) -> dict[str, Any]:
         return {"bot_run_id": self._run_id, **event}

@@ -8,14 +8,13 @@ client's batching, per-market mode reads each book and sends single-order calls.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 
 from dora.diff import Plan, diff_orders
 from dora.execute import ExecutionReport, Executor
 from dora.logs import EventType, log_event
-from dora.market_config import MarketConfig
-from dora.models import OrderRequest, RestingOrder, TsMs
+from dora.models import OrderBook, OrderRequest, PositionState, RestingOrder, TsMs
 from dora.reconcile import Reconciler
 from dora.risk import RiskContext, check_plan
 from dora.state import BotState
@@ -96,12 +95,10 @@ class Quoter:
 
     def _inputs(self, state: BotState, ticker: str, now_ms: TsMs) -> QuoteInputs:
         own = [o for o in state.resting if o.ticker == ticker]
-        book = remove_own_orders(state.books[ticker], own) if ticker in state.books else None
-        from dora.models import OrderBook, PositionState
-
+        book = state.books.get(ticker, OrderBook(ticker))
         return QuoteInputs(
             rules=state.rules[ticker],
-            book=book if book is not None else OrderBook(ticker),
+            book=remove_own_orders(book, own),
             trades=state.trades.get(ticker, ()),
             position=state.positions.get(ticker, PositionState(ticker)),
             config=state.configs[ticker],
@@ -116,7 +113,8 @@ class Quoter:
             log_event(self._log, EventType.RISK_HALT, "order blocked by risk check",
                       level=logging.WARNING, market=rejection.request.ticker,
                       client_order_id=rejection.request.client_order_id, reason=rejection.reason)
-        return replace(approved, places=tuple(self._with_expiry(r, now_ms) for r in approved.places))
+        places = tuple(self._with_expiry(r, now_ms) for r in approved.places)
+        return replace(approved, places=places)
 
     def _with_expiry(self, request: OrderRequest, now_ms: TsMs) -> OrderRequest:
         if self._settings.order_expiry_s is None:
@@ -148,7 +146,3 @@ def _apply_to_resting(state: BotState, plan: Plan) -> None:
 def _as_pending(request: OrderRequest) -> RestingOrder:
     return RestingOrder("pending:" + request.client_order_id, request.client_order_id,
                         request.ticker, request.side, request.price, request.count)
-
-
-def configs_summary(configs: Mapping[str, object]) -> Sequence[str]:
-    return sorted(t for t, c in configs.items() if isinstance(c, MarketConfig) and c.enabled)

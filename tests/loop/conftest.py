@@ -99,6 +99,10 @@ def bot_env_factory(sim_factory: Callable[..., RunningSim],
         client = build_client(Connection(sim.url, Credentials.from_pem(sim.key_id, key)),
                               "prestige", SystemClock())
         tickers = sorted(m.ticker for m in client.fetch_markets(status="open"))[:markets]
+        if not sim_settings.get("flow", True):
+            with sim.lock:
+                for ticker in tickers:
+                    sim.engine.seed_book(ticker)  # a static outside book to quote against
         for ticker in tickers:
             store.put_market_config_item({"market_id": ticker, **MARKET_CONFIG})
         store.set_global_fields(GLOBAL_CONFIG)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import replace
+from fractions import Fraction
 from decimal import Decimal
 
 from dora.models import Side
@@ -88,7 +90,7 @@ def test_read_lag_of_several_cycles_causes_no_404s_and_no_duplicates(bot_env_fac
 
 
 def test_lost_create_response_leads_to_no_duplicate(bot_env_factory):
-    env = bot_env_factory(markets=2, flow=False, lost_response_rate=1)
+    env = bot_env_factory(markets=2, flow=False, lost_response_rate=Fraction(1))
     bot = env.make_bot(Mode.BATCH)
     bot.startup()
     first = bot.run_cycle()
@@ -117,11 +119,7 @@ def test_halt_cancels_and_holds_until_resume(bot_env_factory):
     bot.startup()
     run_cycles(bot, 2)
     assert env.resting()
-    from dora.models import RiskState  # noqa: F401  (shape reference)
-
     risk = env.store.load_state().risk
-    from dataclasses import replace
-
     env.store.save_risk_state(replace(risk, trading_halted=True, halt_reason="operator"))
     run_cycles(bot, 3)
     assert env.resting() == []

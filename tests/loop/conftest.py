@@ -14,7 +14,7 @@ import pytest
 import requests
 
 from dora.app import Connection, build_client
-from dora.clock import SystemClock
+from dora.clock import FakeClock
 from dora.exchange.client import KalshiClient
 from dora.exchange.credentials import Credentials
 from dora.localdb import start_local_dynamodb
@@ -56,10 +56,11 @@ class BotEnv:
     client: KalshiClient
     env_name: str
     tickers: list[str]
+    clock: FakeClock
     bots: list[Bot] = field(default_factory=list)
 
     def make_bot(self, mode: Mode = Mode.BATCH, **overrides: Any) -> Bot:
-        clock = SystemClock()
+        clock = self.clock
         logger = logging.getLogger("dora.test")
         run_id = f"20260101-000000-{len(self.bots):06x}"
         settings = LoopSettings(default_mode=mode, interval_ms=0, **overrides)
@@ -67,6 +68,14 @@ class BotEnv:
                   run_id, threading.Event())
         self.bots.append(bot)
         return bot
+
+    def cycles(self, bot: Bot, count: int, step_ms: int = 1000) -> list[Any]:
+        """Run ``count`` cycles, moving simulated time ``step_ms`` after each."""
+        summaries = []
+        for _ in range(count):
+            summaries.append(bot.run_cycle())
+            self.clock.advance_ms(step_ms)
+        return summaries
 
     def sim_counters(self) -> dict[str, Any]:
         response = requests.get(f"{self.sim.control_url}/counters", timeout=5)
@@ -91,13 +100,14 @@ _counter = iter(range(10**6))
 def bot_env_factory(sim_factory: Callable[..., RunningSim],
                     dynamo_endpoint: str) -> Callable[..., BotEnv]:
     def make(markets: int = 3, **sim_settings: Any) -> BotEnv:
-        sim = sim_factory(markets=markets, **sim_settings)
+        clock = FakeClock()
+        sim = sim_factory(markets=markets, clock=clock, tier="prestige", **sim_settings)
         env_name = f"t{next(_counter)}"
-        store = Store(make_dynamodb_resource(dynamo_endpoint, "us-east-1"), env_name, SystemClock())
+        store = Store(make_dynamodb_resource(dynamo_endpoint, "us-east-1"), env_name, clock)
         store.create_tables()
         key = Path(sim.private_key_path or "").read_bytes()
         client = build_client(Connection(sim.url, Credentials.from_pem(sim.key_id, key)),
-                              "prestige", SystemClock())
+                              "prestige", clock)
         tickers = sorted(m.ticker for m in client.fetch_markets(status="open"))[:markets]
         if not sim_settings.get("flow", True):
             with sim.lock:
@@ -106,6 +116,6 @@ def bot_env_factory(sim_factory: Callable[..., RunningSim],
         for ticker in tickers:
             store.put_market_config_item({"market_id": ticker, **MARKET_CONFIG})
         store.set_global_fields(GLOBAL_CONFIG)
-        return BotEnv(sim, store, client, env_name, tickers)
+        return BotEnv(sim, store, client, env_name, tickers, clock)
 
     return make

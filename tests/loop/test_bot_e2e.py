@@ -13,10 +13,6 @@ from dora.state import Mode
 from .conftest import BotEnv
 
 
-def run_cycles(bot, cycles: int) -> list:
-    return [bot.run_cycle() for _ in range(cycles)]
-
-
 def targets_are_unique(env: BotEnv) -> bool:
     per_target = Counter((o.ticker, o.side, o.price) for o in env.resting())
     return all(n == 1 for n in per_target.values())
@@ -26,7 +22,7 @@ def test_batch_run_quotes_both_sides_of_every_market(bot_env_factory):
     env = bot_env_factory(markets=3)
     bot = env.make_bot(Mode.BATCH)
     bot.startup()
-    summaries = run_cycles(bot, 3)
+    summaries = env.cycles(bot, 3)
     resting = env.resting()
     assert {o.ticker for o in resting} == set(env.tickers)
     assert {o.side for o in resting} == {Side.BID, Side.ASK}
@@ -40,7 +36,7 @@ def test_batch_and_per_market_quote_the_same_targets(bot_env_factory):
         env = bot_env_factory(markets=2, flow=False)
         bot = env.make_bot(mode)
         bot.startup()
-        run_cycles(bot, 2)
+        env.cycles(bot, 2)
         quotes[mode] = sorted((o.ticker, o.side.value, o.price, o.remaining) for o in env.resting())
     assert quotes[Mode.BATCH] == quotes[Mode.PER_MARKET]
     assert quotes[Mode.BATCH]
@@ -65,25 +61,23 @@ def test_flag_flip_switches_mode_mid_run(bot_env_factory):
     env = bot_env_factory(markets=2)
     bot = env.make_bot(Mode.BATCH)
     bot.startup()
-    run_cycles(bot, 2)
+    env.cycles(bot, 2)
     assert bot.mode is Mode.BATCH
     env.store.set_global_fields({"use_batch_execution": False})
-    run_cycles(bot, 2)  # config refresh every 2 cycles
+    env.cycles(bot, 2)  # config refresh every 2 cycles
     assert bot.mode is Mode.PER_MARKET
     env.store.set_global_fields({"use_batch_execution": True})
-    run_cycles(bot, 2)
+    env.cycles(bot, 2)
     assert bot.mode is Mode.BATCH
 
 
 def test_read_lag_of_several_cycles_causes_no_404s_and_no_duplicates(bot_env_factory):
-    env = bot_env_factory(markets=3, lag_ms=400)
+    env = bot_env_factory(markets=3, lag_ms=3500)
     bot = env.make_bot(Mode.BATCH)
     bot.startup()
-    for _ in range(12):
-        bot.run_cycle()
+    for _ in range(20):
+        env.cycles(bot, 1)
         assert targets_are_unique(env)
-        with env.sim.lock:
-            env.sim.engine.advance()
     assert sum(s.already_gone for s in bot.summaries) == 0
     counters = env.sim_counters()
     assert counters["cancel_404"] == 0
@@ -96,7 +90,7 @@ def test_lost_create_response_leads_to_no_duplicate(bot_env_factory):
     first = bot.run_cycle()
     assert first.failed >= 1  # outcome unknown: every create "lost" its response
     env.set_knobs(lost_response_rate=0)
-    run_cycles(bot, 3)
+    env.cycles(bot, 3)
     assert targets_are_unique(env)
     assert len(env.resting()) == 2 * len(env.tickers)
 
@@ -105,11 +99,11 @@ def test_caps_hold_while_getting_filled(bot_env_factory):
     env = bot_env_factory(markets=2)
     bot = env.make_bot(Mode.BATCH)
     bot.startup()
-    for _ in range(40):
-        bot.run_cycle()
+    env.cycles(bot, 120)
     with env.sim.lock:
         positions = env.sim.engine.positions("dora")
     cap = 2000  # max_inventory 20 contracts
+    assert bot.state.fills_total > 0
     assert all(-cap <= p.position <= cap for p in positions)
 
 
@@ -117,17 +111,17 @@ def test_halt_cancels_and_holds_until_resume(bot_env_factory):
     env = bot_env_factory(markets=2, flow=False)
     bot = env.make_bot(Mode.BATCH)
     bot.startup()
-    run_cycles(bot, 2)
+    env.cycles(bot, 2)
     assert env.resting()
     risk = env.store.load_state().risk
     env.store.save_risk_state(replace(risk, trading_halted=True, halt_reason="operator"))
-    run_cycles(bot, 3)
+    env.cycles(bot, 3)
     assert env.resting() == []
     assert bot.state.risk.trading_halted
     assert bot.state.risk.halt_reason == "operator"
     risk = env.store.load_state().risk
     env.store.save_risk_state(replace(risk, trading_halted=False, halt_reason=""))
-    run_cycles(bot, 3)
+    env.cycles(bot, 3)
     assert env.resting()
 
 
@@ -138,7 +132,7 @@ def test_malformed_config_skips_only_that_market(bot_env_factory):
     env.store.put_market_config_item({**item, "quote_size": Decimal("-5")})
     bot = env.make_bot(Mode.BATCH)
     bot.startup()
-    run_cycles(bot, 2)
+    env.cycles(bot, 2)
     quoted = {o.ticker for o in env.resting()}
     assert bad not in quoted
     assert quoted == set(env.tickers[1:])
@@ -148,14 +142,14 @@ def test_restart_resumes_without_double_counting_fills(bot_env_factory):
     env = bot_env_factory(markets=2)
     bot = env.make_bot(Mode.BATCH)
     bot.startup()
-    for _ in range(30):
-        bot.run_cycle()
+    env.cycles(bot, 120)
     bot.shutdown(reason="test")
+    assert bot.state.fills_total > 0
     positions_before = {t: p.net for t, p in bot.state.positions.items()}
     pnl_before = bot.state.risk.daily_pnl
     restarted = env.make_bot(Mode.BATCH)
     restarted.startup()
-    restarted.run_cycle()
+    env.cycles(restarted, 1)
     assert {t: p.net for t, p in restarted.state.positions.items() if p.net} == {
         t: n for t, n in positions_before.items() if n
     }

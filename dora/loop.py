@@ -147,9 +147,9 @@ class Bot:
     def _reconcile(self, now_ms: int) -> list[tuple[Fill, Micros]]:
         self.reconciler.sync_orders(self.state)
         fills = self.reconciler.sync_fills(self.state)
+        self.reconciler.sync_balance(self.state)  # the per-order cash check needs it fresh
         if self.cycle % self.settings.positions_every == 0:
             self.reconciler.sync_positions(self.state)
-            self.reconciler.sync_balance(self.state)
             since = self.state.risk.last_fill_ts_ms - 86_400_000
             self.reconciler.sync_settlements(self.state, since)
         if self.cycle % self.settings.trades_every == 1 or self.settings.trades_every == 1:

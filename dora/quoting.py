@@ -94,7 +94,9 @@ class Quoter:
         return self._executor.execute(plan, {}, batch=batch)
 
     def _inputs(self, state: BotState, ticker: str, now_ms: TsMs) -> QuoteInputs:
-        own = [o for o in state.resting if o.ticker == ticker]
+        prefix = self._settings.id_prefix
+        own = [o for o in state.resting
+               if o.ticker == ticker and o.client_order_id.startswith(prefix)]
         book = state.books.get(ticker, OrderBook(ticker))
         return QuoteInputs(
             rules=state.rules[ticker],

@@ -127,7 +127,12 @@ class Reconciler:
             position = state.positions.get(settlement.ticker)
             if position is None or position.settled:
                 continue
-            closed, delta = apply_settlement(position, settlement.result)
+            try:
+                closed, delta = apply_settlement(position, settlement.result)
+            except ValueError as exc:
+                log_event(self._log, EventType.ERROR, f"settlement not applied: {exc}",
+                          level=logging.ERROR, market=settlement.ticker, result=settlement.result)
+                continue
             state.positions[settlement.ticker] = closed
             realized += delta
             log_event(self._log, EventType.FILL, "position settled", market=settlement.ticker,

@@ -1,0 +1,212 @@
+"""Order entry (V2): create, batch create, cancel, batch cancel, decrease, amend, cancel-all.
+
+Per-order outcomes are data. Creates and amends are sent exactly once: if the answer is lost
+(timeout, broken connection, 5xx) the result is UNKNOWN and the next reconcile decides by
+``client_order_id``. Cancels and decreases are safe to repeat and are retried by the transport.
+Only FatalError (bad credentials, retired endpoint, schema drift on reads) escapes.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any, TypeVar
+
+from dora.errors import (
+    NotFoundError,
+    OrderRejectedError,
+    OutcomeUnknownError,
+    RateLimitedError,
+    TransientError,
+)
+from dora.exchange import endpoints as ep
+from dora.exchange import wire
+from dora.exchange.http import ApiRequest, Transport
+from dora.models import (
+    CancelResult,
+    CancelStatus,
+    DecreaseResult,
+    OrderRequest,
+    PlaceResult,
+    PlaceStatus,
+    RestingOrder,
+)
+from dora.ratelimit import RateLimiter
+from dora.tiers import Bucket
+from dora.units import Count, Price
+
+T = TypeVar("T")
+
+
+class OrderEntry:
+    def __init__(
+        self, transport: Transport, limiter: RateLimiter, *, max_batch: int = 20,
+        logger: logging.Logger | None = None,
+    ) -> None:
+        if max_batch < 1:
+            raise ValueError(f"max_batch must be at least 1, got {max_batch}")
+        self._transport = transport
+        self._limiter = limiter
+        self._max_batch = max_batch
+        self._log = logger or logging.getLogger("dora.exchange")
+
+    def batch_size(self, bucket: Bucket, per_item_cost: int) -> int:
+        """Most items per batch request: the configured maximum, and what one bucket can hold
+        (a batch that does not fit in the bucket is rejected whole)."""
+        return max(1, min(self._max_batch, self._limiter.capacity(bucket) // per_item_cost))
+
+    # ---- creates ------------------------------------------------------------------------------
+
+    def place_order(self, request: OrderRequest) -> PlaceResult:
+        call = ApiRequest(ep.CREATE_ORDER, body=wire.create_order_body(request), retry=False)
+        return self._send_creates([request], call, _parse_single_create)[0]
+
+    def place_orders(self, requests: Sequence[OrderRequest]) -> list[PlaceResult]:
+        """Any number of orders, in as many batch requests as needed; results in input order."""
+        _require_unique_client_ids(requests)
+        size = self.batch_size(ep.BATCH_CREATE.bucket, ep.BATCH_CREATE.cost(1))
+        results: list[PlaceResult] = []
+        for chunk in _chunks(requests, size):
+            call = ApiRequest(ep.BATCH_CREATE, body=wire.batch_create_body(chunk),
+                              items=len(chunk), retry=False)
+            results += self._send_creates(chunk, call, wire.parse_batch_create)
+        return results
+
+    def amend_order(self, order: RestingOrder, price: Price, total_count: Count) -> PlaceResult:
+        """Move a resting order to ``price`` with ``total_count`` = filled + wanted remaining."""
+        request = OrderRequest(order.ticker, order.side, price, total_count,
+                               client_order_id=order.client_order_id)
+        call = ApiRequest(ep.AMEND_ORDER, path_args={"order_id": order.order_id},
+                          body=wire.amend_body(order, price, total_count), retry=False)
+        return self._send_creates([request], call, _parse_amend)[0]
+
+    def _send_creates(
+        self, requests: Sequence[OrderRequest], call: ApiRequest,
+        parse: Callable[[Any, Sequence[OrderRequest]], list[PlaceResult]],
+    ) -> list[PlaceResult]:
+        try:
+            body = self._transport.call(call)
+        except OutcomeUnknownError as exc:
+            self._log.warning("order create outcome unknown: %s", exc,
+                              extra={"event_type": "LOG", "error_code": "outcome_unknown"})
+            return _all(requests, PlaceStatus.UNKNOWN, "outcome_unknown", str(exc))
+        except RateLimitedError as exc:
+            return _all(requests, PlaceStatus.REJECTED, "rate_limited", str(exc))
+        except TransientError as exc:
+            return _all(requests, PlaceStatus.REJECTED, "not_sent", str(exc))
+        except OrderRejectedError as exc:
+            return _all(requests, PlaceStatus.REJECTED, exc.code, exc.message)
+        except NotFoundError as exc:
+            return _all(requests, PlaceStatus.REJECTED, "not_found", str(exc))
+        try:
+            return parse(body, requests)
+        except wire.WireFormatError as exc:
+            # Accepted (2xx) but unreadable: it may well exist, so reconcile must decide.
+            self._log.error("unreadable answer to an order create: %s", exc,
+                            extra={"event_type": "ERROR", "error_code": "wire_format"})
+            return _all(requests, PlaceStatus.UNKNOWN, "unreadable_response", str(exc))
+
+    # ---- cancels and decreases (safe to repeat) -----------------------------------------------
+
+    def cancel_order(self, order_id: str) -> CancelResult:
+        try:
+            call = ApiRequest(ep.CANCEL_ORDER, path_args={"order_id": order_id})
+            return wire.parse_cancel(self._transport.call(call))
+        except NotFoundError as exc:
+            return CancelResult(order_id, CancelStatus.NOT_FOUND, error_code="not_found",
+                                error_message=str(exc))
+        except OrderRejectedError as exc:
+            return CancelResult(order_id, _rejected_cancel_status(exc), error_code=exc.code,
+                                error_message=exc.message)
+        except (TransientError, wire.WireFormatError) as exc:
+            return CancelResult(order_id, CancelStatus.FAILED, error_code=_code(exc),
+                                error_message=str(exc))
+
+    def cancel_orders(self, order_ids: Sequence[str]) -> list[CancelResult]:
+        """Any number of cancels, batched; an order that is already gone is NOT_FOUND (done)."""
+        size = self.batch_size(ep.BATCH_CANCEL.bucket, ep.BATCH_CANCEL.cost(1))
+        results: list[CancelResult] = []
+        for chunk in _chunks(order_ids, size):
+            results += self._cancel_batch(chunk)
+        return results
+
+    def _cancel_batch(self, order_ids: Sequence[str]) -> list[CancelResult]:
+        call = ApiRequest(ep.BATCH_CANCEL, body=wire.batch_cancel_body(order_ids),
+                          items=len(order_ids))
+        try:
+            return wire.parse_batch_cancel(self._transport.call(call), order_ids)
+        except OrderRejectedError as exc:
+            return [CancelResult(i, CancelStatus.FAILED, error_code=exc.code,
+                                 error_message=exc.message) for i in order_ids]
+        except (TransientError, NotFoundError, wire.WireFormatError) as exc:
+            self._log.warning("batch cancel failed: %s", exc,
+                              extra={"event_type": "BATCH_CANCEL_FAILED", "error_code": _code(exc)})
+            return [CancelResult(i, CancelStatus.FAILED, error_code=_code(exc),
+                                 error_message=str(exc)) for i in order_ids]
+
+    def decrease_order(self, order_id: str, reduce_to: Count) -> DecreaseResult:
+        if reduce_to < 0:
+            raise ValueError(f"reduce_to cannot be negative, got {reduce_to}")
+        call = ApiRequest(ep.DECREASE_ORDER, path_args={"order_id": order_id},
+                          body=wire.decrease_body(reduce_to))
+        try:
+            return wire.parse_decrease(self._transport.call(call))
+        except NotFoundError as exc:
+            return DecreaseResult(order_id, CancelStatus.NOT_FOUND, error_code="not_found",
+                                  error_message=str(exc))
+        except OrderRejectedError as exc:
+            return DecreaseResult(order_id, _rejected_cancel_status(exc), error_code=exc.code,
+                                  error_message=exc.message)
+        except (TransientError, wire.WireFormatError) as exc:
+            return DecreaseResult(order_id, CancelStatus.FAILED, error_code=_code(exc),
+                                  error_message=str(exc))
+
+    def cancel_all(self) -> None:
+        """Cancel every resting order of the account (raises if it could not be done)."""
+        self._transport.call(ApiRequest(ep.CANCEL_ALL))
+
+
+def _parse_single_create(body: Any, requests: Sequence[OrderRequest]) -> list[PlaceResult]:
+    return [wire.parse_create(body, requests[0])]
+
+
+def _parse_amend(body: Any, requests: Sequence[OrderRequest]) -> list[PlaceResult]:
+    return [wire.parse_amend(body, requests[0])]
+
+
+def _rejected_cancel_status(exc: OrderRejectedError) -> CancelStatus:
+    return CancelStatus.NOT_FOUND if exc.code in wire.NOT_FOUND_CODES else CancelStatus.FAILED
+
+
+def _code(exc: Exception) -> str:
+    if isinstance(exc, RateLimitedError):
+        return "rate_limited"
+    if isinstance(exc, OutcomeUnknownError):
+        return "outcome_unknown"
+    if isinstance(exc, wire.WireFormatError):
+        return "unreadable_response"
+    if isinstance(exc, NotFoundError):
+        return "not_found"
+    return "transient"
+
+
+def _all(
+    requests: Sequence[OrderRequest], status: PlaceStatus, code: str, message: str
+) -> list[PlaceResult]:
+    return [PlaceResult(r, status, error_code=code, error_message=message) for r in requests]
+
+
+def _require_unique_client_ids(requests: Sequence[OrderRequest]) -> None:
+    """Batch results are matched by client_order_id, so every order needs its own."""
+    seen: set[str] = set()
+    for request in requests:
+        if not request.client_order_id:
+            raise ValueError(f"order {request} has no client_order_id")
+        if request.client_order_id in seen:
+            raise ValueError(f"client_order_id {request.client_order_id!r} appears twice")
+        seen.add(request.client_order_id)
+
+
+def _chunks(values: Sequence[T], size: int) -> Iterator[Sequence[T]]:
+    for start in range(0, len(values), size):
+        yield values[start:start + size]

@@ -1,0 +1,239 @@
+from __future__ import annotations
+
+from decimal import Decimal
+from fractions import Fraction
+from typing import Any
+
+import pytest
+
+from dora.market_config import (
+    GlobalConfig,
+    InvalidMarketConfig,
+    MarketConfig,
+    global_config_to_item,
+    market_config_to_item,
+    parse_global_config,
+    parse_market_config,
+)
+
+
+def test_missing_fields_take_the_predecessor_bot_defaults() -> None:
+    parsed = parse_market_config({"market_id": "KX-A"})
+    assert parsed == MarketConfig(
+        market_id="KX-A",
+        enabled=False,
+        quote_size=1000,
+        min_spread=600,
+        max_inventory_yes=10_000,
+        max_inventory_no=10_000,
+        inventory_skew_factor=Fraction(1, 4),
+    )
+    assert isinstance(parsed, MarketConfig)
+    assert (parsed.levels, parsed.level_spacing_ticks, parsed.fair_value_source) == (1, 1, "trades")
+    assert (parsed.tight_book_spread, parsed.volatility_gate, parsed.fair_value) == (
+        600,
+        True,
+        None,
+    )
+
+
+def test_dynamodb_decimals_are_read_exactly() -> None:
+    parsed = parse_market_config(
+        {
+            "market_id": "KX-A",
+            "enabled": True,
+            "quote_size": Decimal("5"),
+            "min_spread": Decimal("0.04"),
+            "max_inventory_yes": Decimal("25"),
+            "max_inventory_no": Decimal("7"),
+            "inventory_skew_factor": Decimal("0.3"),
+            "fair_value": Decimal("0.29"),
+            "toxicity_score": Decimal("0.7"),
+            "event_ticker": "KXE",
+            "levels": Decimal("3"),
+            "level_spacing_ticks": Decimal("2"),
+            "fair_value_source": "microprice",
+            "tight_book_spread": Decimal("0.05"),
+            "volatility_gate": False,
+        }
+    )
+    assert parsed == MarketConfig(
+        market_id="KX-A",
+        enabled=True,
+        quote_size=500,
+        min_spread=400,
+        max_inventory_yes=2500,
+        max_inventory_no=700,
+        inventory_skew_factor=Fraction(3, 10),
+        fair_value=2900,
+        toxicity_score=Decimal("0.7"),
+        event_ticker="KXE",
+        levels=3,
+        level_spacing_ticks=2,
+        fair_value_source="microprice",
+        tight_book_spread=500,
+        volatility_gate=False,
+    )
+
+
+def test_ints_and_strings_are_accepted_like_decimals() -> None:
+    parsed = parse_market_config({"market_id": "KX-A", "quote_size": 3, "min_spread": "0.05"})
+    assert isinstance(parsed, MarketConfig)
+    assert (parsed.quote_size, parsed.min_spread) == (300, 500)
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "fragment"),
+    [
+        ("quote_size", Decimal("-1"), "quote_size is negative"),
+        ("min_spread", Decimal("1"), "min_spread"),
+        ("min_spread", Decimal("1.5"), "min_spread"),
+        ("min_spread", Decimal("0"), "min_spread"),
+        ("fair_value", Decimal("0"), "fair_value"),
+        ("fair_value", Decimal("1"), "fair_value"),
+        ("fair_value", Decimal("1.2"), "fair_value"),
+        ("max_inventory_no", Decimal("-3"), "max_inventory_no"),
+        ("quote_size", "ten", "quote_size"),
+        ("quote_size", 1.5, "quote_size must be a number, got float"),
+        ("enabled", "maybe", "enabled must be a boolean"),
+        ("levels", Decimal("0"), "levels"),
+        ("levels", Decimal("1.5"), "levels must be an integer"),
+        ("level_spacing_ticks", Decimal("0"), "level_spacing_ticks"),
+        ("fair_value_source", "oracle", "fair_value_source"),
+        ("min_spread", Decimal("0.00001"), "min_spread"),
+        ("inventory_skew_factor", Decimal("-0.1"), "inventory_skew_factor"),
+        ("tight_book_spread", Decimal("1"), "tight_book_spread"),
+        ("event_ticker", Decimal("5"), "event_ticker must be a string"),
+    ],
+)
+def test_malformed_fields_make_the_config_invalid_with_a_reason(
+    field: str, value: Any, fragment: str
+) -> None:
+    item = {"market_id": "KX-A", "enabled": True, field: value}
+    parsed = parse_market_config(item)
+    assert isinstance(parsed, InvalidMarketConfig)
+    assert parsed.market_id == "KX-A"
+    assert fragment in parsed.reason
+    assert parsed.raw == item
+
+
+def test_missing_market_id_is_invalid() -> None:
+    parsed = parse_market_config({"enabled": True})
+    assert isinstance(parsed, InvalidMarketConfig)
+    assert "market_id" in parsed.reason
+
+
+def test_one_bad_market_does_not_affect_another() -> None:
+    items = [{"market_id": "A", "quote_size": Decimal("-5")}, {"market_id": "B", "enabled": True}]
+    parsed = [parse_market_config(i) for i in items]
+    assert isinstance(parsed[0], InvalidMarketConfig)
+    assert isinstance(parsed[1], MarketConfig) and parsed[1].enabled
+
+
+def test_null_optional_fields_mean_unset() -> None:
+    parsed = parse_market_config({"market_id": "A", "fair_value": None, "toxicity_score": None})
+    assert isinstance(parsed, MarketConfig)
+    assert parsed.fair_value is None and parsed.toxicity_score is None
+
+
+def test_unknown_fields_round_trip_through_the_item() -> None:
+    item = {
+        "market_id": "KX-A",
+        "enabled": True,
+        "quote_size": Decimal("5"),
+        "min_spread": Decimal("0.5"),
+        "fair_value": Decimal("0.4"),
+        "toxicity_score": Decimal("0.2"),
+        "event_ticker": "KXE",
+        "created_at": "2025-12-01T00:00:00+00:00",
+        "disabled_reason": "pnl",
+        "nested": {"a": [Decimal("1")]},
+    }
+    parsed = parse_market_config(item)
+    assert isinstance(parsed, MarketConfig)
+    out = market_config_to_item(parsed)
+    for key, value in item.items():
+        assert out[key] == value, key
+    assert parse_market_config(out) == parsed
+
+
+def test_market_config_item_uses_decimals_not_floats() -> None:
+    parsed = parse_market_config({"market_id": "A", "inventory_skew_factor": Decimal("0.125")})
+    assert isinstance(parsed, MarketConfig)
+    out = market_config_to_item(parsed)
+    assert out["inventory_skew_factor"] == Decimal("0.125")
+    assert not any(isinstance(v, float) for v in out.values())
+
+
+def test_constructing_an_invalid_config_directly_raises() -> None:
+    with pytest.raises(ValueError, match="min_spread"):
+        MarketConfig(market_id="A", min_spread=10_000)
+
+
+def test_global_defaults_when_the_item_is_absent() -> None:
+    config, problems = parse_global_config(None)
+    assert config == GlobalConfig()
+    assert problems == []
+    assert config.use_batch_execution is None
+    assert (config.max_total_exposure, config.max_daily_loss) == (50_000, 100_000_000)
+    assert (config.trading_enabled, config.loop_interval_ms, config.cancel_on_startup) == (
+        True,
+        5000,
+        True,
+    )
+
+
+def test_global_config_reads_every_key() -> None:
+    item = {
+        "key": "global_config",
+        "max_total_exposure": Decimal("1000"),
+        "max_daily_loss": Decimal("250.5"),
+        "trading_enabled": False,
+        "loop_interval_ms": Decimal("2000"),
+        "cancel_on_startup": False,
+        "use_batch_execution": True,
+        "config_refresh_cycles": Decimal("3"),
+        "close_guard_ms": Decimal("0"),
+        "daily_reset_hour_utc": Decimal("5"),
+        "max_consecutive_errors": Decimal("4"),
+        "risk_aversion_k": Decimal("0.5"),
+    }
+    config, problems = parse_global_config(item)
+    assert problems == []
+    assert config == GlobalConfig(
+        max_total_exposure=100_000,
+        max_daily_loss=250_500_000,
+        trading_enabled=False,
+        loop_interval_ms=2000,
+        cancel_on_startup=False,
+        use_batch_execution=True,
+        config_refresh_cycles=3,
+        close_guard_ms=0,
+        daily_reset_hour_utc=5,
+        max_consecutive_errors=4,
+        extra={"key": "global_config", "risk_aversion_k": Decimal("0.5")},
+    )
+    assert global_config_to_item(config) == item
+
+
+def test_use_batch_execution_absent_or_null_is_none() -> None:
+    assert parse_global_config({"trading_enabled": True})[0].use_batch_execution is None
+    assert parse_global_config({"use_batch_execution": None})[0].use_batch_execution is None
+    assert "use_batch_execution" not in global_config_to_item(GlobalConfig())
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [
+        ("daily_reset_hour_utc", Decimal("24")),
+        ("max_daily_loss", "lots"),
+        ("trading_enabled", Decimal("2")),
+        ("config_refresh_cycles", Decimal("0")),
+        ("max_total_exposure", Decimal("-1")),
+    ],
+)
+def test_a_malformed_global_key_keeps_its_default_and_is_reported(key: str, value: Any) -> None:
+    config, problems = parse_global_config({key: value, "loop_interval_ms": Decimal("100")})
+    assert getattr(config, key) == getattr(GlobalConfig(), key)
+    assert config.loop_interval_ms == 100
+    assert len(problems) == 1 and key in problems[0]

@@ -1,0 +1,188 @@
+from __future__ import annotations
+
+from dataclasses import replace
+
+from dora.diff import Decrease, Plan
+from dora.market_config import GlobalConfig, MarketConfig
+from dora.models import OrderRequest, PositionState, RestingOrder, RiskState, Side
+from dora.risk import RiskContext, check_plan, evaluate_halt
+from tests.core.builders import TICKER, C, config, order
+
+OTHER = "KXOTHER"
+RICH = 1_000_000_000_000
+
+
+def request(
+    side: Side, price: int, count: int, ticker: str = TICKER, cid: str = ""
+) -> OrderRequest:
+    return OrderRequest(ticker, side, price, count, cid or f"dora-{side}-{price}-{count}")
+
+
+def context(
+    *,
+    positions: dict[str, int] | None = None,
+    resting: list[RestingOrder] | None = None,
+    cash: int = RICH,
+    halted: bool = False,
+    global_config: GlobalConfig | None = None,
+    configs: dict[str, MarketConfig] | None = None,
+) -> RiskContext:
+    return RiskContext(
+        global_config=global_config or GlobalConfig(max_total_exposure=1_000_000),
+        configs=configs
+        if configs is not None
+        else {TICKER: config(), OTHER: replace(config(), market_id=OTHER)},
+        positions={
+            t: PositionState(t, net=n, open_cost=abs(n) * 4000)
+            for t, n in (positions or {}).items()
+        },
+        resting=resting or [],
+        available_cash=cash,
+        halted=halted,
+    )
+
+
+def reasons(plan: Plan, ctx: RiskContext) -> list[str]:
+    approved, rejections = check_plan(plan, ctx)
+    assert len(approved.places) + len(rejections) == len(plan.places)
+    return [r.reason.split(":")[0] for r in rejections]
+
+
+def test_a_plan_within_limits_passes_whole() -> None:
+    plan = Plan(places=(request(Side.BID, 4100, 10 * C), request(Side.ASK, 4900, 10 * C)))
+    approved, rejections = check_plan(plan, context())
+    assert approved == plan and rejections == ()
+
+
+def test_trading_disabled_blocks_places_but_not_cancels_or_decreases() -> None:
+    resting = order(Side.BID, 4000, 10 * C)
+    plan = Plan(
+        cancels=(resting,),
+        decreases=(Decrease(order(Side.ASK, 5000, 9 * C), C),),
+        places=(request(Side.BID, 4100, 10 * C),),
+    )
+    approved, rejections = check_plan(
+        plan, context(global_config=GlobalConfig(trading_enabled=False))
+    )
+    assert approved.places == () and [r.reason for r in rejections] == ["trading_disabled"]
+    assert approved.cancels == plan.cancels and approved.decreases == plan.decreases
+
+
+def test_halted_blocks_places() -> None:
+    assert reasons(Plan(places=(request(Side.BID, 4100, C),)), context(halted=True)) == ["halted"]
+
+
+def test_markets_without_a_valid_enabled_config_are_blocked() -> None:
+    ctx = context(configs={TICKER: config(enabled=False)})
+    plan = Plan(places=(request(Side.BID, 4100, C), request(Side.BID, 4100, C, ticker=OTHER)))
+    assert reasons(plan, ctx) == ["market_disabled", "no_valid_config"]
+
+
+def test_long_cap_counts_the_position_and_resting_bids() -> None:
+    ctx = context(positions={TICKER: 90 * C}, resting=[order(Side.BID, 3900, 5 * C)])
+    assert reasons(Plan(places=(request(Side.BID, 4000, 6 * C),)), ctx) == ["max_inventory_yes"]
+    assert reasons(Plan(places=(request(Side.BID, 4000, 5 * C),)), ctx) == []
+
+
+def test_short_cap_is_max_inventory_no() -> None:
+    cfg = config(max_inventory_yes=100, max_inventory_no=50)
+    ctx = context(positions={TICKER: -40 * C}, configs={TICKER: cfg})
+    assert reasons(Plan(places=(request(Side.ASK, 5000, 11 * C),)), ctx) == ["max_inventory_no"]
+    assert reasons(Plan(places=(request(Side.ASK, 5000, 10 * C),)), ctx) == []
+
+
+def test_orders_that_reduce_the_position_always_fit_the_caps() -> None:
+    ctx = context(positions={TICKER: 150 * C})  # already above the 100-contract yes cap
+    assert reasons(Plan(places=(request(Side.ASK, 5000, 150 * C),)), ctx) == []
+    assert reasons(Plan(places=(request(Side.BID, 4000, C),)), ctx) == ["max_inventory_yes"]
+    ctx = context(
+        positions={TICKER: 150 * C}, global_config=GlobalConfig(max_total_exposure=100 * C)
+    )
+    assert reasons(Plan(places=(request(Side.ASK, 5000, 150 * C),)), ctx) == []
+
+
+def test_cancels_and_decreases_in_the_plan_free_room_under_the_cap() -> None:
+    old = order(Side.BID, 3900, 95 * C, oid="old")
+    shrink = order(Side.BID, 3800, 5 * C, oid="shrink")
+    ctx = context(resting=[old, shrink])
+    place = (request(Side.BID, 4000, 98 * C),)
+    assert reasons(Plan(places=place), ctx) == ["max_inventory_yes"]
+    assert (
+        reasons(Plan(cancels=(old,), decreases=(Decrease(shrink, 2 * C),), places=place), ctx) == []
+    )
+
+
+def test_approved_orders_count_toward_later_checks() -> None:
+    plan = Plan(places=(request(Side.BID, 4100, 60 * C), request(Side.BID, 4000, 60 * C)))
+    assert reasons(plan, context()) == ["max_inventory_yes"]
+
+
+def test_manual_orders_count_toward_the_caps() -> None:
+    ctx = context(resting=[order(Side.BID, 3000, 95 * C, cid="manual")])
+    assert reasons(Plan(places=(request(Side.BID, 4000, 10 * C),)), ctx) == ["max_inventory_yes"]
+
+
+def test_global_exposure_counts_positions_and_adding_resting_orders() -> None:
+    ctx = context(
+        positions={TICKER: 60 * C},
+        resting=[order(Side.ASK, 5000, 30 * C, ticker=OTHER)],
+        global_config=GlobalConfig(max_total_exposure=100 * C),
+    )
+    assert reasons(Plan(places=(request(Side.BID, 4000, 11 * C, ticker=OTHER),)), ctx) == []
+    assert reasons(Plan(places=(request(Side.ASK, 4000, 11 * C, ticker=OTHER),)), ctx) == [
+        "max_total_exposure"
+    ]
+    assert reasons(Plan(places=(request(Side.ASK, 4000, 10 * C, ticker=OTHER),)), ctx) == []
+
+
+def test_cash_covers_bid_price_and_ask_one_minus_price() -> None:
+    bid = Plan(places=(request(Side.BID, 4000, 10 * C),))  # needs $4.00
+    assert reasons(bid, context(cash=3_999_999)) == ["insufficient_cash"]
+    assert reasons(bid, context(cash=4_000_000)) == []
+    ask = Plan(places=(request(Side.ASK, 4000, 10 * C),))  # needs $6.00
+    assert reasons(ask, context(cash=5_999_999)) == ["insufficient_cash"]
+    assert reasons(ask, context(cash=6_000_000)) == []
+
+
+def test_the_opposite_position_covers_collateral() -> None:
+    ask = Plan(places=(request(Side.ASK, 4000, 10 * C),))
+    assert reasons(ask, context(positions={TICKER: 10 * C}, cash=0)) == []
+    covered_once = context(
+        positions={TICKER: 10 * C}, cash=0, resting=[order(Side.ASK, 4500, 10 * C)]
+    )
+    assert reasons(ask, covered_once) == ["insufficient_cash"]
+
+
+def test_cash_freed_by_cancels_and_used_by_earlier_places_is_counted() -> None:
+    old = order(Side.BID, 4000, 10 * C)
+    place = request(Side.BID, 4100, 10 * C)  # needs $4.10; $4.00 comes back from the cancel
+    assert (
+        reasons(Plan(cancels=(old,), places=(place,)), context(cash=100_000, resting=[old])) == []
+    )
+    two = Plan(places=(place, request(Side.BID, 4000, 10 * C, ticker=OTHER)))
+    assert reasons(two, context(cash=5_000_000)) == ["insufficient_cash"]
+
+
+def test_halt_on_the_manual_flag_with_its_reason() -> None:
+    decision = evaluate_halt(
+        RiskState(trading_halted=True, halt_reason="operator"), 0, GlobalConfig(), 0
+    )
+    assert (decision.halt, decision.reason) == (True, "operator")
+    assert (
+        evaluate_halt(RiskState(trading_halted=True), 0, GlobalConfig(), 0).reason == "manual_halt"
+    )
+
+
+def test_halt_on_realized_plus_unrealized_daily_loss() -> None:
+    config = GlobalConfig(max_daily_loss=100_000_000)
+    assert not evaluate_halt(RiskState(daily_pnl=-60_000_000), -40_000_000, config, 0).halt
+    decision = evaluate_halt(RiskState(daily_pnl=-60_000_000), -40_000_001, config, 0)
+    assert decision.halt and decision.reason.startswith("daily_loss")
+
+
+def test_halt_on_too_many_consecutive_errors() -> None:
+    config = GlobalConfig(max_consecutive_errors=3)
+    assert not evaluate_halt(RiskState(), 0, config, 2).halt
+    decision = evaluate_halt(RiskState(), 0, config, 3)
+    assert decision.halt and decision.reason.startswith("consecutive_errors")
+    assert evaluate_halt(RiskState(), 0, config, 0).reason == ""

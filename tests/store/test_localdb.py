@@ -1,0 +1,52 @@
+from __future__ import annotations
+
+from urllib.parse import urlparse
+
+import pytest
+import requests
+
+from dora.clock import FakeClock
+from dora.localdb import start_local_dynamodb
+from dora.models import RiskState
+from dora.store import Store, make_dynamodb_resource
+
+
+def test_local_dynamodb_serves_a_real_round_trip_on_loopback() -> None:
+    local = start_local_dynamodb()
+    try:
+        url = urlparse(local.endpoint_url)
+        assert url.hostname == "127.0.0.1"
+        assert url.port and url.port > 0
+        store = Store(make_dynamodb_resource(local.endpoint_url, "us-east-1"), "localdb",
+                      FakeClock())
+        assert len(store.create_tables()) == 5
+        store.load_state()
+        store.save_risk_state(RiskState(daily_pnl=-42, trading_halted=True, halt_reason="x"))
+        again = Store(make_dynamodb_resource(local.endpoint_url, "us-east-1"), "localdb",
+                      FakeClock())
+        assert again.load_state().risk == RiskState(daily_pnl=-42, trading_halted=True,
+                                                    halt_reason="x")
+    finally:
+        local.stop()
+    with pytest.raises(requests.ConnectionError):
+        requests.post(local.endpoint_url, timeout=2)
+    local.stop()  # a second stop is harmless
+
+
+def test_make_resource_passes_dummy_credentials_only_when_none_are_configured(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
+                 "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/credentials")
+    monkeypatch.setenv("AWS_CONFIG_FILE", "/nonexistent/config")
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    resource = make_dynamodb_resource("http://127.0.0.1:1", "us-east-1")
+    credentials = resource.meta.client._request_signer._credentials
+    assert credentials.access_key == "dora-local"
+
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "configured")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "configured")
+    resource = make_dynamodb_resource("http://127.0.0.1:1", "us-east-1")
+    assert resource.meta.client._request_signer._credentials.access_key == "configured"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import signal
 import sys
@@ -46,21 +45,13 @@ def resolve_connection(settings: RunSettings, environ: Mapping[str, str]) -> Con
     """Exchange URL and credentials for a non-embedded run."""
     url = base_url_for(settings.env, url=settings.url, ready_file=settings.ready_file)
     if settings.ready_file and not environ.get("KALSHI_API_KEY_ID"):
-        return Connection(url, _credentials_from_ready_file(settings.ready_file))
+        return Connection(url, Credentials.from_ready_file(settings.ready_file))
     try:
         return Connection(url, Credentials.from_env(environ))
     except (KeyError, ValueError) as exc:
         raise ConfigError(
             f"{exc}. Set KALSHI_API_KEY_ID and KALSHI_PRIVATE_KEY_PATH (or KALSHI_PRIVATE_KEY)."
         ) from exc
-
-
-def _credentials_from_ready_file(path: str) -> Credentials:
-    ready = json.loads(Path(path).read_text())
-    key_path = ready.get("private_key_path")
-    if not key_path:
-        raise ConfigError(f"{path} names no private key; set KALSHI_API_KEY_ID and a key")
-    return Credentials.from_pem(ready["key_id"], Path(key_path).read_bytes())
 
 
 @contextmanager

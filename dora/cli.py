@@ -65,3 +65,7 @@ def run(
 main.add_command(sim_command, name="sim")
 for command in (init_db, markets, flags, halt, resume, status, cancel_all, bench):
     main.add_command(command)
+
+
+if __name__ == "__main__":
+    main()

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import replace
-from fractions import Fraction
 from decimal import Decimal
+from fractions import Fraction
 
 from dora.models import Side
 from dora.state import Mode

@@ -83,6 +83,7 @@ class Bot:
         except FatalError as exc:
             log_event(self.log, EventType.ERROR, f"fatal: {exc}", level=logging.CRITICAL,
                       error_type=type(exc).__name__)
+            self._record_special_quietly("fatal_error_cleanup_cancel")
             self.shutdown(reason="fatal_error")
             return 2
         self.shutdown(reason="stop")
@@ -98,8 +99,10 @@ class Bot:
         if not self.state.risk.last_fill_ts_ms:
             self.reconciler.adopt_exchange_positions(self.state, self.state.as_of_ms)
         self.reconciler.sync_fills(self.state)
+        self.reconciler.sync_positions(self.state)
         self.reconciler.sync_balance(self.state)
         if self.state.global_config.cancel_on_startup:
+            self.persister.record_special("startup_cancel", self.state, self.clock.now_ms())
             report = self.quoter.cancel_all_own(self.state, batch=True)
             log_event(self.log, EventType.STARTUP, "cancelled dora's resting orders at startup",
                       cancelled=report.cancelled, already_gone=report.already_gone)
@@ -138,7 +141,7 @@ class Bot:
             outcome.report = report
         else:
             outcome = self._quote(now_ms)
-        self.persister.after_cycle(self.state, self.cycle, fills, outcome, self._decision_ids(),
+        self.persister.after_cycle(self.state, now_ms, fills, outcome, self._decision_ids(),
                                    save=self.cycle % self.settings.save_every == 0)
         summary = summarize_cycle(self, outcome, fills, stats_before, started)
         self._after_cycle(summary)
@@ -164,6 +167,7 @@ class Bot:
         return self.quoter.quote_per_market(self.state, now_ms, salt, ids)
 
     def _check_halt(self) -> bool:
+        """Risk limits and the operator's flag. A new halt is logged, recorded and saved once."""
         unrealized = sum(
             unrealized_pnl(p, self.state.books[t])
             for t, p in self.state.positions.items()
@@ -174,10 +178,21 @@ class Bot:
         if decision.halt and not self.state.risk.trading_halted:
             self.state.risk = replace(self.state.risk, trading_halted=True,
                                       halt_reason=decision.reason)
-            log_event(self.log, EventType.RISK_HALT, "trading halted", level=logging.CRITICAL,
-                      reason=decision.reason, daily_pnl_micros=self.state.risk.daily_pnl)
-            self.persister.save_state(self.state)
-        return decision.halt or self.state.risk.trading_halted
+        halted = self.state.risk.trading_halted
+        reason = (self.state.risk.halt_reason or "manual") if halted else ""
+        if reason != self.halt_reason:
+            self._announce_halt_change(reason)
+        return halted
+
+    def _announce_halt_change(self, reason: str) -> None:
+        self.halt_reason = reason
+        if not reason and not self.state.risk.trading_halted:
+            log_event(self.log, EventType.RISK_HALT, "trading resumed", halted=False)
+            return
+        log_event(self.log, EventType.RISK_HALT, "trading halted", level=logging.CRITICAL,
+                  reason=reason, halted=True, daily_pnl_micros=self.state.risk.daily_pnl)
+        self.persister.record_special("risk_halt_cancel", self.state, self.clock.now_ms())
+        self.persister.save_state(self.state)
 
     def _refresh_config(self, *, force: bool) -> None:
         every = self.state.global_config.config_refresh_cycles
@@ -243,6 +258,13 @@ class Bot:
     def _own_resting(self) -> list[RestingOrder]:
         prefix = self.settings.id_prefix
         return [o for o in self.state.resting if o.client_order_id.startswith(prefix)]
+
+    def _record_special_quietly(self, reason: str) -> None:
+        try:
+            self.persister.record_special(reason, self.state, self.clock.now_ms())
+        except StoreError as exc:
+            log_event(self.log, EventType.ERROR, f"decision record failed: {exc}",
+                      level=logging.ERROR, error_type=type(exc).__name__)
 
     def _save_quietly(self) -> None:
         try:

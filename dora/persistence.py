@@ -19,8 +19,8 @@ from dora.models import Fill
 from dora.quoting import QuoteOutcome
 from dora.records import decision_record, decision_signature
 from dora.state import BotState
-from dora.store import Store
-from dora.units import Micros
+from dora.store import ApiErrorRecord, Store
+from dora.units import Micros, format_count, format_price, micros_to_decimal
 
 
 class Persister:
@@ -30,6 +30,7 @@ class Persister:
         self._run_id = run_id
         self._invalid_reported: dict[str, str] = {}
         self._version = bot_version()
+        self._api_errors: dict[str, ApiErrorRecord] = {}
 
     def load_into(self, state: BotState) -> None:
         stored = self._store.load_state()
@@ -68,18 +69,45 @@ class Persister:
         log_event(self._log, EventType.STATE_SAVE, "state saved", positions=len(state.positions))
 
     def after_cycle(
-        self, state: BotState, cycle: int, fills: Sequence[tuple[Fill, Micros]],
+        self, state: BotState, now_ms: int, fills: Sequence[tuple[Fill, Micros]],
         outcome: QuoteOutcome, decision_ids: Mapping[str, str], *, save: bool,
     ) -> None:
         if fills:
             self._store.record_fills(fills)
         self._write_decisions(state, outcome, decision_ids)
-        if outcome.report.events:
-            self._store.put_execution_events(
-                [self._execution_item(e) for e in outcome.report.events]
-            )
+        events = [*outcome.report.events, *(_fill_event(f, pnl, state) for f, pnl in fills)]
+        _remember_decision_ids(state, outcome.report.events)
+        if events:
+            self._store.put_execution_events([self._execution_item(e) for e in events])
+        if self._count_api_errors(outcome.report.events, now_ms):
+            self._store.save_api_errors(self._api_errors)
         if save or fills:
             self.save_state(state)
+
+    def record_special(self, reason: str, state: BotState, now_ms: int) -> None:
+        """The predecessor's market_id=ALL decision records: startup, halt and fatal cancels."""
+        self._store.put_decision_record({
+            "market_id": "ALL", "reason": reason, "bot_run_id": self._run_id,
+            "decision_id": f"{self._run_id}:{reason}:{now_ms}", "bot_version": self._version,
+            "halt_reason": state.risk.halt_reason,
+            "daily_pnl": micros_to_decimal(state.risk.daily_pnl),
+            "open_orders_count": len(state.resting),
+        })
+
+    def _count_api_errors(self, events: Sequence[Mapping[str, Any]], now_ms: int) -> bool:
+        changed = False
+        for event in events:
+            code = event.get("error_code")
+            if not code:
+                continue
+            market = str(event.get("market", "exchange"))
+            previous = self._api_errors.get(market)
+            self._api_errors[market] = ApiErrorRecord(
+                count=(previous.count if previous else 0) + 1, last_error_ms=now_ms,
+                last_error_code=str(code), last_error_msg=str(event.get("error_msg", "")),
+            )
+            changed = True
+        return changed
 
     def _write_decisions(
         self, state: BotState, outcome: QuoteOutcome, decision_ids: Mapping[str, str]
@@ -121,3 +149,23 @@ class Persister:
             self._invalid_reported[parsed.market_id] = parsed.reason
             log_event(self._log, EventType.CONFIG_REFRESH, "market config invalid; market skipped",
                       level=logging.WARNING, market=parsed.market_id, reason=parsed.reason)
+
+
+def _fill_event(fill: Fill, pnl: Micros, state: BotState) -> dict[str, Any]:
+    return {
+        "event_type": "FILL", "status": "FILLED", "market": fill.ticker,
+        "order_id": fill.order_id, "fill_id": fill.fill_id, "side": fill.side.value,
+        "price": format_price(fill.price), "size": format_count(fill.count),
+        "fees": micros_to_decimal(fill.fee), "pnl_delta": micros_to_decimal(pnl),
+        "decision_id": state.decision_ids.get(fill.order_id, ""),
+    }
+
+
+def _remember_decision_ids(state: BotState, events: Sequence[Mapping[str, Any]]) -> None:
+    """order id -> the decision that placed it, for fills and the open_orders item."""
+    for event in events:
+        if event.get("status") == "ACCEPTED" and event.get("order_id"):
+            state.decision_ids[str(event["order_id"])] = str(event.get("decision_id", ""))
+    resting = {o.order_id for o in state.resting}
+    if len(state.decision_ids) > 4 * max(len(resting), 256):
+        state.decision_ids = {k: v for k, v in state.decision_ids.items() if k in resting}

@@ -11,6 +11,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from decimal import Decimal
+from fractions import Fraction
 from typing import Any
 
 from dora.clock import Clock
@@ -18,6 +19,7 @@ from dora.localdb import LocalDynamo, start_local_dynamodb
 from dora.sim.runner import RunningSim, SimSettings, start_sim
 from dora.store import Store, make_dynamodb_resource
 
+LOCAL_TAKER_RATE_PER_S = Fraction(1)
 EXAMPLE_MARKET_CONFIG: dict[str, Any] = {
     "enabled": True,
     "quote_size": Decimal("10"),
@@ -49,6 +51,8 @@ def local_environment(
 ) -> Iterator[LocalEnvironment]:
     sim = start_sim(SimSettings(seed=seed, markets=markets, latency_ms=latency_ms,
                                 lag_ms=lag_ms, tier=tier))
+    with sim.lock:  # a livelier outside flow than the engine's default, so fills come quickly
+        sim.engine.configure_flow(None, taker_rate_per_s=LOCAL_TAKER_RATE_PER_S)
     try:
         dynamo = start_local_dynamodb()
         try:

@@ -112,15 +112,9 @@ class OrderEntry:
         try:
             call = ApiRequest(ep.CANCEL_ORDER, path_args={"order_id": order_id})
             return wire.parse_cancel(self._transport.call(call))
-        except NotFoundError as exc:
-            return CancelResult(order_id, CancelStatus.NOT_FOUND, error_code="not_found",
-                                error_message=str(exc))
-        except OrderRejectedError as exc:
-            return CancelResult(order_id, _rejected_cancel_status(exc), error_code=exc.code,
-                                error_message=exc.message)
-        except (TransientError, wire.WireFormatError) as exc:
-            return CancelResult(order_id, CancelStatus.FAILED, error_code=_code(exc),
-                                error_message=str(exc))
+        except _CANCEL_FAILURES as exc:
+            status, code, message = _cancel_failure(exc)
+            return CancelResult(order_id, status, error_code=code, error_message=message)
 
     def cancel_orders(self, order_ids: Sequence[str]) -> list[CancelResult]:
         """Any number of cancels, batched; an order that is already gone is NOT_FOUND (done)."""
@@ -151,15 +145,9 @@ class OrderEntry:
                           body=wire.decrease_body(reduce_to))
         try:
             return wire.parse_decrease(self._transport.call(call))
-        except NotFoundError as exc:
-            return DecreaseResult(order_id, CancelStatus.NOT_FOUND, error_code="not_found",
-                                  error_message=str(exc))
-        except OrderRejectedError as exc:
-            return DecreaseResult(order_id, _rejected_cancel_status(exc), error_code=exc.code,
-                                  error_message=exc.message)
-        except (TransientError, wire.WireFormatError) as exc:
-            return DecreaseResult(order_id, CancelStatus.FAILED, error_code=_code(exc),
-                                  error_message=str(exc))
+        except _CANCEL_FAILURES as exc:
+            status, code, message = _cancel_failure(exc)
+            return DecreaseResult(order_id, status, error_code=code, error_message=message)
 
     def cancel_all(self) -> None:
         """Cancel every resting order of the account (raises if it could not be done)."""
@@ -210,3 +198,15 @@ def _require_unique_client_ids(requests: Sequence[OrderRequest]) -> None:
 def _chunks(values: Sequence[T], size: int) -> Iterator[Sequence[T]]:
     for start in range(0, len(values), size):
         yield values[start:start + size]
+
+
+_CANCEL_FAILURES = (NotFoundError, OrderRejectedError, TransientError, wire.WireFormatError)
+
+
+def _cancel_failure(exc: Exception) -> tuple[CancelStatus, str, str]:
+    """How a failed cancel or decrease is reported: gone (done), rejected, or failed."""
+    if isinstance(exc, NotFoundError):
+        return CancelStatus.NOT_FOUND, "not_found", str(exc)
+    if isinstance(exc, OrderRejectedError):
+        return _rejected_cancel_status(exc), exc.code, exc.message
+    return CancelStatus.FAILED, _code(exc), str(exc)

@@ -41,6 +41,7 @@ class MarketStatus(StrEnum):
     DISPUTED = "disputed"
     AMENDED = "amended"
     FINALIZED = "finalized"  # settled
+    UNKNOWN = "unknown"  # a status this version does not know yet: never traded
 
     @property
     def tradable(self) -> bool:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -96,8 +97,9 @@ def _log_summary(bot: Bot, summary: CycleSummary, operations: int) -> None:
     }
     log_event(bot.log, EventType.CYCLE_SUMMARY, "cycle summary", **fields)
     if operations and summary.failed * 2 > operations:
-        log_event(bot.log, EventType.CYCLE_SUMMARY, "more than half of this cycle's order "
-                  "operations failed", level=30, failed=summary.failed, operations=operations)
+        log_event(bot.log, EventType.CYCLE_SUMMARY,
+                  "more than half of this cycle's order operations failed",
+                  level=logging.WARNING, failed=summary.failed, operations=operations)
 
 
 class StatusSink:

@@ -193,7 +193,7 @@ def parse_market(o: Mapping[str, Any]) -> MarketRules:
         raise WireFormatError(f"Market {o.get('ticker')!r}: empty price_ranges")
     return MarketRules(
         ticker=req(o, "ticker", str, what),
-        status=enum(o, "status", MarketStatus, what),
+        status=_market_status(req(o, "status", str, what)),
         close_time_ms=time_ms(o, "close_time", what),
         price_ranges=ranges,
         price_level_structure=req(o, "price_level_structure", str, what),
@@ -300,3 +300,11 @@ def parse_group(group_id: str, body: Any) -> OrderGroup:
         auto_cancel_enabled=req(o, "is_auto_cancel_enabled", bool, what),
         order_ids=tuple(order_ids),
     )
+
+
+def _market_status(raw: str) -> MarketStatus:
+    """A status Kalshi adds later must not stop the bot: it only makes the market untradable."""
+    try:
+        return MarketStatus(raw)
+    except ValueError:
+        return MarketStatus.UNKNOWN

@@ -8,7 +8,15 @@ import pytest
 
 from dora.exchange import wire, wire_reads
 from dora.exchange.wire import WireFormatError
-from dora.models import CancelStatus, Level, OrderRequest, OrderStatus, PlaceStatus, Side
+from dora.models import (
+    CancelStatus,
+    Level,
+    MarketStatus,
+    OrderRequest,
+    OrderStatus,
+    PlaceStatus,
+    Side,
+)
 from tests.exchange import payloads as p
 
 
@@ -88,3 +96,11 @@ def test_fill_time_falls_back_to_the_legacy_seconds_field() -> None:
     with pytest.raises(WireFormatError, match="created_time"):
         wire_reads.parse_fill(raw)
     assert wire_reads.parse_fill({**raw, "ts": 1_767_225_600}).ts_ms == 1_767_225_600_000
+
+
+def test_an_unknown_market_status_makes_the_market_untradable_not_fatal():
+    known = wire_reads.parse_market(p.market("A", status="active"))
+    future = wire_reads.parse_market(p.market("B", status="some_future_status"))
+    assert known.status is MarketStatus.ACTIVE
+    assert future.status is MarketStatus.UNKNOWN
+    assert not future.status.tradable

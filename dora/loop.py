@@ -80,9 +80,9 @@ class Bot:
                 cycle_started = self.clock.monotonic()
                 self._guarded_cycle()
                 self._sleep_rest(cycle_started)
-        except FatalError as exc:
+        except Exception as exc:  # a fatal error or a bug: stop quoting safely either way
             log_event(self.log, EventType.ERROR, f"fatal: {exc}", level=logging.CRITICAL,
-                      error_type=type(exc).__name__)
+                      error_type=type(exc).__name__, exc_info=not isinstance(exc, FatalError))
             self._record_special_quietly("fatal_error_cleanup_cancel")
             self.shutdown(reason="fatal_error")
             return 2

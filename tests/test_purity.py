@@ -28,6 +28,8 @@ PURE_MODULES = (
     "dora/diff.py",
     "dora/positions.py",
     "dora/risk.py",
+    "dora/overlay.py",
+    "dora/records.py",
 )
 PURE_IF_PRESENT = ("dora/exchange/wire.py", "dora/exchange/wire_reads.py", "dora/exchange/auth.py")
 ALLOWED_STDLIB = frozenset(

@@ -48,19 +48,22 @@ _by_time = attrgetter("ts_ms")
 
 def weighted_trade_price(trades: Sequence[PublicTrade], now_ms: TsMs) -> tuple[Price, int] | None:
     """Weighted average of up to the 5 newest trades of the last 24 h (``trades`` newest first)."""
-    recent = [t for t in trades[:FV_MAX_TRADES] if now_ms - t.ts_ms <= FV_WINDOW_MS]
-    if not recent:
-        return None
     total_weight = 0.0
     weighted = 0.0
-    for trade in recent:
-        age = max(now_ms - trade.ts_ms, 0)
-        weight = math.sqrt(trade.count / ONE_CONTRACT) * 2.0 ** (-age / FV_HALF_LIFE_MS)
+    used = 0
+    sqrt = math.sqrt
+    for trade in trades[:FV_MAX_TRADES]:
+        age = now_ms - trade.ts_ms
+        if age > FV_WINDOW_MS:
+            continue
+        decay = 2.0 ** (-age / FV_HALF_LIFE_MS) if age > 0 else 1.0  # a future trade: age 0
+        weight = sqrt(trade.count / ONE_CONTRACT) * decay
         total_weight += weight
         weighted += weight * trade.price
-    if total_weight <= 0.0:
+        used += 1
+    if not used or total_weight <= 0.0:
         return None
-    return math.floor(weighted / total_weight + 0.5), len(recent)
+    return math.floor(weighted / total_weight + 0.5), used
 
 
 def mid_price(best_bid: Price, best_ask: Price) -> Price:
@@ -89,11 +92,11 @@ def trades_fair_value(trades: Sequence[PublicTrade], now_ms: TsMs) -> FairValue:
 
 def volatility_sample(trades: Sequence[PublicTrade], now_ms: TsMs) -> list[Price]:
     """The larger of the last 5 trades and the trades of the last 12 h (``trades`` newest first)."""
-    last_few = [t.price for t in trades[:VOL_RECENT_TRADES]]
-    if len(trades) <= VOL_RECENT_TRADES:
-        return last_few  # the 12 h window cannot hold more than all the trades
-    in_window = [t.price for t in trades if now_ms - t.ts_ms <= VOL_WINDOW_MS]
-    return in_window if len(in_window) > len(last_few) else last_few
+    if len(trades) > VOL_RECENT_TRADES:
+        in_window = [t.price for t in trades if now_ms - t.ts_ms <= VOL_WINDOW_MS]
+        if len(in_window) > VOL_RECENT_TRADES:
+            return in_window
+    return [t.price for t in trades[:VOL_RECENT_TRADES]]
 
 
 def variance_scaled(prices: Sequence[Price]) -> int:
@@ -122,6 +125,6 @@ def std_dev_floor(scaled_variance: int | None, n: int) -> Price | None:
 
 def gate_threshold(book_spread: Price | None) -> Price:
     """clamp(book spread, 0.03, 0.08); with no two-sided book the strict end (0.03) applies."""
-    if book_spread is None:
+    if book_spread is None or book_spread <= VOL_GATE_MIN:
         return VOL_GATE_MIN
-    return min(max(book_spread, VOL_GATE_MIN), VOL_GATE_MAX)
+    return VOL_GATE_MAX if book_spread >= VOL_GATE_MAX else book_spread

@@ -44,3 +44,22 @@ def ticks_above(grid: tuple[Price, ...], price: Price, ticks: int = 1) -> Price 
     """The valid price ``ticks`` grid steps strictly above ``price`` (``ticks`` >= 1)."""
     i = bisect_right(grid, price) + ticks - 1
     return grid[i] if i < len(grid) else None
+
+
+def ladder_down(grid: tuple[Price, ...], top: Price, spacing: int, count: int) -> tuple[Price, ...]:
+    """``top`` then ``ticks_below(grid, top, k * spacing)`` for k = 1 .. count - 1, stopping where
+    the grid ends: one bisection and one slice for the whole ladder (``spacing`` >= 1)."""
+    start = bisect_left(grid, top) - spacing
+    if start < 0 or count < 2:
+        return (top,)
+    stop = start - (count - 1) * spacing  # exclusive; below index 0 the slice runs to the start
+    return (top, *grid[start : stop if stop >= 0 else None : -spacing])
+
+
+def ladder_up(grid: tuple[Price, ...], top: Price, spacing: int, count: int) -> tuple[Price, ...]:
+    """``top`` then ``ticks_above(grid, top, k * spacing)`` for k = 1 .. count - 1, stopping where
+    the grid ends (``spacing`` >= 1)."""
+    if count < 2:
+        return (top,)
+    start = bisect_right(grid, top) - 1 + spacing
+    return (top, *grid[start : start + (count - 1) * spacing : spacing])

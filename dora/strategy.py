@@ -24,7 +24,7 @@ from dora.fair_value import (
     variance_scaled,
     volatility_sample,
 )
-from dora.grid import ticks_above, ticks_below, valid_prices
+from dora.grid import ladder_down, ladder_up, valid_prices
 from dora.market_config import InvalidMarketConfig, MarketConfig
 from dora.models import (
     Level,
@@ -40,7 +40,6 @@ from dora.models import (
 from dora.pricing import (
     NO_SKEW,
     PriceInputs,
-    Quote,
     SidePrices,
     Skew,
     compute_skew,
@@ -63,11 +62,9 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True, slots=True, init=False)
+@dataclass(frozen=True, slots=True)
 class TargetQuote:
-    """One order dora wants resting. Frozen; validated on construction. The hand-written
-    ``__init__`` does what dataclass's would plus the checks, in one call: thousands are built
-    per cycle, and the generated init + ``__post_init__`` cost twice as much."""
+    """One order dora wants resting."""
 
     ticker: str
     side: Side
@@ -75,18 +72,12 @@ class TargetQuote:
     size: Count
     level: int
 
-    def __init__(self, ticker: str, side: Side, price: Price, size: Count, level: int) -> None:
-        if not (0 < price < ONE_DOLLAR and size > 0 and level >= 0):
+    def __post_init__(self) -> None:
+        if not (0 < self.price < ONE_DOLLAR and self.size > 0 and self.level >= 0):
             raise ValueError(
-                f"invalid target {ticker} {side}: price {price} must be in (0, {ONE_DOLLAR}), "
-                f"size {size} > 0, level {level} >= 0"
+                f"invalid target {self.ticker} {self.side}: price {self.price} must be in "
+                f"(0, {ONE_DOLLAR}), size {self.size} > 0, level {self.level} >= 0"
             )
-        _set = object.__setattr__
-        _set(self, "ticker", ticker)
-        _set(self, "side", side)
-        _set(self, "price", price)
-        _set(self, "size", size)
-        _set(self, "level", level)
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,13 +162,16 @@ def _volatility(
     trades: list[PublicTrade], now_ms: TsMs,
 ) -> _Volatility:
     prices = volatility_sample(trades, now_ms)
+    n = len(prices)
     threshold = gate_threshold(book.spread)
-    scaled = variance_scaled(prices) if len(prices) >= VOL_MIN_PRICES else None
-    gated = config.volatility_gate and exceeds_std_dev(scaled, len(prices), threshold)
+    if n < VOL_MIN_PRICES:
+        return _Volatility("normal", None, n, threshold, False)
+    scaled = variance_scaled(prices)
+    gated = config.volatility_gate and exceeds_std_dev(scaled, n, threshold)
     mode = "normal"
     if gated:
         mode = "volatility_exit" if _exit_is_profitable(position, book) else "volatility_gate"
-    return _Volatility(mode, std_dev_floor(scaled, len(prices)), len(prices), threshold, gated)
+    return _Volatility(mode, std_dev_floor(scaled, n), n, threshold, gated)
 
 
 def _exit_is_profitable(position: PositionState, book: BookSummary) -> bool:
@@ -246,29 +240,27 @@ def _level_targets(
     ticker: str, grid: tuple[Price, ...], config: MarketConfig, prices: SidePrices, net: Count,
     fractional: bool,
 ) -> tuple[TargetQuote, ...]:
+    """Level k sits k * level_spacing_ticks grid steps further from the touch than level 0."""
     targets: list[TargetQuote] = []
-    for side, quote in ((Side.BID, prices.bid), (Side.ASK, prices.ask)):
-        if quote is not None:
-            targets.extend(_side_targets(ticker, grid, config, side, quote, net, fractional))
+    spacing, levels = config.level_spacing_ticks, config.levels
+    if prices.bid is not None:
+        bids = ladder_down(grid, prices.bid[0], spacing, levels)
+        targets += _levels(ticker, Side.BID, bids, side_sizes(config, Side.BID, net, fractional))
+    if prices.ask is not None:
+        asks = ladder_up(grid, prices.ask[0], spacing, levels)
+        targets += _levels(ticker, Side.ASK, asks, side_sizes(config, Side.ASK, net, fractional))
     return tuple(targets)
 
 
-def _side_targets(
-    ticker: str, grid: tuple[Price, ...], config: MarketConfig, side: Side, quote: Quote,
-    net: Count, fractional: bool,
+def _levels(
+    ticker: str, side: Side, ladder: tuple[Price, ...], sizes: list[Count]
 ) -> list[TargetQuote]:
-    """Level k sits k * level_spacing_ticks grid steps further from the touch than level 0."""
-    out: list[TargetQuote] = []
-    spacing = config.level_spacing_ticks
-    step = ticks_below if side is Side.BID else ticks_above
-    top = quote[0]
-    for level, size in enumerate(side_sizes(config, side, net, fractional)):
-        price = top if level == 0 else step(grid, top, level * spacing)
-        if price is None:
-            break
-        if size > 0:
-            out.append(TargetQuote(ticker, side, price, size, level))
-    return out
+    """One target per level with a size; the ladder stops early where the grid ends."""
+    return [
+        TargetQuote(ticker, side, price, size, level)
+        for level, (price, size) in enumerate(zip(ladder, sizes, strict=False))
+        if size > 0
+    ]
 
 
 def _no_quotes(ticker: str, reason: str, record: PriceRecord) -> QuoteDecision:

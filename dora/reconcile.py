@@ -147,6 +147,9 @@ class Reconciler:
             state.positions[reported.ticker] = PositionState(
                 reported.ticker, net=reported.position, open_cost=abs(reported.exposure)
             )
+        # fills inside the overlap window are already in those positions: never apply them again
+        for fill in self._reader.fetch_fills(since_ms=max(0, now_ms - self._overlap_ms)):
+            state.seen_fills[fill.fill_id] = fill.ts_ms
         state.risk = replace(state.risk, last_fill_ts_ms=now_ms)
 
     def _check_drift(

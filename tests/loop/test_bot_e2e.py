@@ -7,7 +7,8 @@ from dataclasses import replace
 from decimal import Decimal
 from fractions import Fraction
 
-from dora.models import Side
+from dora.models import SelfTradePrevention, Side, TimeInForce
+from dora.sim.records import CreateOrder
 from dora.state import Mode
 
 from .conftest import BotEnv
@@ -154,3 +155,22 @@ def test_restart_resumes_without_double_counting_fills(bot_env_factory):
         t: n for t, n in positions_before.items() if n
     }
     assert restarted.state.risk.daily_pnl == pnl_before
+
+
+def test_first_start_adopts_exchange_positions_without_double_counting(bot_env_factory):
+    env = bot_env_factory(markets=1, flow=False)
+    ticker = env.tickers[0]
+    with env.sim.lock:
+        best_ask = env.sim.engine.book(ticker)[1][0][0]
+        env.sim.engine.create_order("dora", CreateOrder(
+            ticker=ticker, side=Side.BID, price=best_ask, count=300,
+            time_in_force=TimeInForce.IOC,
+            self_trade_prevention=SelfTradePrevention.TAKER_AT_CROSS,
+            client_order_id="manual-1",
+        ))
+        held = {p.ticker: p.position for p in env.sim.engine.positions("dora")}
+    assert held[ticker] == 300
+    bot = env.make_bot(Mode.BATCH)
+    bot.startup()
+    env.cycles(bot, 2)
+    assert bot.state.positions[ticker].net == 300

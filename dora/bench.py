@@ -1,7 +1,8 @@
 """`dora bench`: batch vs per-market execution on the same seeded local exchange.
 
 Each mode gets a fresh simulator (same seed, same latency) and local DynamoDB. The outside flow is
-off; instead, before every cycle a bench maker moves every market's book by one tick, so each cycle
+off from the start, so no trade happens and both modes see identical markets; instead, before
+every cycle a bench maker moves every market's book by one tick, so each cycle
 is a full requote: every quote of every market is cancelled and replaced. Reported per mode: API
 requests and tokens per cycle, median and p95 cycle time, cancel 404s and 429s (counted by the
 exchange).
@@ -28,6 +29,7 @@ from dora.logs import new_run_id, setup_logging
 from dora.loop import Bot, LoopSettings
 from dora.models import SelfTradePrevention, Side, TimeInForce
 from dora.persistence import Persister
+from dora.sim.flow import FLOW_MAKER
 from dora.sim.records import CreateOrder
 from dora.sim.runner import RunningSim
 from dora.state import Mode
@@ -64,12 +66,14 @@ def percentile(values: list[int], pct: int) -> int:
 
 
 def _move_books(sim: RunningSim, tickers: list[str], cycle: int) -> None:
-    """The bench maker's two-sided quote, shifted one cent every cycle."""
+    """The only liquidity: the bench maker's quote 10c either side of each market's fair value,
+    shifted one cent every cycle."""
     shift = 100 * (cycle % 2)
     with sim.lock:
         sim.engine.cancel_all(BENCH_MAKER)
         for ticker in tickers:
-            for side, price in ((Side.BID, 4000 + shift), (Side.ASK, 6000 + shift)):
+            fair = sim.engine.fair_value(ticker) // 100 * 100
+            for side, price in ((Side.BID, fair - 1000 + shift), (Side.ASK, fair + 1000 + shift)):
                 sim.engine.create_order(BENCH_MAKER, CreateOrder(
                     ticker=ticker, side=side, price=price, count=10_000,
                     time_in_force=TimeInForce.GTC,
@@ -79,8 +83,7 @@ def _move_books(sim: RunningSim, tickers: list[str], cycle: int) -> None:
 
 def _prepare(sim: RunningSim, store: Store, markets: int) -> list[str]:
     with sim.lock:
-        sim.engine.configure_flow(None, enabled=False)
-        sim.engine.cancel_all("flow-maker")
+        sim.engine.cancel_all(FLOW_MAKER)  # the seeded ladders: the bench maker alone sets books
         sim.engine.open_account(BENCH_MAKER, 10**15)
         tickers = [m.ticker for m in sim.engine.markets(status="open")][:markets]
     for ticker in tickers:
@@ -94,7 +97,7 @@ def run_mode(mode: Mode, *, markets: int, cycles: int, seed: int, latency_ms: in
     clock = SystemClock()
     run_id = new_run_id(clock)
     with local_environment(clock, seed=seed, markets=markets, latency_ms=latency_ms,
-                           tier=tier) as local:
+                           tier=tier, flow=False) as local:
         tickers = _prepare(local.sim, local.store, markets)
         key = Path(local.sim.private_key_path or "").read_bytes()
         credentials = Credentials.from_pem(local.sim.key_id, key)

@@ -47,12 +47,13 @@ class LocalEnvironment:
 @contextmanager
 def local_environment(
     clock: Clock, *, seed: int = 7, markets: int = 6, latency_ms: int = 0, lag_ms: int = 0,
-    tier: str = "basic",
+    tier: str = "basic", flow: bool = True,
 ) -> Iterator[LocalEnvironment]:
     sim = start_sim(SimSettings(seed=seed, markets=markets, latency_ms=latency_ms,
-                                lag_ms=lag_ms, tier=tier))
-    with sim.lock:  # a livelier outside flow than the engine's default, so fills come quickly
-        sim.engine.configure_flow(None, taker_rate_per_s=LOCAL_TAKER_RATE_PER_S)
+                                lag_ms=lag_ms, tier=tier, flow=flow))
+    if flow:
+        with sim.lock:  # a livelier outside flow than the engine's default: fills come quickly
+            sim.engine.configure_flow(None, taker_rate_per_s=LOCAL_TAKER_RATE_PER_S)
     try:
         dynamo = start_local_dynamodb()
         try:

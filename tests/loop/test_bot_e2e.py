@@ -84,6 +84,34 @@ def test_read_lag_of_several_cycles_causes_no_404s_and_no_duplicates(bot_env_fac
     assert counters["cancel_404"] == 0
 
 
+def test_with_read_lag_and_fills_resting_size_never_exceeds_the_targets(bot_env_factory):
+    """After a partial fill the shortfall rests beside the partly filled order (by design); at
+    no price may dora's resting size ever exceed what its own targets ask for."""
+    env = bot_env_factory(markets=5, lag_ms=3500)
+    bot = env.make_bot(Mode.BATCH)
+    bot.startup()
+    targets: dict[tuple[str, Side, int], int] = {}
+    quote_batch = bot.quoter.quote_batch
+
+    def spy(*args, **kwargs):  # records the targets, changes nothing
+        outcome = quote_batch(*args, **kwargs)
+        targets.clear()
+        for ticker, decision in outcome.decisions.items():
+            for t in decision.targets:
+                key = (ticker, t.side, t.price)
+                targets[key] = targets.get(key, 0) + t.size
+        return outcome
+
+    bot.quoter.quote_batch = spy
+    for _ in range(100):
+        env.cycles(bot, 1)
+        resting: Counter[tuple[str, Side, int]] = Counter()
+        for order in env.resting():
+            resting[(order.ticker, order.side, order.price)] += order.remaining
+        assert all(size <= targets.get(key, 0) for key, size in resting.items())
+    assert bot.state.fills_total > 0
+
+
 def test_lost_create_response_leads_to_no_duplicate(bot_env_factory):
     env = bot_env_factory(markets=2, flow=False, lost_response_rate=Fraction(1))
     bot = env.make_bot(Mode.BATCH)

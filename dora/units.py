@@ -48,7 +48,7 @@ def parse_fixed(text: str, digits: int) -> int:
     whole, dot, frac = body.partition(".")
     if not whole and not frac:
         raise UnitError(f"not a decimal number: {text!r}")
-    if not (whole or "0").isdigit() or (dot and frac and not frac.isdigit()):
+    if not _ascii_digits(whole or "0") or (dot and frac and not _ascii_digits(frac)):
         raise UnitError(f"not a decimal number: {text!r}")
     kept, extra = frac[:digits], frac[digits:]
     if extra.strip("0"):
@@ -62,6 +62,10 @@ def format_fixed(value: int, digits: int) -> str:
     sign = "-" if value < 0 else ""
     whole, frac = divmod(abs(value), _pow10(digits))
     return f"{sign}{whole}.{frac:0{digits}d}" if digits else f"{sign}{whole}"
+
+
+def _ascii_digits(text: str) -> bool:
+    return text.isascii() and text.isdigit()  # str.isdigit alone admits "٣" and "²"
 
 
 def _pow10(digits: int) -> int:

@@ -37,7 +37,8 @@ def test_cent_prices_are_not_truncated():
     assert [parse_price(f"0.{c:02d}") for c in (29, 57, 58)] == [2900, 5700, 5800]
 
 
-@pytest.mark.parametrize("bad", ["0.56001", "abc", "", "1.2.3", "0.5x"])
+@pytest.mark.parametrize(
+    "bad", ["0.56001", "abc", "", "1.2.3", "0.5x", "0.\u0665", "\u00b2", "0.\u00b2"])
 def test_parse_price_rejects_inexact_or_malformed(bad):
     with pytest.raises(UnitError):
         parse_price(bad)

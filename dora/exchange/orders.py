@@ -98,13 +98,20 @@ class OrderEntry:
             return _all(requests, PlaceStatus.REJECTED, exc.code, exc.message)
         except NotFoundError as exc:
             return _all(requests, PlaceStatus.REJECTED, "not_found", str(exc))
+        except wire.WireFormatError as exc:  # a 2xx whose body is not JSON
+            return self._unreadable(requests, exc)
         try:
             return parse(body, requests)
         except wire.WireFormatError as exc:
-            # Accepted (2xx) but unreadable: it may well exist, so reconcile must decide.
-            self._log.error("unreadable answer to an order create: %s", exc,
-                            extra={"event_type": "ERROR", "error_code": "wire_format"})
-            return _all(requests, PlaceStatus.UNKNOWN, "unreadable_response", str(exc))
+            return self._unreadable(requests, exc)
+
+    def _unreadable(
+        self, requests: Sequence[OrderRequest], exc: wire.WireFormatError
+    ) -> list[PlaceResult]:
+        """Accepted (2xx) but unreadable: the orders may well exist, so reconcile must decide."""
+        self._log.error("unreadable answer to an order create: %s", exc,
+                        extra={"event_type": "ERROR", "error_code": "wire_format"})
+        return _all(requests, PlaceStatus.UNKNOWN, "unreadable_response", str(exc))
 
     # ---- cancels and decreases (safe to repeat) -----------------------------------------------
 

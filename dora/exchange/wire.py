@@ -210,20 +210,32 @@ def parse_batch_create(body: Any, requests: Sequence[OrderRequest]) -> list[Plac
 
 
 def _batch_create_result(item: Mapping[str, Any] | None, request: OrderRequest) -> PlaceResult:
-    what = "BatchCreateOrdersV2ResponseOrdersInner"
+    """Every field of a batch item is optional in the schema, so one odd item is UNKNOWN on its
+    own (reconcile decides) and never spoils the results of the others."""
     if item is None:
         return PlaceResult(request, PlaceStatus.UNKNOWN, error_code="missing_from_response")
+    try:
+        return _parse_batch_create_item(item, request)
+    except WireFormatError as exc:
+        return PlaceResult(request, PlaceStatus.UNKNOWN, error_code="unreadable_item",
+                           error_message=str(exc))
+
+
+def _parse_batch_create_item(item: Mapping[str, Any], request: OrderRequest) -> PlaceResult:
+    what = "BatchCreateOrdersV2ResponseOrdersInner"
     error = _item_error(item)
     if error is not None:
         return PlaceResult(
             request, PlaceStatus.REJECTED, error_code=error[0], error_message=error[1]
         )
+    filled = opt_units(item, "fill_count", parse_count, what)
     return PlaceResult(
         request=request,
         status=PlaceStatus.PLACED,
         order_id=req(item, "order_id", str, what),
-        filled=units(item, "fill_count", parse_count, what),
-        remaining=units(item, "remaining_count", parse_count, what),
+        filled=filled,
+        remaining=opt_units(item, "remaining_count", parse_count, what,
+                            max(request.count - filled, 0)),
         ts_ms=opt(item, "ts_ms", int, what, 0),
     )
 

@@ -172,6 +172,17 @@ def test_a_create_whose_answer_is_lost_is_unknown_and_never_resent(
     assert len(calls_to(api, "POST", ORDERS_URL)) == 1
 
 
+def test_an_accepted_create_with_an_unreadable_body_is_unknown_not_an_exception(
+    api: responses.RequestsMock, client: KalshiClient
+) -> None:
+    api.post(BATCH_URL, status=201, body="<html>oops</html>")
+    api.post(ORDERS_URL, status=201, body="<html>oops</html>")
+    results = [*client.place_orders([req(1), req(2)]), client.place_order(req(3))]
+    assert [(r.status, r.error_code) for r in results] == [
+        (PlaceStatus.UNKNOWN, "unreadable_response")] * 3
+    assert len(api.calls) == 2
+
+
 def test_a_5xx_on_a_batch_create_makes_every_order_in_it_unknown_with_one_post(
     api: responses.RequestsMock, client: KalshiClient
 ) -> None:
@@ -409,3 +420,12 @@ def test_order_groups(api: responses.RequestsMock, client: KalshiClient) -> None
     assert body_of(api.calls[5]) == {"contracts_limit_fp": "7.00"}
     assert [c.request.method for c in api.calls] == [
         "POST", "GET", "GET", "PUT", "PUT", "PUT", "DELETE"]
+
+
+def test_deleting_a_group_that_is_already_gone_is_done(
+    api: responses.RequestsMock, client: KalshiClient
+) -> None:
+    api.delete(f"{BASE}/portfolio/order_groups/g1", status=404,
+               json=p.error_body("not_found", "order group not found"))
+    client.delete_order_group("g1")
+    assert len(api.calls) == 1

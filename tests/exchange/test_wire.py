@@ -75,13 +75,28 @@ def test_batch_cancel_item_errors_split_not_found_from_failed() -> None:
     assert results[2].error_code == "missing_from_response"
 
 
-def test_an_accepted_batch_item_without_an_order_id_is_a_wire_error() -> None:
-    request = OrderRequest("M", Side.BID, 4200, 100, client_order_id="c-1")
-    with pytest.raises(WireFormatError, match="order_id"):
-        wire.parse_batch_create({"orders": [{"client_order_id": "c-1", "fill_count": "0.00",
-                                             "remaining_count": "1.00"}]}, [request])
-    ok = wire.parse_batch_create({"orders": [p.created("o", "c-1")]}, [request])
-    assert ok[0].status is PlaceStatus.PLACED
+def test_one_unreadable_batch_item_is_unknown_on_its_own() -> None:
+    requests = [OrderRequest("M", Side.BID, 4200 + i * 100, 100, client_order_id=f"c-{i}")
+                for i in range(3)]
+    body = {"orders": [
+        {"client_order_id": "c-0", "fill_count": "0.00", "remaining_count": "1.00"},  # no id
+        {**p.created("o-1", "c-1"), "fill_count": "lots"},
+        p.created("o-2", "c-2"),
+    ]}
+    results = wire.parse_batch_create(body, requests)
+    assert [r.status for r in results] == [PlaceStatus.UNKNOWN, PlaceStatus.UNKNOWN,
+                                           PlaceStatus.PLACED]
+    assert "order_id" in results[0].error_message
+    assert results[1].error_code == "unreadable_item"
+
+
+def test_a_placed_batch_item_without_counts_rests_whole() -> None:
+    """Every field of a batch item is optional in the schema; a post-only order cannot have
+    filled on arrival, so the whole count rests until the next listing says otherwise."""
+    request = OrderRequest("M", Side.BID, 4200, 300, client_order_id="c-1")
+    result = wire.parse_batch_create({"orders": [{"client_order_id": "c-1", "order_id": "o"}]},
+                                     [request])[0]
+    assert (result.status, result.filled, result.remaining) == (PlaceStatus.PLACED, 0, 300)
 
 
 def test_a_market_needs_its_tick_grid() -> None:

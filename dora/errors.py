@@ -51,3 +51,8 @@ class StoreError(DoraError):
 
 class StaleWriteError(StoreError):
     """A conditional (versioned) state write lost to another writer."""
+
+
+class ConcurrentWriterError(FatalError):
+    """Another process is saving dora's positions or fills: two bots on one account would fight
+    over orders and state, so this one stops (cancelling its orders) rather than overwrite."""

@@ -269,6 +269,6 @@ class Bot:
     def _save_quietly(self) -> None:
         try:
             self.persister.save_state(self.state)
-        except StoreError as exc:
+        except (StoreError, FatalError) as exc:
             log_event(self.log, EventType.ERROR, f"final state save failed: {exc}",
                       level=logging.ERROR, error_type=type(exc).__name__)

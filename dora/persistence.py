@@ -2,7 +2,9 @@
 
 Operators may change ``risk_state`` (``dora halt`` / ``dora resume``) while the bot runs. State
 writes are versioned, so such a change makes the bot's next write fail with StaleWriteError; the
-bot then re-reads, keeps the operator's halt fields and its own numbers, and writes again.
+bot then re-reads risk_state alone, keeps the operator's halt fields and its own numbers, and
+writes again. Positions and recent fills are the bot's alone: a conflict there means a second
+writer, and the bot stops rather than overwrite it.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
-from dora.errors import StaleWriteError
+from dora.errors import ConcurrentWriterError, StaleWriteError
 from dora.logs import EventType, bot_version, log_event
 from dora.market_config import InvalidMarketConfig, parse_global_config, parse_market_config
 from dora.models import Fill
@@ -62,7 +64,7 @@ class Persister:
             self._store.save_snapshot(state.positions, state.risk, state.seen_fills)
         except StaleWriteError:
             self._adopt_operator_halt(state)
-            self._store.save_snapshot(state.positions, state.risk, state.seen_fills)
+            self._save_snapshot_after_conflict(state)
         self._store.save_open_orders(state.resting, state.decision_ids)
         if state.balance is not None:
             self._store.save_balance(state.balance)
@@ -132,8 +134,19 @@ class Persister:
     def _execution_item(self, event: Mapping[str, Any]) -> dict[str, Any]:
         return {"bot_run_id": self._run_id, **event}
 
+    def _save_snapshot_after_conflict(self, state: BotState) -> None:
+        """After adopting an operator's risk_state change, a second conflict can only come from
+        positions or recent fills, which only a dora bot writes."""
+        try:
+            self._store.save_snapshot(state.positions, state.risk, state.seen_fills)
+        except StaleWriteError as exc:
+            raise ConcurrentWriterError(
+                f"another writer saved dora's positions or fills ({exc}); is a second dora "
+                f"running against this account and table suffix?"
+            ) from exc
+
     def _adopt_operator_halt(self, state: BotState) -> None:
-        stored = self._store.load_state().risk
+        stored = self._store.reload_risk_state()
         if (stored.trading_halted, stored.halt_reason) != (
             state.risk.trading_halted, state.risk.halt_reason
         ):

@@ -167,6 +167,12 @@ class Store:
             recent_fills=parse_recent_fills(items[RECENT_FILLS]),
         )
 
+    def reload_risk_state(self) -> RiskState:
+        """``risk_state`` as stored now (an operator may have changed its halt fields). Only its
+        remembered version moves: a change by another writer to positions or recent fills is
+        still refused at the next write."""
+        return parse_risk(self._state.read([RISK_STATE])[RISK_STATE])
+
     def get_state_item(self, key: str) -> dict[str, Any] | None:
         """The raw ``dora_state`` item, for display (does not change the remembered version)."""
         return self._state.get(key)

@@ -1,0 +1,66 @@
+"""The bot's state saves when an operator or a second writer changes ``dora_state`` meanwhile."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+import pytest
+
+from dora.errors import ConcurrentWriterError
+from dora.models import PositionState, RiskState
+from dora.persistence import Persister
+from dora.state import BotState
+from dora.store import Store
+
+MINE = PositionState("KXMINE", net=500, open_cost=2_000_000)
+THEIRS = PositionState("KXTHEIRS", net=-300, open_cost=900_000)
+
+
+def running_bot(make_store: Callable[..., Store]) -> tuple[Persister, BotState]:
+    store = make_store()
+    store.create_tables()
+    persister = Persister(store, logging.getLogger("dora.test"), "run-1")
+    state = BotState()
+    persister.load_into(state)
+    state.positions = {"KXMINE": MINE}
+    state.risk = RiskState(daily_pnl=-25_000, day="2026-01-01")
+    state.seen_fills = {"fill-mine": 1}
+    persister.save_state(state)
+    return persister, state
+
+
+def test_an_operator_halt_is_kept_along_with_the_bots_own_numbers(
+    make_store: Callable[..., Store],
+) -> None:
+    persister, state = running_bot(make_store)
+    operator = make_store()
+    operator.load_state()
+    operator.save_risk_state(RiskState(trading_halted=True, halt_reason="operator: news"))
+
+    state.risk = RiskState(daily_pnl=-40_000, day="2026-01-01")
+    persister.save_state(state)
+
+    stored = make_store().load_state()
+    assert (stored.risk.trading_halted, stored.risk.halt_reason) == (True, "operator: news")
+    assert stored.risk.daily_pnl == -40_000
+    assert state.risk.trading_halted
+
+
+@pytest.mark.parametrize("refresh_first", [False, True])
+def test_a_second_writer_of_positions_is_never_overwritten(
+    make_store: Callable[..., Store], refresh_first: bool,
+) -> None:
+    persister, state = running_bot(make_store)
+    other = make_store()
+    stored = other.load_state()
+    other.save_snapshot({"KXTHEIRS": THEIRS}, stored.risk, {"fill-theirs": 2})
+    if refresh_first:  # a config refresh re-reads risk_state; it must not bless the rest
+        persister.refresh_config(state)
+
+    with pytest.raises(ConcurrentWriterError, match="second dora"):
+        persister.save_state(state)
+
+    after = make_store().load_state()
+    assert set(after.positions) == {"KXTHEIRS"}
+    assert set(after.recent_fills) == {"fill-theirs"}

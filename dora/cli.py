@@ -11,7 +11,7 @@ from dora.bench import bench
 from dora.config import ENVIRONMENTS, resolve_settings
 from dora.errors import ConfigError, DoraError
 from dora.loop import LoopSettings
-from dora.ops import flags, halt, init_db, markets, resume
+from dora.ops import error_message, flags, halt, init_db, markets, resume
 from dora.ops_status import cancel_all, status
 from dora.sim.cli import sim_command
 from dora.state import Mode
@@ -58,7 +58,7 @@ def run(
     except ConfigError as exc:
         raise click.ClickException(str(exc)) from exc
     except DoraError as exc:
-        raise click.ClickException(f"{type(exc).__name__}: {exc}") from exc
+        raise click.ClickException(error_message(exc)) from exc
     raise SystemExit(code)
 
 

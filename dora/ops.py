@@ -10,17 +10,20 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Callable, Mapping
+from dataclasses import fields as dataclass_fields
 from dataclasses import replace
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import Any, Final
 
 import click
 
 from dora.clock import SystemClock
 from dora.config import ENVIRONMENTS, resolve_settings
-from dora.errors import DoraError
+from dora.errors import DoraError, StaleWriteError, StoreError
 from dora.market_config import (
+    GlobalConfig,
     InvalidMarketConfig,
+    MarketConfig,
     parse_global_config,
     parse_market_config,
 )
@@ -30,6 +33,28 @@ ENV_OPTION = click.option(
     "--env", "env", type=click.Choice(ENVIRONMENTS), default="sim", show_default=True,
     help="Which environment's tables (DORA_TABLE_ENV overrides).",
 )
+ALLOW_UNKNOWN_OPTION = click.option(
+    "--allow-unknown", is_flag=True,
+    help="Store field names dora does not know (other tools' fields) instead of refusing them.",
+)
+
+MARKET_KEY_FIELD = "market_id"
+MARKET_FIELDS: Final = tuple(
+    f.name for f in dataclass_fields(MarketConfig) if f.name not in (MARKET_KEY_FIELD, "extra")
+)
+# Absent means "not set" for these (market_config reads a missing or null value as unset).
+OPTIONAL_MARKET_FIELDS: Final = frozenset({"fair_value", "toxicity_score", "event_ticker"})
+GLOBAL_KEYS: Final = tuple(f.name for f in dataclass_fields(GlobalConfig) if f.name != "extra")
+REMOVE_FIELD: Final = object()  # an assignment `field=` with nothing after the `=`
+
+# DynamoDB stores numbers between 1E-130 and 9.99..E+125 in magnitude.
+_DYNAMODB_MAX_EXPONENT = 125
+_DYNAMODB_MIN_EXPONENT = -130
+_STORE_HINT = (
+    "Check the DynamoDB settings: set DORA_DYNAMODB_ENDPOINT for a local DynamoDB, or the "
+    "standard AWS settings (AWS_REGION and credentials, e.g. AWS_ACCESS_KEY_ID and "
+    "AWS_SECRET_ACCESS_KEY, or AWS_PROFILE); run `dora init-db` if the tables are missing."
+)
 
 
 def _store(env: str) -> Store:
@@ -38,14 +63,22 @@ def _store(env: str) -> Store:
     return Store(resource, settings.table_env, SystemClock())
 
 
+def error_message(exc: DoraError) -> str:
+    """What the CLI prints for a DoraError; a store failure also says which settings to check."""
+    message = f"{type(exc).__name__}: {exc}"
+    if isinstance(exc, StoreError) and not isinstance(exc, StaleWriteError):
+        return f"{message}\n{_STORE_HINT}"
+    return message
+
+
 def _guarded(fn: Callable[[], None]) -> None:
     try:
         fn()
     except DoraError as exc:
-        raise click.ClickException(f"{type(exc).__name__}: {exc}") from exc
+        raise click.ClickException(error_message(exc)) from exc
 
 
-def parse_value(text: str) -> Any:
+def parse_value(key: str, text: str) -> Any:
     """CLI value -> DynamoDB value: true/false, a decimal number, or the text itself."""
     lowered = text.strip().lower()
     if lowered in ("true", "false"):
@@ -55,18 +88,45 @@ def parse_value(text: str) -> Any:
     except InvalidOperation:
         return text
     if not number.is_finite():
-        raise click.BadParameter(f"{text!r} is not a finite number")
+        raise click.BadParameter(f"{key}={text!r} is not a finite number")
+    if number and not _DYNAMODB_MIN_EXPONENT <= number.adjusted() <= _DYNAMODB_MAX_EXPONENT:
+        raise click.BadParameter(f"{key}={text!r} is outside the range DynamoDB can store")
     return number
 
 
-def parse_assignments(pairs: tuple[str, ...]) -> dict[str, Any]:
+def require_known(name: str, known: tuple[str, ...], allow_unknown: bool) -> None:
+    if allow_unknown or name in known:
+        return
+    raise click.BadParameter(
+        f"unknown field {name!r}; known fields: {', '.join(known)}. "
+        "Check the spelling, or pass --allow-unknown to store it anyway."
+    )
+
+
+def parse_assignments(pairs: tuple[str, ...], allow_unknown: bool = False) -> dict[str, Any]:
+    """`key=value` pairs for a market config; `key=` removes an optional or unknown field."""
     fields: dict[str, Any] = {}
     for pair in pairs:
-        key, sep, value = pair.partition("=")
+        key, sep, value = (part.strip() for part in pair.partition("="))
         if not sep or not key:
             raise click.BadParameter(f"{pair!r}: write assignments as key=value, e.g. quote_size=5")
-        fields[key.strip()] = parse_value(value)
+        if key == MARKET_KEY_FIELD:
+            raise click.BadParameter(
+                f"{pair!r}: {MARKET_KEY_FIELD} is the item's key and cannot be set; give the "
+                "market as the first argument: dora markets set TICKER key=value ..."
+            )
+        require_known(key, MARKET_FIELDS, allow_unknown)
+        fields[key] = _removal(key) if not value else parse_value(key, value)
     return fields
+
+
+def _removal(key: str) -> object:
+    if key in MARKET_FIELDS and key not in OPTIONAL_MARKET_FIELDS:
+        raise click.BadParameter(
+            f"{key}= has no value; {key} cannot be removed, give a value (only "
+            f"{', '.join(sorted(OPTIONAL_MARKET_FIELDS))} can be cleared with `field=`)"
+        )
+    return REMOVE_FIELD
 
 
 def _print_json(data: Any) -> None:
@@ -123,11 +183,19 @@ def markets_show(env: str, market_id: str) -> None:
 
 @markets.command("set")
 @ENV_OPTION
+@ALLOW_UNKNOWN_OPTION
 @click.argument("market_id")
 @click.argument("assignments", nargs=-1, required=True)
-def markets_set(env: str, market_id: str, assignments: tuple[str, ...]) -> None:
-    """Set fields: dora markets set TICKER quote_size=5 min_spread=0.04 enabled=true"""
-    _update_market(env, market_id, parse_assignments(assignments))
+def markets_set(
+    env: str, allow_unknown: bool, market_id: str, assignments: tuple[str, ...]
+) -> None:
+    """Set fields, creating the config if needed. An empty value removes an optional field.
+
+    \b
+    dora markets set TICKER quote_size=5 min_spread=0.04 enabled=true
+    dora markets set TICKER fair_value=
+    """
+    _update_market(env, market_id, parse_assignments(assignments, allow_unknown), create=True)
 
 
 @markets.command("enable")
@@ -135,7 +203,7 @@ def markets_set(env: str, market_id: str, assignments: tuple[str, ...]) -> None:
 @click.argument("market_id")
 def markets_enable(env: str, market_id: str) -> None:
     """Enable quoting in a market."""
-    _update_market(env, market_id, {"enabled": True})
+    _update_market(env, market_id, {"enabled": True}, create=False)
 
 
 @markets.command("disable")
@@ -143,20 +211,30 @@ def markets_enable(env: str, market_id: str) -> None:
 @click.argument("market_id")
 def markets_disable(env: str, market_id: str) -> None:
     """Disable a market: dora cancels its own orders there on the next cycle."""
-    _update_market(env, market_id, {"enabled": False})
+    _update_market(env, market_id, {"enabled": False}, create=False)
 
 
-def _update_market(env: str, market_id: str, fields: Mapping[str, Any]) -> None:
+def _update_market(env: str, market_id: str, fields: Mapping[str, Any], *, create: bool) -> None:
     def work() -> None:
         store = _store(env)
-        item = dict(store.get_market_config_item(market_id) or {"market_id": market_id})
-        item.update(fields)
+        existing = store.get_market_config_item(market_id)
+        if existing is None and not create:
+            raise click.ClickException(
+                f"no config for {market_id}; use `dora markets set {market_id} key=value ...` "
+                "to create one"
+            )
+        item = _apply(existing or {MARKET_KEY_FIELD: market_id}, fields)
         parsed = parse_market_config(item)
         if isinstance(parsed, InvalidMarketConfig):
             raise click.ClickException(f"not saved: {parsed.reason}")
         store.put_market_config_item(item)
         click.echo(f"{market_id}: saved")
     _guarded(work)
+
+
+def _apply(item: Mapping[str, Any], fields: Mapping[str, Any]) -> dict[str, Any]:
+    updated = {**item, **fields}
+    return {key: value for key, value in updated.items() if value is not REMOVE_FIELD}
 
 
 @click.group()
@@ -182,25 +260,57 @@ def flags_get(env: str, name: str | None) -> None:
 
 @flags.command("set")
 @ENV_OPTION
+@ALLOW_UNKNOWN_OPTION
 @click.argument("name")
 @click.argument("value")
-def flags_set(env: str, name: str, value: str) -> None:
+def flags_set(env: str, allow_unknown: bool, name: str, value: str) -> None:
     """Set one flag, e.g. dora flags set use_batch_execution false"""
+    require_known(name, GLOBAL_KEYS, allow_unknown)
+    parsed = _parse_flag(name, value)
+
     def work() -> None:
-        store = _store(env)
-        merged = {**(store.load_global_config_item() or {}), name: parse_value(value)}
-        _, problems = parse_global_config(merged)
-        related = [p for p in problems if name in p]
-        if related:
-            raise click.ClickException(f"not saved: {'; '.join(related)}")
-        store.set_global_fields({name: parse_value(value)})
+        _store(env).set_global_fields({name: parsed})
         click.echo(f"{name} = {value}")
     _guarded(work)
 
 
+def _parse_flag(name: str, text: str) -> Any:
+    """The stored value for one flag, or a ClickException naming the key and its type."""
+    try:
+        value = parse_value(name, text)
+        _, problems = parse_global_config({name: value})
+    except click.BadParameter as exc:
+        problems = [exc.message]
+    except ValueError:  # the readers raise ConfigValueError; anything else has no key in it
+        problems = [f"{name}={text!r} cannot be used"]
+    if problems:
+        reasons = "; ".join(p.removesuffix("; using the default") for p in problems)
+        raise click.ClickException(
+            f"not saved: {reasons}. {name} expects {_expected_flag_type(name)}"
+        )
+    return value
+
+
+# GlobalConfig's annotations (strings: market_config uses postponed annotations) -> what to type.
+_FLAG_TYPES: Final = {
+    f.name: str(f.type).removesuffix(" | None") for f in dataclass_fields(GlobalConfig)
+}
+_FLAG_TYPE_DESCRIPTIONS: Final = {
+    "Count": "a number of contracts, e.g. 500",
+    "Micros": "a dollar amount, e.g. 100",
+    "bool": "true or false",
+    "int": "a whole number",
+}
+
+
+def _expected_flag_type(name: str) -> str:
+    return _FLAG_TYPE_DESCRIPTIONS.get(_FLAG_TYPES.get(name, ""), "any value")
+
+
 @click.command()
 @ENV_OPTION
-@click.option("--reason", required=True, help="Why trading stops (shown in status and logs).")
+@click.option("--reason", required=True, callback=lambda _ctx, _param, text: _non_blank(text),
+              help="Why trading stops (shown in status and logs).")
 def halt(env: str, reason: str) -> None:
     """Halt trading: the bot cancels its orders and places nothing until `dora resume`."""
     _set_halt(env, True, reason)
@@ -211,6 +321,12 @@ def halt(env: str, reason: str) -> None:
 def resume(env: str) -> None:
     """Resume trading after a halt."""
     _set_halt(env, False, "")
+
+
+def _non_blank(text: str) -> str:
+    if not text.strip():
+        raise click.BadParameter("must not be empty: say why, e.g. --reason 'exchange maintenance'")
+    return text.strip()
 
 
 def _set_halt(env: str, halted: bool, reason: str) -> None:

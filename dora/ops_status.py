@@ -12,12 +12,14 @@ from dora.app import build_client, resolve_connection
 from dora.clock import SystemClock
 from dora.config import ENVIRONMENTS, resolve_settings
 from dora.errors import ConfigError, DoraError
+from dora.loop import LoopSettings
 from dora.models import CancelStatus, PositionState
 from dora.ops import ENV_OPTION, _guarded, _store
 from dora.positions import avg_entry_price
 from dora.units import format_count, format_micros, format_price
 
-DEFAULT_PREFIX = "dora-"
+# Not an option: any other prefix could match orders dora did not place (an operator's own).
+BOT_ORDER_PREFIX = LoopSettings().id_prefix
 
 
 @click.command()
@@ -60,10 +62,9 @@ def _echo_positions(positions: Mapping[str, PositionState]) -> None:
 @click.command("cancel-all")
 @click.option("--env", "env", type=click.Choice(ENVIRONMENTS), default="sim", show_default=True)
 @click.option("--url", default=None, help="Explicit exchange base URL.")
-@click.option("--prefix", default=DEFAULT_PREFIX, show_default=True,
-              help="Only orders whose client_order_id starts with this are cancelled.")
-def cancel_all(env: str, url: str | None, prefix: str) -> None:
-    """Cancel every resting order dora placed; never an operator's manual orders."""
+def cancel_all(env: str, url: str | None) -> None:
+    """Cancel every resting order dora placed (client_order_id starting with "dora-"); never an
+    operator's manual orders."""
     def work() -> None:
         settings = resolve_settings(env=env, url=url, tier="basic", environ=os.environ)
         if settings.embedded:
@@ -72,7 +73,7 @@ def cancel_all(env: str, url: str | None, prefix: str) -> None:
         client = build_client(resolve_connection(settings, os.environ), settings.tier,
                               SystemClock())
         own = [o.order_id for o in client.fetch_resting_orders()
-               if o.client_order_id.startswith(prefix)]
+               if o.client_order_id.startswith(BOT_ORDER_PREFIX)]
         results = client.cancel_orders(own)
         failed = [r for r in results if r.status is CancelStatus.FAILED]
         click.echo(f"cancelled {len(results) - len(failed)} of {len(own)} dora orders")

@@ -17,7 +17,7 @@ from dora.errors import FatalError, StoreError, TransientError
 from dora.exchange.client import KalshiClient
 from dora.execute import Executor
 from dora.logs import EventType, decision_id, log_event
-from dora.models import Fill, RestingOrder
+from dora.models import RestingOrder
 from dora.overlay import Overlay
 from dora.persistence import Persister
 from dora.positions import roll_daily, unrealized_pnl
@@ -26,7 +26,6 @@ from dora.reconcile import Reconciler
 from dora.risk import evaluate_halt
 from dora.state import BotState, Mode
 from dora.status import CycleSummary, StatusSink, summarize_cycle
-from dora.units import Micros
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,22 +133,22 @@ class Bot:
         self._refresh_config(force=False)
         self.state.risk = roll_daily(self.state.risk, now_ms,
                                      self.state.global_config.daily_reset_hour_utc)
-        fills = self._reconcile(now_ms)
+        self.reconciler.sync_orders(self.state)
+        fills = self.reconciler.sync_fills(self.state)
         outcome = QuoteOutcome()
-        if self._check_halt():
-            report = self.quoter.cancel_all_own(self.state, batch=True)
-            outcome.report = report
+        if self._check_halt():  # before the other reads: a failing one must not delay a halt
+            outcome.report = self.quoter.cancel_all_own(self.state, batch=True)
+            self._sync_slow_reads(now_ms)
         else:
+            self._sync_slow_reads(now_ms)
             outcome = self._quote(now_ms)
-        self.persister.after_cycle(self.state, now_ms, fills, outcome, self._decision_ids(),
+        self.persister.after_cycle(self.state, now_ms, outcome, self._decision_ids(),
                                    save=self.cycle % self.settings.save_every == 0)
         summary = summarize_cycle(self, outcome, fills, stats_before, started)
         self._after_cycle(summary)
         return summary
 
-    def _reconcile(self, now_ms: int) -> list[tuple[Fill, Micros]]:
-        self.reconciler.sync_orders(self.state)
-        fills = self.reconciler.sync_fills(self.state)
+    def _sync_slow_reads(self, now_ms: int) -> None:
         self.reconciler.sync_balance(self.state)  # the per-order cash check needs it fresh
         if self.cycle % self.settings.positions_every == 0:
             self.reconciler.sync_positions(self.state)
@@ -157,7 +156,6 @@ class Bot:
             self.reconciler.sync_settlements(self.state, since)
         if self.cycle % self.settings.trades_every == 1 or self.settings.trades_every == 1:
             self.reconciler.sync_trades(self.state, self.state.quotable_markets(), now_ms)
-        return list(fills)
 
     def _quote(self, now_ms: int) -> QuoteOutcome:
         salt = f"{self.run_id[-6:]}-{self.cycle}"
@@ -188,6 +186,7 @@ class Bot:
         self.halt_reason = reason
         if not reason and not self.state.risk.trading_halted:
             log_event(self.log, EventType.RISK_HALT, "trading resumed", halted=False)
+            self.persister.save_state(self.state)
             return
         log_event(self.log, EventType.RISK_HALT, "trading halted", level=logging.CRITICAL,
                   reason=reason, halted=True, daily_pnl_micros=self.state.risk.daily_pnl)
@@ -225,6 +224,20 @@ class Bot:
             log_event(self.log, EventType.ERROR, f"cycle failed: {exc}", level=logging.ERROR,
                       error_type=type(exc).__name__, cycle=self.cycle,
                       consecutive_errors=self.state.consecutive_errors)
+            self._halt_if_failing()
+
+    def _halt_if_failing(self) -> None:
+        """Cycles that keep failing never reach the halt check, so act here: halt and take
+        dora's quotes down while the exchange still answers the calls that needs."""
+        if self.state.consecutive_errors < self.state.global_config.max_consecutive_errors:
+            return
+        try:
+            self.reconciler.sync_orders(self.state)
+            if self._check_halt() and self._own_resting():
+                self.quoter.cancel_all_own(self.state, batch=True)
+        except (TransientError, StoreError) as exc:
+            log_event(self.log, EventType.ERROR, f"halt after repeated failures failed: {exc}",
+                      level=logging.ERROR, error_type=type(exc).__name__)
 
     def _after_cycle(self, summary: CycleSummary) -> None:
         self.summaries.append(summary)

@@ -71,20 +71,30 @@ class Persister:
         log_event(self._log, EventType.STATE_SAVE, "state saved", positions=len(state.positions))
 
     def after_cycle(
-        self, state: BotState, now_ms: int, fills: Sequence[tuple[Fill, Micros]],
-        outcome: QuoteOutcome, decision_ids: Mapping[str, str], *, save: bool,
+        self, state: BotState, now_ms: int, outcome: QuoteOutcome,
+        decision_ids: Mapping[str, str], *, save: bool,
     ) -> None:
-        if fills:
-            self._store.record_fills(fills)
-        self._write_decisions(state, outcome, decision_ids)
-        events = [*outcome.report.events, *(_fill_event(f, pnl, state) for f, pnl in fills)]
+        fills = list(state.unlogged_fills)
         _remember_decision_ids(state, outcome.report.events)
-        if events:
-            self._store.put_execution_events([self._execution_item(e) for e in events])
+        self._write_fills(state, fills)
+        self._write_decisions(state, outcome, decision_ids)
+        if outcome.report.events:
+            self._store.put_execution_events(
+                [self._execution_item(e) for e in outcome.report.events])
         if self._count_api_errors(outcome.report.events, now_ms):
             self._store.save_api_errors(self._api_errors)
         if save or fills:
             self.save_state(state)
+
+    def _write_fills(self, state: BotState, fills: Sequence[tuple[Fill, Micros]]) -> None:
+        """Trade-log rows (idempotent per fill) and FILL events, including fills applied in an
+        earlier cycle that failed before it could log them."""
+        if not fills:
+            return
+        self._store.record_fills(fills)
+        self._store.put_execution_events(
+            [self._execution_item(_fill_event(f, pnl, state)) for f, pnl in fills])
+        del state.unlogged_fills[:len(fills)]
 
     def record_special(self, reason: str, state: BotState, now_ms: int) -> None:
         """The predecessor's market_id=ALL decision records: startup, halt and fatal cancels."""
@@ -147,7 +157,7 @@ class Persister:
 
     def _adopt_operator_halt(self, state: BotState) -> None:
         stored = self._store.reload_risk_state()
-        if (stored.trading_halted, stored.halt_reason) != (
+        if stored is not None and (stored.trading_halted, stored.halt_reason) != (
             state.risk.trading_halted, state.risk.halt_reason
         ):
             log_event(self._log, EventType.FLAG, "halt flag changed in DynamoDB",

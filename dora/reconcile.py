@@ -87,6 +87,7 @@ class Reconciler:
                 last_fill_ts_ms=max(state.risk.last_fill_ts_ms, newest),
             )
             state.fills_total += len(applied.applied)
+            state.unlogged_fills.extend(applied.applied)
         self._prune_seen(state)
         state.last_sync_ms["fills"] = state.as_of_ms
         return list(applied.applied)

@@ -8,6 +8,7 @@ from enum import StrEnum
 from dora.market_config import GlobalConfig, InvalidMarketConfig, MarketConfig
 from dora.models import (
     Balance,
+    Fill,
     MarketRules,
     OrderBook,
     PositionState,
@@ -16,6 +17,7 @@ from dora.models import (
     RiskState,
     TsMs,
 )
+from dora.units import Micros
 
 
 class Mode(StrEnum):
@@ -28,6 +30,8 @@ class BotState:
     positions: dict[str, PositionState] = field(default_factory=dict)
     risk: RiskState = field(default_factory=RiskState)
     seen_fills: dict[str, TsMs] = field(default_factory=dict)  # fill_id -> fill time
+    # applied to positions but not yet in the trade log: survives a cycle that fails midway
+    unlogged_fills: list[tuple[Fill, Micros]] = field(default_factory=list)
     global_config: GlobalConfig = field(default_factory=GlobalConfig)
     configs: dict[str, MarketConfig | InvalidMarketConfig] = field(default_factory=dict)
     rules: dict[str, MarketRules] = field(default_factory=dict)

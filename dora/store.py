@@ -167,11 +167,16 @@ class Store:
             recent_fills=parse_recent_fills(items[RECENT_FILLS]),
         )
 
-    def reload_risk_state(self) -> RiskState:
-        """``risk_state`` as stored now (an operator may have changed its halt fields). Only its
-        remembered version moves: a change by another writer to positions or recent fills is
-        still refused at the next write."""
-        return parse_risk(self._state.read([RISK_STATE])[RISK_STATE])
+    def reload_risk_state(self) -> RiskState | None:
+        """``risk_state`` as stored now when someone else (an operator's ``dora halt`` or
+        ``resume``) wrote it since this process last read or wrote it; None when nobody did.
+        Only its remembered version moves: another writer's change to positions or recent fills
+        is still refused at the next write."""
+        before = self._state.versions.get(RISK_STATE)
+        item = self._state.read([RISK_STATE])[RISK_STATE]
+        if before is not None and self._state.versions.get(RISK_STATE) == before:
+            return None
+        return parse_risk(item)
 
     def get_state_item(self, key: str) -> dict[str, Any] | None:
         """The raw ``dora_state`` item, for display (does not change the remembered version)."""

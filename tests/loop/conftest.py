@@ -57,7 +57,13 @@ class BotEnv:
     env_name: str
     tickers: list[str]
     clock: FakeClock
+    dynamo_endpoint: str
     bots: list[Bot] = field(default_factory=list)
+
+    def operator_store(self) -> Store:
+        """The tables as another process (an operator's `dora halt`) sees them."""
+        return Store(make_dynamodb_resource(self.dynamo_endpoint, "us-east-1"), self.env_name,
+                     self.clock)
 
     def make_bot(self, mode: Mode = Mode.BATCH, **overrides: Any) -> Bot:
         clock = self.clock
@@ -116,6 +122,6 @@ def bot_env_factory(sim_factory: Callable[..., RunningSim],
         for ticker in tickers:
             store.put_market_config_item({"market_id": ticker, **MARKET_CONFIG})
         store.set_global_fields(GLOBAL_CONFIG)
-        return BotEnv(sim, store, client, env_name, tickers, clock)
+        return BotEnv(sim, store, client, env_name, tickers, clock, dynamo_endpoint)
 
     return make

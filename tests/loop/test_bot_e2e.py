@@ -7,6 +7,7 @@ from dataclasses import replace
 from decimal import Decimal
 from fractions import Fraction
 
+from dora.errors import TransientError
 from dora.models import SelfTradePrevention, Side, TimeInForce
 from dora.sim.records import CreateOrder
 from dora.state import Mode
@@ -142,14 +143,15 @@ def test_halt_cancels_and_holds_until_resume(bot_env_factory):
     bot.startup()
     env.cycles(bot, 2)
     assert env.resting()
-    risk = env.store.load_state().risk
-    env.store.save_risk_state(replace(risk, trading_halted=True, halt_reason="operator"))
+    operator = env.operator_store()
+    risk = operator.load_state().risk
+    operator.save_risk_state(replace(risk, trading_halted=True, halt_reason="operator"))
     env.cycles(bot, 3)
     assert env.resting() == []
     assert bot.state.risk.trading_halted
     assert bot.state.risk.halt_reason == "operator"
-    risk = env.store.load_state().risk
-    env.store.save_risk_state(replace(risk, trading_halted=False, halt_reason=""))
+    risk = operator.load_state().risk
+    operator.save_risk_state(replace(risk, trading_halted=False, halt_reason=""))
     env.cycles(bot, 3)
     assert env.resting()
 
@@ -202,3 +204,54 @@ def test_first_start_adopts_exchange_positions_without_double_counting(bot_env_f
     bot.startup()
     env.cycles(bot, 2)
     assert bot.state.positions[ticker].net == 300
+
+
+class FailingBalance:
+    """The balance endpoint answers 503 while ``failing`` is set; every other call is real."""
+
+    def __init__(self, env: BotEnv) -> None:
+        self.failing = False
+        self._real = env.client.fetch_balance
+        env.client.fetch_balance = self  # type: ignore[method-assign]
+
+    def __call__(self) -> object:
+        if self.failing:
+            raise TransientError("503 service unavailable")
+        return self._real()
+
+
+def trade_log_fill_ids(env: BotEnv) -> set[str]:
+    table = env.store._table("dora_trade_log")
+    return {item["fill_id"] for item in table.scan()["Items"]}
+
+
+def test_a_read_that_keeps_failing_halts_and_takes_the_quotes_down(bot_env_factory):
+    env = bot_env_factory(markets=2, flow=False)
+    bot = env.make_bot(Mode.BATCH)
+    bot.startup()
+    balance = FailingBalance(env)
+    env.cycles(bot, 2)
+    assert env.resting()
+    balance.failing = True
+    for _ in range(bot.state.global_config.max_consecutive_errors):
+        bot._guarded_cycle()
+        env.clock.advance_ms(1000)
+    assert env.resting() == []
+    assert bot.state.risk.trading_halted
+    assert bot.state.risk.halt_reason.startswith("consecutive_errors")
+
+
+def test_fills_of_a_cycle_that_failed_midway_still_reach_the_trade_log(bot_env_factory):
+    env = bot_env_factory(markets=2)
+    bot = env.make_bot(Mode.BATCH)
+    bot.startup()
+    balance = FailingBalance(env)
+    env.cycles(bot, 40)
+    balance.failing = True
+    for _ in range(30):  # fills arrive while every cycle fails after applying them
+        bot._guarded_cycle()
+        env.clock.advance_ms(1000)
+    balance.failing = False
+    env.cycles(bot, 1)
+    assert bot.state.fills_total > 0
+    assert len(trade_log_fill_ids(env)) == bot.state.fills_total

@@ -64,3 +64,17 @@ def test_a_second_writer_of_positions_is_never_overwritten(
     after = make_store().load_state()
     assert set(after.positions) == {"KXTHEIRS"}
     assert set(after.recent_fills) == {"fill-theirs"}
+
+
+def test_a_halt_the_bot_lifted_itself_is_not_taken_back_from_its_own_saved_item(
+    make_store: Callable[..., Store],
+) -> None:
+    persister, state = running_bot(make_store)
+    state.risk = RiskState(daily_pnl=-150_000_000, day="2026-01-01", trading_halted=True,
+                           halt_reason="daily_loss: -150.00 <= -100.00")
+    persister.save_state(state)
+    state.risk = RiskState(day="2026-01-02")  # the day rolled: the loss halt lifts in memory
+
+    persister.refresh_config(state)
+
+    assert not state.risk.trading_halted

@@ -3,7 +3,8 @@
 Batch mode hands whole lists to the client, which splits them into batches the write bucket can
 hold. Per-market mode sends the same plan one order at a time. Per-order failures are logged with
 market, order and error and left to the next cycle's reconcile; nothing is retried mid-cycle.
-Every write is recorded in the read-lag overlay.
+Every write is recorded in the read-lag overlay. A place is held back (to the next cycle) when a
+cancel on the same market and side failed: the order it was to replace may still be resting.
 """
 
 from __future__ import annotations
@@ -28,6 +29,11 @@ from dora.models import (
 from dora.overlay import Overlay, is_unconfirmed, unconfirmed_order
 from dora.units import Count, format_count, format_price
 
+# How long after dora gave up on a create it keeps treating the order as possibly resting
+# (never re-placed, never cancelled by id) unless a listing shows it first. Assumption: the
+# exchange applies or drops a request within this time of the client's read timeout.
+UNCONFIRMED_GRACE_MS = 10_000
+
 
 class OrderWriter(Protocol):
     def place_order(self, request: OrderRequest) -> PlaceResult: ...
@@ -47,6 +53,7 @@ class ExecutionReport:
     placed: int = 0
     place_rejected: int = 0
     place_unknown: int = 0
+    place_held: int = 0
     events: list[dict[str, Any]] = field(default_factory=list)
 
     @property
@@ -63,7 +70,7 @@ class ExecutionReport:
     def merge(self, other: ExecutionReport) -> None:
         for name in (
             "cancelled", "already_gone", "cancel_failed", "decreased", "decrease_failed",
-            "placed", "place_rejected", "place_unknown",
+            "placed", "place_rejected", "place_unknown", "place_held",
         ):
             setattr(self, name, getattr(self, name) + getattr(other, name))
         self.events.extend(other.events)
@@ -83,19 +90,39 @@ class Executor:
     ) -> ExecutionReport:
         report = ExecutionReport()
         cancellable = [o for o in plan.cancels if not is_unconfirmed(o)]
-        self._cancel(cancellable, decision_ids, report, batch=batch)
+        uncancelled = self._cancel(cancellable, decision_ids, report, batch=batch)
+        uncancelled += [o for o in plan.cancels if is_unconfirmed(o)]
         for decrease in plan.decreases:
             if not is_unconfirmed(decrease.order):
                 self._decrease(decrease, decision_ids, report)
-        self._place(list(plan.places), decision_ids, report, batch=batch)
+        places = self._hold_back(plan.places, uncancelled, decision_ids, report)
+        self._place(places, decision_ids, report, batch=batch)
         return report
+
+    def _hold_back(
+        self, places: Sequence[OrderRequest], uncancelled: Sequence[RestingOrder],
+        decision_ids: Mapping[str, str], report: ExecutionReport,
+    ) -> list[OrderRequest]:
+        """Places on a market side where an order meant to go may still rest wait a cycle:
+        sending them could double the quote and pass the limits the risk check relied on."""
+        blocked = {(o.ticker, o.side) for o in uncancelled}
+        kept = [r for r in places if (r.ticker, r.side) not in blocked]
+        for request in places:
+            if (request.ticker, request.side) in blocked:
+                report.place_held += 1
+                log_event(self._log, EventType.ORDER_RESULT,
+                          "place held: an order it replaces could not be cancelled",
+                          level=logging.WARNING, status="HELD",
+                          **_request_fields(request, decision_ids))
+        return kept
 
     def _cancel(
         self, orders: list[RestingOrder], decision_ids: Mapping[str, str],
         report: ExecutionReport, *, batch: bool,
-    ) -> None:
+    ) -> list[RestingOrder]:
+        """Returns the orders whose cancel failed."""
         if not orders:
-            return
+            return []
         by_id = {o.order_id: o for o in orders}
         sent_ms = self._clock.now_ms()
         if batch:
@@ -110,6 +137,7 @@ class Executor:
             log_event(self._log, EventType.BATCH_CANCEL_SUMMARY, "cancel summary",
                       requested=len(orders), cancelled=report.cancelled,
                       already_gone=report.already_gone, failed=report.cancel_failed)
+        return [by_id[r.order_id] for r in results if r.status is CancelStatus.FAILED]
 
     def _record_cancel(
         self, order: RestingOrder, result: CancelResult, sent_ms: int,
@@ -168,16 +196,17 @@ class Executor:
             results = self._writer.place_orders(requests)
         else:
             results = [self._writer.place_order(r) for r in requests]
+        returned_ms = self._clock.now_ms()
         for result in results:
-            self._record_place(result, sent_ms, decision_ids, report, batch=batch)
+            self._record_place(result, sent_ms, returned_ms, decision_ids, report, batch=batch)
         if batch:
             log_event(self._log, EventType.BATCH_PLACE_SUMMARY, "place summary",
                       requested=len(requests), placed=report.placed,
                       rejected=report.place_rejected, unknown=report.place_unknown)
 
     def _record_place(
-        self, result: PlaceResult, sent_ms: int, decision_ids: Mapping[str, str],
-        report: ExecutionReport, *, batch: bool,
+        self, result: PlaceResult, sent_ms: int, returned_ms: int,
+        decision_ids: Mapping[str, str], report: ExecutionReport, *, batch: bool,
     ) -> None:
         request = result.request
         fields = _request_fields(request, decision_ids) | {"order_id": result.order_id}
@@ -191,7 +220,9 @@ class Executor:
             return
         if result.status is PlaceStatus.UNKNOWN:
             report.place_unknown += 1
-            self._overlay.record_placed(unconfirmed_order(request, sent_ms), sent_ms)
+            # The exchange may still apply a create after dora stopped waiting for it.
+            self._overlay.record_placed(unconfirmed_order(request, sent_ms),
+                                        returned_ms + UNCONFIRMED_GRACE_MS)
             log_event(self._log, EventType.ORDER_RESULT, "outcome unknown; reconcile decides",
                       level=logging.WARNING, status="UNKNOWN", error_msg=result.error_message,
                       **fields)

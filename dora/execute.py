@@ -10,9 +10,9 @@ cancel on the same market and side failed: the order it was to replace may still
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from dora.clock import Clock
 from dora.diff import Decrease, Plan
@@ -33,6 +33,9 @@ from dora.units import Count, format_count, format_price
 # (never re-placed, never cancelled by id) unless a listing shows it first. Assumption: the
 # exchange applies or drops a request within this time of the client's read timeout.
 UNCONFIRMED_GRACE_MS = 10_000
+
+T = TypeVar("T")
+R = TypeVar("R")
 
 
 class OrderWriter(Protocol):
@@ -127,23 +130,38 @@ class Executor:
         sent_ms = self._clock.now_ms()
         if batch:
             log_event(self._log, EventType.BATCH_CANCEL, "cancelling orders", count=len(orders))
-            results = self._writer.cancel_orders(list(by_id))
-        else:
-            results = [self._writer.cancel_order(order_id) for order_id in by_id]
-        for result in results:
-            self._record_cancel(by_id[result.order_id], result, sent_ms, decision_ids, report,
-                                batch=batch)
+        results, latencies = self._send(
+            self._writer.cancel_orders, self._writer.cancel_order, list(by_id), batch=batch)
+        for result, latency_ms in zip(results, latencies, strict=True):
+            self._record_cancel(by_id[result.order_id], result, sent_ms, latency_ms,
+                                decision_ids, report, batch=batch)
         if batch:
             log_event(self._log, EventType.BATCH_CANCEL_SUMMARY, "cancel summary",
                       requested=len(orders), cancelled=report.cancelled,
                       already_gone=report.already_gone, failed=report.cancel_failed)
         return [by_id[r.order_id] for r in results if r.status is CancelStatus.FAILED]
 
+    def _send(
+        self, many: Callable[[list[T]], list[R]], one: Callable[[T], R], items: list[T], *,
+        batch: bool,
+    ) -> tuple[list[R], list[int]]:
+        """Results and, per result, the milliseconds of the request that carried it."""
+        if batch:
+            started = self._clock.now_ms()
+            results = many(items)
+            return results, [self._clock.now_ms() - started] * len(results)
+        results, latencies = [], []
+        for item in items:
+            started = self._clock.now_ms()
+            results.append(one(item))
+            latencies.append(self._clock.now_ms() - started)
+        return results, latencies
+
     def _record_cancel(
-        self, order: RestingOrder, result: CancelResult, sent_ms: int,
+        self, order: RestingOrder, result: CancelResult, sent_ms: int, latency_ms: int,
         decision_ids: Mapping[str, str], report: ExecutionReport, *, batch: bool,
     ) -> None:
-        fields = _order_fields(order, decision_ids)
+        fields = _order_fields(order, decision_ids) | {"latency_ms": latency_ms}
         if result.status is CancelStatus.FAILED:
             report.cancel_failed += 1
             event = EventType.BATCH_CANCEL_FAILED if batch else EventType.ORDER_RESULT
@@ -193,23 +211,24 @@ class Executor:
         sent_ms = self._clock.now_ms()
         if batch:
             log_event(self._log, EventType.BATCH_PLACE, "placing orders", count=len(requests))
-            results = self._writer.place_orders(requests)
-        else:
-            results = [self._writer.place_order(r) for r in requests]
+        results, latencies = self._send(
+            self._writer.place_orders, self._writer.place_order, requests, batch=batch)
         returned_ms = self._clock.now_ms()
-        for result in results:
-            self._record_place(result, sent_ms, returned_ms, decision_ids, report, batch=batch)
+        for result, latency_ms in zip(results, latencies, strict=True):
+            self._record_place(result, sent_ms, returned_ms, latency_ms, decision_ids, report,
+                               batch=batch)
         if batch:
             log_event(self._log, EventType.BATCH_PLACE_SUMMARY, "place summary",
                       requested=len(requests), placed=report.placed,
                       rejected=report.place_rejected, unknown=report.place_unknown)
 
     def _record_place(
-        self, result: PlaceResult, sent_ms: int, returned_ms: int,
+        self, result: PlaceResult, sent_ms: int, returned_ms: int, latency_ms: int,
         decision_ids: Mapping[str, str], report: ExecutionReport, *, batch: bool,
     ) -> None:
         request = result.request
-        fields = _request_fields(request, decision_ids) | {"order_id": result.order_id}
+        fields = _request_fields(request, decision_ids) | {
+            "order_id": result.order_id, "latency_ms": latency_ms}
         if result.status is PlaceStatus.REJECTED:
             report.place_rejected += 1
             event = EventType.BATCH_PLACE_FAILED if batch else EventType.ORDER_RESULT

@@ -142,7 +142,7 @@ class Persister:
             self._store.put_decision_records(records)
 
     def _execution_item(self, event: Mapping[str, Any]) -> dict[str, Any]:
-        return {"bot_run_id": self._run_id, **event}
+        return {"bot_run_id": self._run_id, "bot_version": self._version, **event}
 
     def _save_snapshot_after_conflict(self, state: BotState) -> None:
         """After adopting an operator's risk_state change, a second conflict can only come from

@@ -9,6 +9,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -89,6 +90,7 @@ class Store:
         self._ttl_days = log_ttl_days
         self._state = VersionedItems(resource, self.names[STATE], clock)
         self._sequence = itertools.count()
+        self._last_stamp_us = 0
 
     @property
     def versions(self) -> dict[str, int]:
@@ -254,11 +256,20 @@ class Store:
         item = {k: v for k, v in record.items() if k != "market_id" or market}
         item.update({
             "date": utc_date(now),
-            "timestamp": f"{stamp}#{market or '-'}#{next(self._sequence):06d}",
+            "timestamp": self._unique_naive_iso(now),
             "decided_at": stamp,
             TTL_ATTRIBUTE: expires_at(now, self._ttl_days),
         })
         return to_item(item)
+
+    def _unique_naive_iso(self, now_ms: TsMs) -> str:
+        """The predecessor's sort key: a naive UTC ISO time (dashboards parse it as one), here
+        with microseconds that never repeat in this process, so records cannot overwrite each
+        other (a burst of more than 1,000 in one millisecond moves later ones forward by µs)."""
+        micros = max(now_ms * 1000, self._last_stamp_us + 1)
+        self._last_stamp_us = micros
+        moment = datetime(1970, 1, 1, tzinfo=UTC) + timedelta(microseconds=micros)
+        return moment.replace(tzinfo=None).isoformat(timespec="microseconds")
 
     def _execution_item(self, event: Mapping[str, Any]) -> dict[str, Any]:
         run_id = event.get("bot_run_id")

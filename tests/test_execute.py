@@ -96,3 +96,12 @@ def test_an_unknown_create_is_held_until_well_after_dora_stopped_waiting() -> No
     # the exchange's data is already newer than the send, but the create may land later
     assert [o.ticker for o in overlay.apply([], as_of_ms=gave_up_ms + 1)] == ["A"]
     assert overlay.apply([], as_of_ms=gave_up_ms + UNCONFIRMED_GRACE_MS + 1) == []
+
+
+def test_every_execution_event_carries_the_latency_of_its_request() -> None:
+    executor, _, _, _ = make({"create_takes_ms": 35})
+    plan = Plan(places=(request("A", Side.BID, 5100), request("A", Side.ASK, 5500)))
+    batch = executor.execute(plan, {}, batch=True)
+    single = executor.execute(plan, {}, batch=False)
+    assert [e["latency_ms"] for e in batch.events] == [35, 35]
+    assert [e["latency_ms"] for e in single.events] == [35, 35]

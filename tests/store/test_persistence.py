@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 
 from dora.errors import ConcurrentWriterError
+from dora.logs import bot_version
 from dora.models import PositionState, RiskState
 from dora.persistence import Persister
+from dora.quoting import QuoteOutcome
 from dora.state import BotState
 from dora.store import Store
 
@@ -78,3 +81,15 @@ def test_a_halt_the_bot_lifted_itself_is_not_taken_back_from_its_own_saved_item(
     persister.refresh_config(state)
 
     assert not state.risk.trading_halted
+
+
+def test_execution_log_items_carry_the_bot_version(
+    make_store: Callable[..., Store], resource: Any,
+) -> None:
+    persister, state = running_bot(make_store)
+    outcome = QuoteOutcome()
+    outcome.report.events.append({"event_type": "ORDER_RESULT", "status": "ACCEPTED",
+                                  "market": "KXMINE", "latency_ms": 12})
+    persister.after_cycle(state, 0, outcome, {}, save=False)
+    items = resource.Table("dora_execution_log_test").scan()["Items"]
+    assert [(i["bot_version"], i["latency_ms"]) for i in items] == [(bot_version(), 12)]

@@ -110,6 +110,7 @@ class Bot:
     def shutdown(self, *, reason: str) -> None:
         """Stop quoting, cancel dora's resting orders, save state."""
         deadline = self.clock.monotonic() + self.settings.shutdown_budget_s
+        self._save_quietly()  # first, in case the cancels outlast the container's stop timeout
         cancelled = 0
         for _ in range(3):
             try:

@@ -19,7 +19,13 @@ from urllib.parse import quote, urlsplit
 
 import requests
 from requests.adapters import HTTPAdapter
-from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt
+from tenacity import (
+    RetryCallState,
+    Retrying,
+    retry_if_exception_type,
+    stop_after_attempt,
+    stop_after_delay,
+)
 from tenacity.wait import wait_exponential_jitter
 from urllib3.exceptions import MaxRetryError, NewConnectionError
 
@@ -39,6 +45,8 @@ from dora.exchange.wire import WireFormatError, parse_error
 from dora.ratelimit import RateLimiter
 
 DEFAULT_TIMEOUT = (3.05, 10.0)
+# No new attempt starts this long after the first: bounds a call (and a shutdown) in an outage.
+RETRY_WINDOW_S = 15.0
 _REJECT_STATUSES = frozenset({400, 409, 422})
 _FATAL_STATUSES = frozenset({401, 403, 410})
 
@@ -84,7 +92,7 @@ class Transport:
             return self._attempt(request)
         retrying = Retrying(
             sleep=self._clock.sleep,
-            stop=stop_after_attempt(self._max_attempts),
+            stop=stop_after_attempt(self._max_attempts) | stop_after_delay(RETRY_WINDOW_S),
             wait=self._wait,
             retry=retry_if_exception_type(TransientError),
             before_sleep=self._log_retry,

@@ -8,7 +8,7 @@ client's batching, per-market mode reads each book and sends single-order calls.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
 from dora.diff import Plan, diff_orders
@@ -16,7 +16,7 @@ from dora.execute import ExecutionReport, Executor
 from dora.logs import EventType, log_event
 from dora.models import OrderBook, OrderRequest, PositionState, RestingOrder, TsMs
 from dora.reconcile import Reconciler
-from dora.risk import RiskContext, check_plan
+from dora.risk import Rejection, RiskContext, check_plan
 from dora.state import BotState
 from dora.strategy import QuoteDecision, QuoteInputs, compute_quotes, remove_own_orders
 from dora.units import Micros
@@ -68,6 +68,7 @@ class Quoter:
     ) -> QuoteOutcome:
         markets = state.quotable_markets()
         outcome = QuoteOutcome()
+        cycle = _CycleSoFar(list(state.resting))
         for ticker in markets:
             self._reconciler.sync_books(state, [ticker])
             decision = compute_quotes(self._inputs(state, ticker, now_ms))
@@ -78,7 +79,7 @@ class Quoter:
                 id_prefix=self._settings.id_prefix, id_salt=id_salt,
                 min_order_size=self._settings.min_order_size,
             )
-            approved = self._approve(plan, state, now_ms, outcome)
+            approved = self._approve(plan, state, now_ms, outcome, cycle)
             outcome.report.merge(self._executor.execute(approved, decision_ids, batch=False))
             _apply_to_resting(state, approved)
         leftovers = [o for o in state.resting if o.ticker not in set(markets)]
@@ -108,8 +109,14 @@ class Quoter:
             close_guard_ms=state.global_config.close_guard_ms,
         )
 
-    def _approve(self, plan: Plan, state: BotState, now_ms: TsMs, outcome: QuoteOutcome) -> Plan:
-        approved, rejections = check_plan(plan, self._risk_context(state))
+    def _approve(
+        self, plan: Plan, state: BotState, now_ms: TsMs, outcome: QuoteOutcome,
+        cycle: _CycleSoFar | None = None,
+    ) -> Plan:
+        if cycle is None:
+            approved, rejections = check_plan(plan, self._risk_context(state, state.resting))
+        else:
+            approved, rejections = cycle.check(plan, self._risk_context(state, cycle.start))
         for rejection in rejections:
             outcome.rejected += 1
             log_event(self._log, EventType.RISK_HALT, "order blocked by risk check",
@@ -123,15 +130,37 @@ class Quoter:
             return request
         return replace(request, expiration_s=now_ms // 1000 + self._settings.order_expiry_s)
 
-    def _risk_context(self, state: BotState) -> RiskContext:
+    def _risk_context(self, state: BotState, resting: Sequence[RestingOrder]) -> RiskContext:
         return RiskContext(
             global_config=state.global_config,
             configs=state.valid_configs(),
             positions=state.positions,
-            resting=state.resting,
+            resting=resting,
             available_cash=_available_cash(state),
             halted=state.risk.trading_halted,
         )
+
+
+class _CycleSoFar:
+    """Per-market mode checks each market's plan together with everything approved earlier
+    in the cycle, against the cycle's starting resting set and balance: the same limits and
+    cash as one batch plan, however the work is split."""
+
+    def __init__(self, start: list[RestingOrder]) -> None:
+        self.start = start
+        self._approved = Plan()
+
+    def check(self, plan: Plan, ctx: RiskContext) -> tuple[Plan, tuple[Rejection, ...]]:
+        so_far = self._approved
+        combined = Plan(cancels=so_far.cancels + plan.cancels,
+                        decreases=so_far.decreases + plan.decreases,
+                        places=so_far.places + plan.places)
+        approved, rejections = check_plan(combined, ctx)
+        new_ids = {r.client_order_id for r in plan.places}
+        places = tuple(r for r in approved.places if r.client_order_id in new_ids)
+        self._approved = replace(combined, places=so_far.places + places)
+        return (replace(plan, places=places),
+                tuple(r for r in rejections if r.request.client_order_id in new_ids))
 
 
 def _available_cash(state: BotState) -> Micros:

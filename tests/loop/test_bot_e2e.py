@@ -255,3 +255,18 @@ def test_fills_of_a_cycle_that_failed_midway_still_reach_the_trade_log(bot_env_f
     env.cycles(bot, 1)
     assert bot.state.fills_total > 0
     assert len(trade_log_fill_ids(env)) == bot.state.fills_total
+
+
+def test_per_market_mode_spends_the_free_cash_once_like_batch_mode(bot_env_factory):
+    """$12 free buys about four of the six $2.50-ish quotes; per-market mode must not see the
+    whole balance again in every market (the balance read lags dora's own places)."""
+    placed = {}
+    for mode in (Mode.BATCH, Mode.PER_MARKET):
+        env = bot_env_factory(markets=3, flow=False, starting_cash=12_000_000)
+        bot = env.make_bot(mode)
+        bot.startup()
+        summary = env.cycles(bot, 1)[0]
+        assert summary.failed == 0  # the exchange refused nothing for lack of cash
+        assert summary.placed < 2 * len(env.tickers)  # the cash really was short
+        placed[mode] = summary.placed
+    assert placed[Mode.BATCH] == placed[Mode.PER_MARKET]

@@ -93,8 +93,12 @@ class Reconciler:
         return list(applied.applied)
 
     def sync_books(self, state: BotState, tickers: Sequence[str]) -> None:
+        """A ticker the answer leaves out loses its old book: never quote off a stale one."""
         if tickers:
-            state.books.update(self._reader.fetch_orderbooks(list(tickers)))
+            fresh = self._reader.fetch_orderbooks(list(tickers))
+            for ticker in tickers:
+                state.books.pop(ticker, None)
+            state.books.update(fresh)
             state.last_sync_ms["books"] = state.as_of_ms
 
     def sync_trades(self, state: BotState, tickers: Sequence[str], now_ms: TsMs) -> None:

@@ -294,8 +294,26 @@ _GLOBAL_LIMITS: dict[str, tuple[int, int | None]] = {  # inclusive lower, option
 }
 
 
+# Where a malformed value falls when the key guards risk: the reading that allows the least.
+_FAIL_SAFE: dict[str, tuple[Any, str]] = {
+    "trading_enabled": (False, "no new orders"),
+    "max_total_exposure": (0, "no new exposure"),
+    "max_daily_loss": (0, "halt on any loss"),
+}
+
+
 def parse_global_config(item: Mapping[str, Any] | None) -> tuple[GlobalConfig, list[str]]:
-    """The global item -> GlobalConfig plus problems; a malformed key keeps its default."""
+    """The global item -> GlobalConfig plus one problem per malformed key.
+
+    A missing key takes its default. A malformed key (wrong type, null, out of range) is reported
+    and fails safe, because the item is edited by hand and by other tools, and a typo must never
+    loosen risk: ``trading_enabled`` reads as False, and the risk limits ``max_total_exposure``
+    and ``max_daily_loss`` read as 0, which refuses any new exposure and halts on any loss.
+    Every other malformed key keeps its default: ``cancel_on_startup``'s (True) is already the
+    safe side; ``close_guard_ms`` and ``max_consecutive_errors`` keep the predecessor's protective
+    defaults rather than an extreme (never quote; a lasting halt on the first transient error);
+    the rest set pacing, execution mode or the day boundary, not how much risk is allowed.
+    """
     if item is None:
         return GlobalConfig(), []
     values: dict[str, Any] = {}
@@ -307,7 +325,11 @@ def parse_global_config(item: Mapping[str, Any] | None) -> tuple[GlobalConfig, l
             value = reader(key, item[key])
             _check_global_limit(key, value)
         except ConfigValueError as exc:
-            problems.append(f"{exc}; using the default")
+            if key in _FAIL_SAFE:
+                values[key], meaning = _FAIL_SAFE[key]
+                problems.append(f"{exc}; using {values[key]} ({meaning})")
+            else:
+                problems.append(f"{exc}; using the default")
             continue
         values[key] = value
     extra = {k: v for k, v in item.items() if k not in _GLOBAL_READERS}

@@ -284,7 +284,7 @@ def _parse_flag(name: str, text: str) -> Any:
     except ValueError:  # the readers raise ConfigValueError; anything else has no key in it
         problems = [f"{name}={text!r} cannot be used"]
     if problems:
-        reasons = "; ".join(p.removesuffix("; using the default") for p in problems)
+        reasons = "; ".join(p.split("; using ")[0] for p in problems)  # nothing is saved
         raise click.ClickException(
             f"not saved: {reasons}. {name} expects {_expected_flag_type(name)}"
         )

@@ -74,10 +74,22 @@ def avg_price_dollars(position: PositionState) -> Decimal:
 
 
 def positions_body(positions: Mapping[str, PositionState], now_ms: TsMs) -> dict[str, Any]:
+    """Every position that holds contracts or cost. Flat ones are left out, so the item grows
+    with the open positions, not with every market ever traded (DynamoDB refuses items over
+    400 KB). PositionState has no timestamp to keep recent flat ones by, and none is needed: a
+    missing position reads back as flat, and a flat one's realized P&L is already in
+    ``daily_pnl`` and the trade log. Settled positions are flat too; their flag only makes the
+    bot ignore a fill listed after its market's settlement, and fills are listed long before."""
     return {
-        "positions": {ticker: _position_map(p) for ticker, p in sorted(positions.items())},
+        "positions": {
+            ticker: _position_map(p) for ticker, p in sorted(positions.items()) if not is_flat(p)
+        },
         "last_updated": iso_ms(now_ms),
     }
+
+
+def is_flat(position: PositionState) -> bool:
+    return position.net == 0 and position.open_cost == 0
 
 
 def _position_map(position: PositionState) -> dict[str, Any]:

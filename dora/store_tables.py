@@ -6,12 +6,13 @@ existing table is reused as it is (``create_tables`` only adds what is missing: 
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
+from urllib.parse import urlsplit
 
-import boto3
 from boto3.session import Session
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
@@ -38,6 +39,7 @@ TTL_TABLES = (DECISION_LOG, EXECUTION_LOG)
 
 BOTO_CONFIG = Config(retries={"mode": "standard", "max_attempts": 5}, connect_timeout=3,
                      read_timeout=10)
+LOOPBACK_BOTO_CONFIG = BOTO_CONFIG.merge(Config(defaults_mode="legacy"))
 DUMMY_CREDENTIALS = {"aws_access_key_id": "dora-local", "aws_secret_access_key": "dora-local"}
 TABLE_ACTIVE_POLLS = 120
 _ENV_NAME = re.compile(r"[A-Za-z0-9_.-]{1,64}")
@@ -53,15 +55,36 @@ def table_names(env: str) -> dict[str, str]:
 def make_dynamodb_resource(endpoint_url: str | None, region: str) -> Any:
     """A boto3 DynamoDB resource with bounded timeouts and standard retries.
 
-    With an explicit endpoint (a local server) and no AWS credentials configured, dummy credentials
-    are passed explicitly, so nothing in ``os.environ`` changes.
+    A loopback endpoint (the embedded local server) always gets the dummy credentials and the
+    legacy defaults mode: the credential chain and the "auto" defaults mode both probe the EC2
+    metadata address, and an assume-role profile calls STS, while local mode must contact loopback
+    addresses only. Another explicit endpoint uses the standard chain, with the dummy credentials
+    when it finds none; no endpoint means real AWS and the standard chain. The dummy credentials
+    are passed explicitly, so nothing in ``os.environ`` changes, and the resource comes from the
+    session whose chain was checked (not boto3's process-wide default session).
     """
+    session = Session(region_name=region)
     kwargs: dict[str, Any] = {"region_name": region, "config": BOTO_CONFIG}
-    if endpoint_url:
+    if endpoint_url and is_loopback_endpoint(endpoint_url):
+        kwargs.update(DUMMY_CREDENTIALS, endpoint_url=endpoint_url, config=LOOPBACK_BOTO_CONFIG)
+    elif endpoint_url:
         kwargs["endpoint_url"] = endpoint_url
-        if Session(region_name=region).get_credentials() is None:
+        if session.get_credentials() is None:
             kwargs.update(DUMMY_CREDENTIALS)
-    return boto3.resource("dynamodb", **kwargs)
+    return session.resource("dynamodb", **kwargs)
+
+
+def is_loopback_endpoint(endpoint_url: str) -> bool:
+    """True when the URL's host is localhost, 127.0.0.0/8 or ::1 (also IPv4-mapped)."""
+    host = urlsplit(endpoint_url).hostname or ""
+    if host == "localhost":
+        return True
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    mapped = address.ipv4_mapped if isinstance(address, ipaddress.IPv6Address) else None
+    return address.is_loopback or (mapped is not None and mapped.is_loopback)
 
 
 @contextmanager

@@ -1,11 +1,13 @@
 from __future__ import annotations
 
+from dataclasses import replace
 from decimal import Decimal
 from fractions import Fraction
 from typing import Any
 
 import pytest
 
+from dora.diff import Plan
 from dora.market_config import (
     GlobalConfig,
     InvalidMarketConfig,
@@ -15,6 +17,10 @@ from dora.market_config import (
     parse_global_config,
     parse_market_config,
 )
+from dora.models import OrderRequest, RiskState, Side
+from dora.risk import RiskContext, check_plan, evaluate_halt
+from tests.core.builders import TICKER
+from tests.core.builders import config as builder_config
 
 
 def test_missing_fields_take_the_predecessor_bot_defaults() -> None:
@@ -226,10 +232,10 @@ def test_use_batch_execution_absent_or_null_is_none() -> None:
     ("key", "value"),
     [
         ("daily_reset_hour_utc", Decimal("24")),
-        ("max_daily_loss", "lots"),
-        ("trading_enabled", Decimal("2")),
         ("config_refresh_cycles", Decimal("0")),
-        ("max_total_exposure", Decimal("-1")),
+        ("cancel_on_startup", "off"),
+        ("close_guard_ms", "ten minutes"),
+        ("max_consecutive_errors", Decimal("0")),
     ],
 )
 def test_a_malformed_global_key_keeps_its_default_and_is_reported(key: str, value: Any) -> None:
@@ -237,3 +243,37 @@ def test_a_malformed_global_key_keeps_its_default_and_is_reported(key: str, valu
     assert getattr(config, key) == getattr(GlobalConfig(), key)
     assert config.loop_interval_ms == 100
     assert len(problems) == 1 and key in problems[0]
+
+
+@pytest.mark.parametrize("value", ["off", "yes", Decimal("2"), None, 1.0])
+def test_a_malformed_trading_enabled_stops_trading_and_is_reported(value: Any) -> None:
+    config, problems = parse_global_config({"trading_enabled": value})
+    assert config.trading_enabled is False
+    assert len(problems) == 1 and "trading_enabled" in problems[0]
+    assert "no new orders" in problems[0]
+
+
+@pytest.mark.parametrize("key", ["max_daily_loss", "max_total_exposure"])
+@pytest.mark.parametrize("value", ["lots", Decimal("-1"), None, 100.0, Decimal("NaN")])
+def test_a_malformed_risk_limit_reads_as_zero_and_is_reported(key: str, value: Any) -> None:
+    config, problems = parse_global_config({key: value, "loop_interval_ms": Decimal("100")})
+    assert getattr(config, key) == 0
+    assert config.loop_interval_ms == 100
+    assert len(problems) == 1 and key in problems[0] and "using 0" in problems[0]
+
+
+def test_a_hand_edited_item_with_bad_safety_keys_trades_nothing() -> None:
+    item = {"trading_enabled": "off", "max_daily_loss": "lots", "max_total_exposure": "all"}
+    config, problems = parse_global_config(item)
+    assert (config.trading_enabled, config.max_daily_loss, config.max_total_exposure) == (
+        False, 0, 0)
+    assert len(problems) == 3
+    plan = Plan(places=(OrderRequest(TICKER, Side.BID, 4000, 100, "dora-a"),))
+    # each guard on its own: even were trading enabled, the zero exposure cap refuses the order
+    ctx = RiskContext(global_config=replace(config, trading_enabled=True),
+                      configs={TICKER: builder_config()}, positions={}, resting=[],
+                      available_cash=10**12, halted=False)
+    approved, rejections = check_plan(plan, ctx)
+    assert approved.places == () and rejections[0].reason.startswith("max_total_exposure")
+    assert evaluate_halt(RiskState(daily_pnl=0), 0, config, 0).halt is False
+    assert evaluate_halt(RiskState(daily_pnl=-1), 0, config, 0).halt is True

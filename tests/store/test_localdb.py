@@ -32,21 +32,3 @@ def test_local_dynamodb_serves_a_real_round_trip_on_loopback() -> None:
         requests.post(local.endpoint_url, timeout=2)
     local.stop()  # a second stop is harmless
 
-
-def test_make_resource_passes_dummy_credentials_only_when_none_are_configured(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
-                 "AWS_PROFILE"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/credentials")
-    monkeypatch.setenv("AWS_CONFIG_FILE", "/nonexistent/config")
-    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
-    resource = make_dynamodb_resource("http://127.0.0.1:1", "us-east-1")
-    credentials = resource.meta.client._request_signer._credentials
-    assert credentials.access_key == "dora-local"
-
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "configured")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "configured")
-    resource = make_dynamodb_resource("http://127.0.0.1:1", "us-east-1")
-    assert resource.meta.client._request_signer._credentials.access_key == "configured"

@@ -39,7 +39,7 @@ def test_snapshot_round_trips_exactly(store: Store, make_store: Any) -> None:
 
     restored = make_store().load_state()
 
-    assert restored.positions == positions
+    assert restored.positions == {p.ticker: p for p in (LONG, SHORT)}  # flat ones are left out
     assert restored.risk == RISK
     assert restored.recent_fills == {"fill-a": 1_767_225_600_123, "fill-b": 5}
 

@@ -1,0 +1,133 @@
+"""Which credentials the DynamoDB resource gets, and that local mode stays on loopback."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from dora.localdb import start_local_dynamodb
+from dora.store import make_dynamodb_resource
+
+LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1"})
+AWS_VARIABLES = (
+    "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN",
+    "AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_EC2_METADATA_DISABLED", "AWS_DEFAULTS_MODE",
+    "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+    "AWS_WEB_IDENTITY_TOKEN_FILE", "AWS_ROLE_ARN", "AWS_ENDPOINT_URL",
+)
+ROLE_PROFILE = """\
+[profile dora-role]
+role_arn = arn:aws:iam::123456789012:role/dora
+source_profile = dora-keys
+
+[profile dora-keys]
+aws_access_key_id = AKIDSOURCE
+aws_secret_access_key = source-secret
+"""
+
+
+@pytest.fixture
+def no_aws_setup(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
+    """No AWS variables and no AWS files; the metadata probe is left enabled, as on a laptop.
+    Returns the path AWS_CONFIG_FILE points at (absent until a test writes it)."""
+    for name in AWS_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    config = tmp_path / "aws-config"
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(config))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "aws-credentials"))
+    return config
+
+
+@pytest.fixture
+def outside_lookups(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
+    """Every non-loopback host anything tries to resolve; each such lookup fails."""
+    attempted: list[str] = []
+    real_getaddrinfo = socket.getaddrinfo
+
+    def loopback_only(host: Any, *args: Any, **kwargs: Any) -> Any:
+        name = host.decode() if isinstance(host, bytes) else str(host)
+        if name not in LOOPBACK_NAMES:
+            attempted.append(name)
+            raise socket.gaierror(socket.EAI_NONAME, f"this test forbids contacting {name}")
+        return real_getaddrinfo(host, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", loopback_only)
+    yield attempted
+
+
+def _access_key(resource: Any) -> str:
+    return str(resource.meta.client._request_signer._credentials.access_key)
+
+
+def _configure_keys(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "configured")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "configured")
+
+
+def test_loopback_endpoint_never_walks_the_credential_chain(
+    no_aws_setup: Path, outside_lookups: list[str]
+) -> None:
+    resource = make_dynamodb_resource("http://127.0.0.1:1", "us-east-1")
+    assert _access_key(resource) == "dora-local"
+    assert outside_lookups == []  # the chain's last step would have probed 169.254.169.254
+
+
+def test_loopback_endpoint_ignores_an_assume_role_profile(
+    no_aws_setup: Path, outside_lookups: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    no_aws_setup.write_text(ROLE_PROFILE)
+    monkeypatch.setenv("AWS_PROFILE", "dora-role")
+    with start_local_dynamodb() as local:
+        resource = make_dynamodb_resource(local.endpoint_url, "us-east-1")
+        assert resource.meta.client.list_tables()["TableNames"] == []
+    assert _access_key(resource) == "dora-local"
+    assert outside_lookups == []  # the role's credentials would have come from STS
+
+
+def test_loopback_endpoint_does_not_probe_metadata_in_auto_defaults_mode(
+    no_aws_setup: Path, outside_lookups: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AWS_DEFAULTS_MODE", "auto")
+    make_dynamodb_resource("http://127.0.0.1:1", "us-east-1")
+    assert outside_lookups == []
+
+
+@pytest.mark.parametrize("endpoint", [
+    "http://127.0.0.1:8000", "http://127.45.6.7:8000", "https://127.0.0.1", "http://localhost:8000",
+    "http://LOCALHOST:8000", "http://[::1]:8000", "http://[::ffff:127.0.0.1]:8000",
+])
+def test_every_loopback_endpoint_gets_the_dummy_credentials_even_when_keys_are_configured(
+    no_aws_setup: Path, monkeypatch: pytest.MonkeyPatch, endpoint: str
+) -> None:
+    _configure_keys(monkeypatch)
+    assert _access_key(make_dynamodb_resource(endpoint, "us-east-1")) == "dora-local"
+
+
+@pytest.mark.parametrize("endpoint", [
+    "http://10.0.0.7:8000", "http://dynamodb.internal.example:8000",
+    "http://localhost.example.com:8000", "http://127.0.0.1.nip.io:8000", "http://[::2]:8000",
+])
+def test_other_endpoints_keep_the_standard_credential_chain(
+    no_aws_setup: Path, monkeypatch: pytest.MonkeyPatch, endpoint: str
+) -> None:
+    _configure_keys(monkeypatch)
+    assert _access_key(make_dynamodb_resource(endpoint, "us-east-1")) == "configured"
+
+
+def test_other_endpoint_with_no_credentials_anywhere_gets_the_dummy_ones(
+    no_aws_setup: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    resource = make_dynamodb_resource("http://dynamodb.internal.example:8000", "us-east-1")
+    assert _access_key(resource) == "dora-local"
+
+
+def test_real_aws_uses_the_standard_credential_chain(
+    no_aws_setup: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _configure_keys(monkeypatch)
+    assert _access_key(make_dynamodb_resource(None, "us-east-1")) == "configured"

@@ -28,6 +28,7 @@ from dora.store import Store, make_dynamodb_resource
 from dora.tiers import tier_named
 
 LOCAL_LOG_DIR = Path(".dora-local")
+LOG_SERVICE = "dora-bot"  # the predecessor's value: saved Logs Insights queries filter on it
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,7 +78,7 @@ def run_bot(
     clock = SystemClock()
     run_id = new_run_id(clock)
     log_stream = _log_stream(status_line, run_id)
-    setup_logging(service="dora", env=settings.env, run_id=run_id, version=bot_version(),
+    setup_logging(service=LOG_SERVICE, env=settings.env, run_id=run_id, version=bot_version(),
                   stream=log_stream)
     status = StatusSink() if status_line else None
     with stop_on_signals() as stop:

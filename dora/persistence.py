@@ -135,7 +135,7 @@ class Persister:
                       decision_id=did, reason=decision.reason, target_count=len(decision.targets))
             position = state.positions.get(ticker)
             records.append(decision_record(
-                decision, self._run_id, did, state.trades.get(ticker, ()),
+                decision, self._run_id, did, state.books.get(ticker), state.trades.get(ticker, ()),
                 position.net if position else 0, self._version,
             ))
         if records:

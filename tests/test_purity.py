@@ -30,6 +30,7 @@ PURE_MODULES = (
     "dora/risk.py",
     "dora/overlay.py",
     "dora/records.py",
+    "dora/store_codec.py",
 )
 PURE_IF_PRESENT = ("dora/exchange/wire.py", "dora/exchange/wire_reads.py", "dora/exchange/auth.py")
 ALLOWED_STDLIB = frozenset(

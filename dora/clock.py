@@ -57,7 +57,3 @@ class FakeClock:
     def advance_ms(self, delta_ms: int) -> None:
         with self._lock:
             self._now_ms += delta_ms
-
-    def set_ms(self, now_ms: TsMs) -> None:
-        with self._lock:
-            self._now_ms = now_ms

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 
 from dora.clock import Clock
@@ -137,13 +138,14 @@ class Bot:
         self.reconciler.sync_orders(self.state)
         fills = self.reconciler.sync_fills(self.state)
         outcome = QuoteOutcome()
+        ids = self._decision_ids()
         if self._check_halt():  # before the other reads: a failing one must not delay a halt
             outcome.report = self.quoter.cancel_all_own(self.state, batch=True)
             self._sync_slow_reads(now_ms)
         else:
             self._sync_slow_reads(now_ms)
-            outcome = self._quote(now_ms)
-        self.persister.after_cycle(self.state, now_ms, outcome, self._decision_ids(),
+            outcome = self._quote(now_ms, ids)
+        self.persister.after_cycle(self.state, now_ms, outcome, ids,
                                    save=self.cycle % self.settings.save_every == 0)
         summary = summarize_cycle(self, outcome, fills, stats_before, started)
         self._after_cycle(summary)
@@ -158,9 +160,8 @@ class Bot:
         if self.cycle % self.settings.trades_every == 1 or self.settings.trades_every == 1:
             self.reconciler.sync_trades(self.state, self.state.quotable_markets(), now_ms)
 
-    def _quote(self, now_ms: int) -> QuoteOutcome:
+    def _quote(self, now_ms: int, ids: Mapping[str, str]) -> QuoteOutcome:
         salt = f"{self.run_id[-6:]}-{self.cycle}"
-        ids = self._decision_ids()
         if self.mode is Mode.BATCH:
             return self.quoter.quote_batch(self.state, now_ms, salt, ids)
         return self.quoter.quote_per_market(self.state, now_ms, salt, ids)

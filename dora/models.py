@@ -135,10 +135,6 @@ class OrderBook:
     def best_ask(self) -> Price | None:
         return self.asks[0].price if self.asks else None
 
-    @property
-    def two_sided(self) -> bool:
-        return bool(self.bids) and bool(self.asks)
-
 
 @dataclass(frozen=True, slots=True)
 class PublicTrade:

@@ -12,7 +12,7 @@ exchange's as-of time passes them, and corrects each listing:
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
 from dora.models import OrderRequest, RestingOrder, TsMs
@@ -72,12 +72,6 @@ class Overlay:
             if order.order_id not in self.cancelled:
                 view.append(self._corrected(order))
         return view
-
-    def forget_unconfirmed(self, client_order_ids: Iterable[str]) -> None:
-        for client_id in client_order_ids:
-            entry = self.placed.get(client_id)
-            if entry and is_unconfirmed(entry[0]):
-                del self.placed[client_id]
 
     def _corrected(self, order: RestingOrder) -> RestingOrder:
         entry = self.decreased.get(order.order_id)

@@ -33,14 +33,6 @@ def next_tick(ranges: Sequence[PriceRange], price: Price, direction: SnapDirecti
     return max(valid) if direction is SnapDirection.DOWN else min(valid)
 
 
-def tick_at(ranges: Sequence[PriceRange], price: Price) -> Price:
-    """The step of the segment holding ``price`` (the finer one at a boundary)."""
-    steps = [r.step for r in ranges if r.start <= price <= r.end]
-    if not steps:
-        raise ValueError(f"price {price} is outside every price range")
-    return min(steps)
-
-
 def _neighbour(r: PriceRange, price: Price, direction: SnapDirection) -> Price | None:
     if direction is SnapDirection.DOWN:
         if price <= r.start:

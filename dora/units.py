@@ -102,17 +102,6 @@ def format_micros(amount: Micros) -> str:
     return format_fixed(amount, MICROS_DIGITS)
 
 
-def format_dollars_4(amount: Micros) -> str:
-    """Micro-dollars -> dollar string with 4 decimals, rounding toward zero past $0.0001."""
-    sign = -1 if amount < 0 else 1
-    return format_fixed(sign * (abs(amount) // 100), 4)
-
-
-def price_to_micros(price: Price) -> Micros:
-    """The cash value of one whole contract at ``price``."""
-    return price * (MICROS_SCALE // PRICE_SCALE)
-
-
 def notional(price: Price, count: Count) -> Micros:
     """Cash for ``count`` contracts at ``price``: exact, because the scales multiply to micros."""
     return price * count

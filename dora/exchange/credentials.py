@@ -17,8 +17,6 @@ from typing import NoReturn
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ed25519, padding, rsa
 from cryptography.hazmat.primitives.serialization import (
-    Encoding,
-    PublicFormat,
     load_pem_private_key,
 )
 
@@ -66,9 +64,6 @@ class Credentials:
         else:
             signature = self._key.sign(message)
         return base64.b64encode(signature).decode("ascii")
-
-    def public_key_pem(self) -> bytes:
-        return self._key.public_key().public_bytes(Encoding.PEM, PublicFormat.SubjectPublicKeyInfo)
 
     def __repr__(self) -> str:
         return f"Credentials(key_id={self.key_id!r}, algorithm={self.algorithm!r}, key=<hidden>)"

@@ -209,11 +209,6 @@ def parse_markets_page(body: Any) -> tuple[list[MarketRules], str]:
     return markets, cursor(o, "markets")
 
 
-def parse_market_response(body: Any) -> MarketRules:
-    return parse_market(obj(req(obj(body, "GetMarketResponse"), "market", dict,
-                                "GetMarketResponse"), "Market"))
-
-
 def parse_orderbooks(body: Any) -> dict[str, OrderBook]:
     what = "GetMarketOrderbooksResponse"
     books = {}

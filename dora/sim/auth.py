@@ -50,14 +50,6 @@ def load_public_key(pem: bytes) -> PublicKey:
     return key
 
 
-def public_key_of_private_pem(pem: bytes) -> bytes:
-    """The public half (PEM) of a private key PEM; for tests and key registration."""
-    private = serialization.load_pem_private_key(pem, password=None)
-    return private.public_key().public_bytes(
-        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-    )
-
-
 @dataclass(frozen=True, slots=True)
 class GeneratedKey:
     key_id: str

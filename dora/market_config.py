@@ -97,25 +97,23 @@ def _number(key: str, value: Any) -> Decimal | int | str:
     return value
 
 
-def _read_price(key: str, value: Any) -> Price:
+def _read_units(key: str, value: Any, convert: Callable[[Decimal | int | str], int]) -> int:
     try:
-        return dollars_decimal_to_price(_number(key, value))
+        return convert(_number(key, value))
     except UnitError as exc:
         raise ConfigValueError(f"{key}: {exc}") from exc
+
+
+def _read_price(key: str, value: Any) -> Price:
+    return _read_units(key, value, dollars_decimal_to_price)
 
 
 def _read_count(key: str, value: Any) -> Count:
-    try:
-        return contracts_decimal_to_count(_number(key, value))
-    except UnitError as exc:
-        raise ConfigValueError(f"{key}: {exc}") from exc
+    return _read_units(key, value, contracts_decimal_to_count)
 
 
 def _read_micros(key: str, value: Any) -> Micros:
-    try:
-        return dollars_decimal_to_micros(_number(key, value))
-    except UnitError as exc:
-        raise ConfigValueError(f"{key}: {exc}") from exc
+    return _read_units(key, value, dollars_decimal_to_micros)
 
 
 def _read_int(key: str, value: Any) -> int:

@@ -22,9 +22,10 @@ test: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check dora tests
 	$(BIN)/mypy dora
+	$(BIN)/lint-imports --no-logo
 
 bench: $(STAMP)
-	$(BIN)/python -m dora.bench_core
+	$(BIN)/python -m dora.cli.bench_core
 	$(BIN)/dora bench --markets 50 --cycles 20
 
 clean:

@@ -1,4 +1,4 @@
-"""Request signing for Kalshi's API-key auth (kalshi-api.md §2). Pure: no I/O, no clock.
+"""Request signing for Kalshi's API-key auth (docs/kalshi-notes.md#auth). Pure: no I/O, no clock.
 
 Signed text = ``timestamp_ms + METHOD + path``, where path is the full path from the host root
 (including ``/trade-api/v2``) without the query string.
@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Protocol
 from urllib.parse import urlsplit
 
-from dora.models import TsMs
+from dora.core.models import TsMs
 
 KEY_HEADER = "KALSHI-ACCESS-KEY"
 TIMESTAMP_HEADER = "KALSHI-ACCESS-TIMESTAMP"

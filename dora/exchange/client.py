@@ -12,16 +12,7 @@ from typing import Any, TypeVar
 
 import requests
 
-from dora.clock import Clock
-from dora.exchange import endpoints as ep
-from dora.exchange import wire_reads as wr
-from dora.exchange.auth import Signer
-from dora.exchange.groups import OrderGroups
-from dora.exchange.http import DEFAULT_TIMEOUT, ApiRequest, Transport
-from dora.exchange.orders import OrderEntry
-from dora.exchange.stats import ApiStats
-from dora.exchange.wire import WireFormatError
-from dora.models import (
+from dora.core.models import (
     Balance,
     CancelResult,
     DecreaseResult,
@@ -40,9 +31,18 @@ from dora.models import (
     Settlement,
     TsMs,
 )
-from dora.ratelimit import RateLimiter
-from dora.tiers import Bucket
-from dora.units import Count, Price
+from dora.core.tiers import Bucket
+from dora.core.units import Count, Price
+from dora.exchange import endpoints as ep
+from dora.exchange import wire_reads as wr
+from dora.exchange.auth import Signer
+from dora.exchange.groups import OrderGroups
+from dora.exchange.http import DEFAULT_TIMEOUT, ApiRequest, Transport
+from dora.exchange.orders import OrderEntry
+from dora.exchange.ratelimit import RateLimiter
+from dora.exchange.stats import ApiStats
+from dora.exchange.wire import WireFormatError
+from dora.runtime.clock import Clock
 
 T = TypeVar("T")
 MAX_TICKERS_PER_CALL = 100

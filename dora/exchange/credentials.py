@@ -20,7 +20,7 @@ from cryptography.hazmat.primitives.serialization import (
     load_pem_private_key,
 )
 
-from dora.errors import ConfigError
+from dora.core.errors import ConfigError
 
 KALSHI_HOSTS: dict[str, str] = {
     "prod": "https://external-api.kalshi.com/trade-api/v2",

@@ -1,13 +1,13 @@
 """The Kalshi V2 REST endpoints dora calls, as (method, path template relative to /trade-api/v2).
 
-The template is also the key for costs (:mod:`dora.tiers`) and for the per-endpoint stats.
+The template is also the key for costs (:mod:`dora.core.tiers`) and for the per-endpoint stats.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from dora.tiers import Bucket, bucket_for, request_cost
+from dora.core.tiers import Bucket, bucket_for, request_cost
 
 
 @dataclass(frozen=True, slots=True)

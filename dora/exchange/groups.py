@@ -1,4 +1,5 @@
-"""Order groups: a rolling 15 s matched-contracts limit over a set of orders (kalshi-api.md §5.8).
+"""Order groups: a rolling 15 s matched-contracts limit over a set of orders
+(docs/kalshi-notes.md#order-groups).
 
 Creating a group is sent once (a repeat would make a second group); reset, trigger, limit update
 and delete are idempotent and retried like reads. Failures raise dora errors.
@@ -6,12 +7,12 @@ and delete are idempotent and retried like reads. Failures raise dora errors.
 
 from __future__ import annotations
 
-from dora.errors import NotFoundError
+from dora.core.errors import NotFoundError
+from dora.core.models import OrderGroup
+from dora.core.units import Count
 from dora.exchange import endpoints as ep
 from dora.exchange import wire, wire_reads
 from dora.exchange.http import ApiRequest, Transport
-from dora.models import OrderGroup
-from dora.units import Count
 
 
 class OrderGroups:

@@ -29,8 +29,7 @@ from tenacity import (
 from tenacity.wait import wait_exponential_jitter
 from urllib3.exceptions import MaxRetryError, NewConnectionError
 
-from dora.clock import Clock
-from dora.errors import (
+from dora.core.errors import (
     FatalError,
     NotFoundError,
     OrderRejectedError,
@@ -40,9 +39,10 @@ from dora.errors import (
 )
 from dora.exchange.auth import Signer, auth_headers
 from dora.exchange.endpoints import Endpoint
+from dora.exchange.ratelimit import RateLimiter
 from dora.exchange.stats import ApiStats
 from dora.exchange.wire import WireFormatError, parse_error
-from dora.ratelimit import RateLimiter
+from dora.runtime.clock import Clock
 
 DEFAULT_TIMEOUT = (3.05, 10.0)
 # No new attempt starts this long after the first: bounds a call (and a shutdown) in an outage.

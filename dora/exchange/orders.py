@@ -12,17 +12,14 @@ import logging
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, TypeVar
 
-from dora.errors import (
+from dora.core.errors import (
     NotFoundError,
     OrderRejectedError,
     OutcomeUnknownError,
     RateLimitedError,
     TransientError,
 )
-from dora.exchange import endpoints as ep
-from dora.exchange import wire
-from dora.exchange.http import ApiRequest, Transport
-from dora.models import (
+from dora.core.models import (
     CancelResult,
     CancelStatus,
     DecreaseResult,
@@ -31,9 +28,12 @@ from dora.models import (
     PlaceStatus,
     RestingOrder,
 )
-from dora.ratelimit import RateLimiter
-from dora.tiers import Bucket
-from dora.units import Count, Price
+from dora.core.tiers import Bucket
+from dora.core.units import Count, Price
+from dora.exchange import endpoints as ep
+from dora.exchange import wire
+from dora.exchange.http import ApiRequest, Transport
+from dora.exchange.ratelimit import RateLimiter
 
 T = TypeVar("T")
 

@@ -1,4 +1,5 @@
-"""Kalshi V2 JSON <-> dora types, for order entry (kalshi-schemas.md). Pure: no I/O, no clock.
+"""Kalshi V2 JSON <-> dora types, for order entry (Kalshi's V2 schema; docs/kalshi-notes.md). Pure:
+no I/O, no clock.
 
 With :mod:`dora.exchange.wire_reads` this is the only code that knows Kalshi's JSON field names.
 Parsing is strict: a missing or mistyped required field raises :class:`WireFormatError`.
@@ -10,8 +11,8 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
-from dora.errors import FatalError
-from dora.models import (
+from dora.core.errors import FatalError
+from dora.core.models import (
     CancelResult,
     CancelStatus,
     DecreaseResult,
@@ -21,7 +22,7 @@ from dora.models import (
     RestingOrder,
     TsMs,
 )
-from dora.units import Count, Price, UnitError, format_count, format_price, parse_count
+from dora.core.units import Count, Price, UnitError, format_count, format_price, parse_count
 
 T = TypeVar("T")
 NOT_FOUND_CODES = frozenset({"not_found", "order_not_found", "market_not_found"})

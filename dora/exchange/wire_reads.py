@@ -1,25 +1,12 @@
-"""Kalshi V2 read responses -> dora types (kalshi-schemas.md). Pure and strict, like
-:mod:`dora.exchange.wire`, whose field helpers it uses."""
+"""Kalshi V2 read responses -> dora types (Kalshi's V2 schema; docs/kalshi-notes.md). Pure and
+strict, like :mod:`dora.exchange.wire`, whose field helpers it uses."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
 
-from dora.exchange.wire import (
-    WireFormatError,
-    cursor,
-    enum,
-    items,
-    obj,
-    opt,
-    opt_time_ms,
-    opt_units,
-    req,
-    time_ms,
-    units,
-)
-from dora.models import (
+from dora.core.models import (
     Balance,
     ExchangePosition,
     ExchangeStatus,
@@ -38,13 +25,26 @@ from dora.models import (
     Side,
     TsMs,
 )
-from dora.units import (
+from dora.core.units import (
     ONE_DOLLAR,
     UnitError,
     cents_to_micros,
     parse_count,
     parse_micros,
     parse_price,
+)
+from dora.exchange.wire import (
+    WireFormatError,
+    cursor,
+    enum,
+    items,
+    obj,
+    opt,
+    opt_time_ms,
+    opt_units,
+    req,
+    time_ms,
+    units,
 )
 
 Page = tuple[list[Any], str]

@@ -20,7 +20,7 @@ import requests
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
-from dora.clock import SystemClock
+from dora.runtime.clock import SystemClock
 from dora.sim.runner import RunningSim, SimSettings, start_sim
 
 BATCH = 10

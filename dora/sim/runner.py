@@ -11,18 +11,18 @@ from fractions import Fraction
 from pathlib import Path
 from types import TracebackType
 
-from dora.clock import Clock, SystemClock
-from dora.models import TsMs
-from dora.sim.auth import KeyRegistry, generate_key_pair
-from dora.sim.context import SimContext
-from dora.sim.control import CONTROL_PREFIX
-from dora.sim.counters import RequestCounters
-from dora.sim.engine import Engine
-from dora.sim.knobs import Knobs, KnobValues
-from dora.sim.limits import ServerLimiter
-from dora.sim.server import API_PREFIX, SimApp, SimServer
-from dora.tiers import tier_named
-from dora.units import Micros, Price
+from dora.core.models import TsMs
+from dora.core.tiers import tier_named
+from dora.core.units import Micros, Price
+from dora.runtime.clock import Clock, SystemClock
+from dora.sim.engine.engine import Engine
+from dora.sim.http.auth import KeyRegistry, generate_key_pair
+from dora.sim.http.context import SimContext
+from dora.sim.http.control import CONTROL_PREFIX
+from dora.sim.http.counters import RequestCounters
+from dora.sim.http.knobs import Knobs, KnobValues
+from dora.sim.http.limits import ServerLimiter
+from dora.sim.http.server import API_PREFIX, SimApp, SimServer
 
 DORA_USER_ID = "dora"  # the account the CLI's/fixture's key trades as
 EVENT_TICKER = "SIM-EVT"

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from dora.market_config import MarketConfig, parse_market_config
-from dora.models import (
+from dora.core.market_config import MarketConfig, parse_market_config
+from dora.core.models import (
     LINEAR_CENT,
     Fill,
     Level,
@@ -19,7 +19,7 @@ from dora.models import (
     RestingOrder,
     Side,
 )
-from dora.strategy import QuoteInputs
+from dora.core.strategy import QuoteInputs
 
 NOW = 1_767_225_600_000  # 2026-01-01T00:00:00Z
 HOUR = 3_600_000

@@ -8,9 +8,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dora.diff import Decrease, Plan, client_order_id, diff_orders
-from dora.models import OrderStatus, RestingOrder, Side
-from dora.strategy import TargetQuote
+from dora.core.diff import Decrease, Plan, client_order_id, diff_orders
+from dora.core.models import OrderStatus, RestingOrder, Side
+from dora.core.strategy import TargetQuote
 from tests.core.builders import TICKER, C, order
 
 PREFIX = "dora-"

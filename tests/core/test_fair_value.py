@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from dora.models import Side
-from dora.strategy import (
+from dora.core.models import Side
+from dora.core.strategy import (
     QuoteDecision,
     compute_quotes,
 )

@@ -3,9 +3,9 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from dora.grid import snap_down, snap_up, ticks_above, ticks_below, valid_prices
-from dora.models import PRICE_LEVEL_STRUCTURES, SnapDirection
-from dora.ticks import next_tick, snap_price
+from dora.core.grid import snap_down, snap_up, ticks_above, ticks_below, valid_prices
+from dora.core.models import PRICE_LEVEL_STRUCTURES, SnapDirection
+from dora.core.ticks import next_tick, snap_price
 
 structures = st.sampled_from(sorted(PRICE_LEVEL_STRUCTURES))
 prices = st.integers(min_value=0, max_value=10_000)  # the domain book prices live in

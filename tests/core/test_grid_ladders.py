@@ -5,8 +5,8 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from dora.grid import ladder_down, ladder_up, ticks_above, ticks_below, valid_prices
-from dora.models import PRICE_LEVEL_STRUCTURES
+from dora.core.grid import ladder_down, ladder_up, ticks_above, ticks_below, valid_prices
+from dora.core.models import PRICE_LEVEL_STRUCTURES
 
 structures = st.sampled_from(sorted(PRICE_LEVEL_STRUCTURES))
 

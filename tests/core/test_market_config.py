@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from dora.diff import Plan
-from dora.market_config import (
+from dora.core.diff import Plan
+from dora.core.market_config import (
     GlobalConfig,
     InvalidMarketConfig,
     MarketConfig,
@@ -17,8 +17,8 @@ from dora.market_config import (
     parse_global_config,
     parse_market_config,
 )
-from dora.models import OrderRequest, RiskState, Side
-from dora.risk import RiskContext, check_plan, evaluate_halt
+from dora.core.models import OrderRequest, RiskState, Side
+from dora.core.risk import RiskContext, check_plan, evaluate_halt
 from tests.core.builders import TICKER
 from tests.core.builders import config as builder_config
 

@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dora.models import Fill, PositionState, RiskState, Side
-from dora.positions import (
+from dora.core.models import Fill, PositionState, RiskState, Side
+from dora.core.positions import (
     apply_fill,
     apply_fills,
     apply_settlement,

@@ -1,4 +1,5 @@
-"""One test per defect of the predecessor bot that must not come back (issue 4)."""
+"""One test per defect of the predecessor bot that must not come back
+(docs/compatibility.md#predecessor-defects)."""
 
 from __future__ import annotations
 
@@ -6,13 +7,13 @@ from dataclasses import replace
 
 import pytest
 
-from dora.diff import diff_orders
-from dora.market_config import GlobalConfig
-from dora.models import PositionState, RiskState, Side
-from dora.positions import apply_fills, apply_settlement, roll_daily
-from dora.risk import RiskContext, check_plan, evaluate_halt
-from dora.strategy import compute_quotes, remove_own_orders
-from dora.units import format_price
+from dora.core.diff import diff_orders
+from dora.core.market_config import GlobalConfig
+from dora.core.models import PositionState, RiskState, Side
+from dora.core.positions import apply_fills, apply_settlement, roll_daily
+from dora.core.risk import RiskContext, check_plan, evaluate_halt
+from dora.core.strategy import compute_quotes, remove_own_orders
+from dora.core.units import format_price
 from tests.core.builders import NOW, TICKER, C, book, config, fill, inputs, order, short
 
 PREFIX = "dora-"

@@ -2,10 +2,10 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from dora.diff import Decrease, Plan
-from dora.market_config import GlobalConfig, MarketConfig
-from dora.models import OrderRequest, PositionState, RestingOrder, RiskState, Side
-from dora.risk import RiskContext, check_plan, evaluate_halt
+from dora.core.diff import Decrease, Plan
+from dora.core.market_config import GlobalConfig, MarketConfig
+from dora.core.models import OrderRequest, PositionState, RestingOrder, RiskState, Side
+from dora.core.risk import RiskContext, check_plan, evaluate_halt
 from tests.core.builders import TICKER, C, config, order
 
 OTHER = "KXOTHER"

@@ -6,9 +6,9 @@ from dataclasses import replace
 
 import pytest
 
-from dora.market_config import InvalidMarketConfig
-from dora.models import DECI_CENT, TAPERED_DECI_CENT, MarketStatus, OrderStatus, Side
-from dora.strategy import (
+from dora.core.market_config import InvalidMarketConfig
+from dora.core.models import DECI_CENT, TAPERED_DECI_CENT, MarketStatus, OrderStatus, Side
+from dora.core.strategy import (
     QuoteDecision,
     TargetQuote,
     compute_quotes,

@@ -10,11 +10,11 @@ import responses
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
 
-from dora.clock import FakeClock
+from dora.core.tiers import tier_named
 from dora.exchange.client import KalshiClient
 from dora.exchange.credentials import Credentials
-from dora.ratelimit import RateLimiter
-from dora.tiers import tier_named
+from dora.exchange.ratelimit import RateLimiter
+from dora.runtime.clock import FakeClock
 
 BASE = "http://127.0.0.1:8999/trade-api/v2"
 

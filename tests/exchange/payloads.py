@@ -1,4 +1,4 @@
-"""Hand-written Kalshi V2 JSON payloads (kalshi-schemas.md) for `responses`-based tests."""
+"""Hand-written Kalshi V2 JSON payloads (Kalshi's V2 schema) for `responses`-based tests."""
 
 from __future__ import annotations
 

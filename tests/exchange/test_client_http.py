@@ -14,11 +14,8 @@ import responses
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
-from dora.clock import FakeClock
-from dora.errors import NotFoundError
-from dora.exchange.client import KalshiClient
-from dora.exchange.wire_reads import parse_order
-from dora.models import (
+from dora.core.errors import NotFoundError
+from dora.core.models import (
     CancelStatus,
     Level,
     MarketStatus,
@@ -29,7 +26,10 @@ from dora.models import (
     Side,
     TimeInForce,
 )
-from dora.tiers import Bucket
+from dora.core.tiers import Bucket
+from dora.exchange.client import KalshiClient
+from dora.exchange.wire_reads import parse_order
+from dora.runtime.clock import FakeClock
 from tests.exchange import payloads as p
 from tests.exchange.conftest import BASE
 

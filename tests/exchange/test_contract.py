@@ -16,10 +16,7 @@ import pytest
 import requests
 import responses
 
-from dora.clock import Clock, FakeClock, SystemClock
-from dora.exchange.client import KalshiClient
-from dora.exchange.credentials import Credentials
-from dora.models import (
+from dora.core.models import (
     CancelStatus,
     OrderRequest,
     OrderStatus,
@@ -29,9 +26,12 @@ from dora.models import (
     Side,
     TimeInForce,
 )
-from dora.ratelimit import RateLimiter
-from dora.sim.records import CreateOrder
-from dora.tiers import tier_named
+from dora.core.tiers import tier_named
+from dora.exchange.client import KalshiClient
+from dora.exchange.credentials import Credentials
+from dora.exchange.ratelimit import RateLimiter
+from dora.runtime.clock import Clock, FakeClock, SystemClock
+from dora.sim.engine.records import CreateOrder
 from tests.exchange import payloads as p
 from tests.exchange.conftest import BASE
 

@@ -10,7 +10,7 @@ import pytest
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ed25519, padding, rsa
 
-from dora.errors import ConfigError
+from dora.core.errors import ConfigError
 from dora.exchange.auth import auth_headers, signing_message
 from dora.exchange.credentials import Credentials, CredentialsError, base_url_for
 from tests.exchange.conftest import pem_of

@@ -9,8 +9,7 @@ import pytest
 import requests
 import responses
 
-from dora.clock import FakeClock
-from dora.errors import (
+from dora.core.errors import (
     DoraError,
     FatalError,
     NotFoundError,
@@ -21,6 +20,7 @@ from dora.errors import (
 )
 from dora.exchange.client import KalshiClient
 from dora.exchange.wire import WireFormatError
+from dora.runtime.clock import FakeClock
 from tests.exchange import payloads as p
 from tests.exchange.conftest import BASE
 

@@ -7,10 +7,10 @@ from fractions import Fraction
 
 import pytest
 
-from dora.clock import FakeClock
+from dora.core.tiers import Bucket, tier_named
+from dora.exchange.ratelimit import RateLimiter, TokenBucket
 from dora.exchange.stats import ApiStats, EndpointStats
-from dora.ratelimit import RateLimiter, TokenBucket
-from dora.tiers import Bucket, tier_named
+from dora.runtime.clock import FakeClock
 
 
 @pytest.fixture

@@ -14,12 +14,12 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from dora.clock import SystemClock
-from dora.errors import DoraError, FatalError
+from dora.core.errors import DoraError, FatalError
+from dora.core.tiers import tier_named
 from dora.exchange.client import KalshiClient
 from dora.exchange.credentials import Credentials, CredentialsError
-from dora.ratelimit import RateLimiter
-from dora.tiers import tier_named
+from dora.exchange.ratelimit import RateLimiter
+from dora.runtime.clock import SystemClock
 
 
 class _Handler(BaseHTTPRequestHandler):

@@ -6,9 +6,7 @@ from typing import Any
 
 import pytest
 
-from dora.exchange import wire, wire_reads
-from dora.exchange.wire import WireFormatError
-from dora.models import (
+from dora.core.models import (
     CancelStatus,
     Level,
     MarketStatus,
@@ -17,6 +15,8 @@ from dora.models import (
     PlaceStatus,
     Side,
 )
+from dora.exchange import wire, wire_reads
+from dora.exchange.wire import WireFormatError
 from tests.exchange import payloads as p
 
 

@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 from moto import mock_aws
 
-from dora.clock import FakeClock
-from dora.store import Store, make_dynamodb_resource
+from dora.runtime.clock import FakeClock
+from dora.store.store import Store, make_dynamodb_resource
 
 ENV = "test"
 

@@ -5,8 +5,8 @@ from typing import Any
 
 import pytest
 
-from dora.errors import StoreError
-from dora.store import Store
+from dora.core.errors import StoreError
+from dora.store.store import Store
 
 
 def test_config_scan_follows_every_page(store: Store) -> None:

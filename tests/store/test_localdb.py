@@ -5,10 +5,10 @@ from urllib.parse import urlparse
 import pytest
 import requests
 
-from dora.clock import FakeClock
-from dora.localdb import start_local_dynamodb
-from dora.models import RiskState
-from dora.store import Store, make_dynamodb_resource
+from dora.core.models import RiskState
+from dora.runtime.clock import FakeClock
+from dora.store.localdb import start_local_dynamodb
+from dora.store.store import Store, make_dynamodb_resource
 
 
 def test_local_dynamodb_serves_a_real_round_trip_on_loopback() -> None:

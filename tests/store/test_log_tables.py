@@ -7,9 +7,9 @@ from typing import Any
 import pytest
 from boto3.dynamodb.conditions import Key
 
-from dora.clock import FakeClock
-from dora.models import Fill, Side
-from dora.store import Store
+from dora.core.models import Fill, Side
+from dora.runtime.clock import FakeClock
+from dora.store.store import Store
 from tests.store.conftest import walk
 
 T0 = 1_767_225_600_000  # 2026-01-01T00:00:00Z

@@ -1,5 +1,6 @@
 """A conditional write whose response is lost: the SDK retries it, the retry fails its condition
-because the first attempt landed, and the store must treat that as success (ops-notes §1)."""
+because the first attempt landed, and the store must treat that as success
+(docs/aws-notes.md#lost-acknowledgements)."""
 
 from __future__ import annotations
 
@@ -11,9 +12,9 @@ import boto3
 import pytest
 from botocore.awsrequest import AWSPreparedRequest, AWSResponse
 
-from dora.errors import StaleWriteError
-from dora.models import RiskState
-from dora.store import Store
+from dora.core.errors import StaleWriteError
+from dora.core.models import RiskState
+from dora.store.store import Store
 
 
 class _RawBody:

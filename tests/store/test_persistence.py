@@ -8,13 +8,13 @@ from typing import Any
 
 import pytest
 
-from dora.errors import ConcurrentWriterError
-from dora.logs import bot_version
-from dora.models import PositionState, RiskState
-from dora.persistence import Persister
-from dora.quoting import QuoteOutcome
-from dora.state import BotState
-from dora.store import Store
+from dora.bot.persistence import Persister
+from dora.bot.quoting import QuoteOutcome
+from dora.bot.state import BotState
+from dora.core.errors import ConcurrentWriterError
+from dora.core.models import PositionState, RiskState
+from dora.runtime.logs import bot_version
+from dora.store.store import Store
 
 MINE = PositionState("KXMINE", net=500, open_cost=2_000_000)
 THEIRS = PositionState("KXTHEIRS", net=-300, open_cost=900_000)

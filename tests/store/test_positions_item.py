@@ -7,10 +7,10 @@ from typing import Any
 
 import pytest
 
-from dora.models import Fill, OrderBook, PositionState, Side
-from dora.positions import apply_fill, avg_entry_price, unrealized_pnl
-from dora.store import Store
-from dora.store_items import parse_positions, positions_body
+from dora.core.models import Fill, OrderBook, PositionState, Side
+from dora.core.positions import apply_fill, avg_entry_price, unrealized_pnl
+from dora.store.items import parse_positions, positions_body
+from dora.store.store import Store
 
 NOW = 1_767_225_600_000
 ITEM_LIMIT = 400 * 1024  # DynamoDB's maximum item size, in bytes

@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from dora.localdb import start_local_dynamodb
-from dora.store import make_dynamodb_resource
+from dora.store.localdb import start_local_dynamodb
+from dora.store.store import make_dynamodb_resource
 
 LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1"})
 AWS_VARIABLES = (

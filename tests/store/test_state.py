@@ -5,10 +5,10 @@ from typing import Any
 
 import pytest
 
-from dora.clock import FakeClock
-from dora.errors import StaleWriteError
-from dora.models import Balance, OrderStatus, PositionState, RestingOrder, RiskState, Side
-from dora.store import ApiErrorRecord, Store
+from dora.core.errors import StaleWriteError
+from dora.core.models import Balance, OrderStatus, PositionState, RestingOrder, RiskState, Side
+from dora.runtime.clock import FakeClock
+from dora.store.store import ApiErrorRecord, Store
 from tests.store.conftest import walk
 
 LONG = PositionState("KXLONG", net=1_000, open_cost=5_530_000, realized_pnl=-12_345,

@@ -4,8 +4,8 @@ from typing import Any
 
 import pytest
 
-from dora.store import TABLES, Store, table_names
-from dora.store_tables import table_specs
+from dora.store.store import TABLES, Store, table_names
+from dora.store.tables import table_specs
 
 
 def _describe(resource: Any, name: str) -> dict[str, Any]:

@@ -1,0 +1,285 @@
+"""Send a plan to the exchange: cancels first (freeing collateral), then decreases, then places.
+
+Batch mode hands whole lists to the client, which splits them into batches the write bucket can
+hold. Per-market mode sends the same plan one order at a time. Per-order failures are logged with
+market, order and error and left to the next cycle's reconcile; nothing is retried mid-cycle.
+Every write is recorded in the read-lag overlay. A place is held back (to the next cycle) when a
+cancel on the same market and side failed: the order it was to replace may still be resting.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol, TypeVar
+
+from dora.core.diff import Decrease, Plan
+from dora.core.models import (
+    CancelResult,
+    CancelStatus,
+    DecreaseResult,
+    OrderRequest,
+    PlaceResult,
+    PlaceStatus,
+    RestingOrder,
+)
+from dora.core.overlay import Overlay, is_unconfirmed, unconfirmed_order
+from dora.core.units import Count, format_count, format_price
+from dora.runtime.clock import Clock
+from dora.runtime.logs import EventType, log_event
+
+# How long after dora gave up on a create it keeps treating the order as possibly resting
+# (never re-placed, never cancelled by id) unless a listing shows it first. Assumption: the
+# exchange applies or drops a request within this time of the client's read timeout.
+UNCONFIRMED_GRACE_MS = 10_000
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+class OrderWriter(Protocol):
+    def place_order(self, request: OrderRequest) -> PlaceResult: ...
+    def place_orders(self, requests: Sequence[OrderRequest]) -> list[PlaceResult]: ...
+    def cancel_order(self, order_id: str) -> CancelResult: ...
+    def cancel_orders(self, order_ids: Sequence[str]) -> list[CancelResult]: ...
+    def decrease_order(self, order_id: str, reduce_to: Count) -> DecreaseResult: ...
+
+
+@dataclass
+class ExecutionReport:
+    cancelled: int = 0
+    already_gone: int = 0
+    cancel_failed: int = 0
+    decreased: int = 0
+    decrease_failed: int = 0
+    placed: int = 0
+    place_rejected: int = 0
+    place_unknown: int = 0
+    place_held: int = 0
+    events: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def operations(self) -> int:
+        return (
+            self.cancelled + self.already_gone + self.cancel_failed + self.decreased
+            + self.decrease_failed + self.placed + self.place_rejected + self.place_unknown
+        )
+
+    @property
+    def failures(self) -> int:
+        return self.cancel_failed + self.decrease_failed + self.place_rejected + self.place_unknown
+
+    def merge(self, other: ExecutionReport) -> None:
+        for name in (
+            "cancelled", "already_gone", "cancel_failed", "decreased", "decrease_failed",
+            "placed", "place_rejected", "place_unknown", "place_held",
+        ):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        self.events.extend(other.events)
+
+
+class Executor:
+    def __init__(
+        self, writer: OrderWriter, overlay: Overlay, clock: Clock, logger: logging.Logger
+    ) -> None:
+        self._writer = writer
+        self._overlay = overlay
+        self._clock = clock
+        self._log = logger
+
+    def execute(
+        self, plan: Plan, decision_ids: Mapping[str, str], *, batch: bool
+    ) -> ExecutionReport:
+        report = ExecutionReport()
+        cancellable = [o for o in plan.cancels if not is_unconfirmed(o)]
+        uncancelled = self._cancel(cancellable, decision_ids, report, batch=batch)
+        uncancelled += [o for o in plan.cancels if is_unconfirmed(o)]
+        for decrease in plan.decreases:
+            if not is_unconfirmed(decrease.order):
+                self._decrease(decrease, decision_ids, report)
+        places = self._hold_back(plan.places, uncancelled, decision_ids, report)
+        self._place(places, decision_ids, report, batch=batch)
+        return report
+
+    def _hold_back(
+        self, places: Sequence[OrderRequest], uncancelled: Sequence[RestingOrder],
+        decision_ids: Mapping[str, str], report: ExecutionReport,
+    ) -> list[OrderRequest]:
+        """Places on a market side where an order meant to go may still rest wait a cycle:
+        sending them could double the quote and pass the limits the risk check relied on."""
+        blocked = {(o.ticker, o.side) for o in uncancelled}
+        kept = [r for r in places if (r.ticker, r.side) not in blocked]
+        for request in places:
+            if (request.ticker, request.side) in blocked:
+                report.place_held += 1
+                log_event(self._log, EventType.ORDER_RESULT,
+                          "place held: an order it replaces could not be cancelled",
+                          level=logging.WARNING, status="HELD",
+                          **_request_fields(request, decision_ids))
+        return kept
+
+    def _cancel(
+        self, orders: list[RestingOrder], decision_ids: Mapping[str, str],
+        report: ExecutionReport, *, batch: bool,
+    ) -> list[RestingOrder]:
+        """Returns the orders whose cancel failed."""
+        if not orders:
+            return []
+        by_id = {o.order_id: o for o in orders}
+        sent_ms = self._clock.now_ms()
+        if batch:
+            log_event(self._log, EventType.BATCH_CANCEL, "cancelling orders", count=len(orders))
+        results, latencies = self._send(
+            self._writer.cancel_orders, self._writer.cancel_order, list(by_id), batch=batch)
+        for result, latency_ms in zip(results, latencies, strict=True):
+            self._record_cancel(by_id[result.order_id], result, sent_ms, latency_ms,
+                                decision_ids, report, batch=batch)
+        if batch:
+            log_event(self._log, EventType.BATCH_CANCEL_SUMMARY, "cancel summary",
+                      requested=len(orders), cancelled=report.cancelled,
+                      already_gone=report.already_gone, failed=report.cancel_failed)
+        return [by_id[r.order_id] for r in results if r.status is CancelStatus.FAILED]
+
+    def _send(
+        self, many: Callable[[list[T]], list[R]], one: Callable[[T], R], items: list[T], *,
+        batch: bool,
+    ) -> tuple[list[R], list[int]]:
+        """Results and, per result, the milliseconds of the request that carried it."""
+        if batch:
+            started = self._clock.now_ms()
+            results = many(items)
+            return results, [self._clock.now_ms() - started] * len(results)
+        results, latencies = [], []
+        for item in items:
+            started = self._clock.now_ms()
+            results.append(one(item))
+            latencies.append(self._clock.now_ms() - started)
+        return results, latencies
+
+    def _record_cancel(
+        self, order: RestingOrder, result: CancelResult, sent_ms: int, latency_ms: int,
+        decision_ids: Mapping[str, str], report: ExecutionReport, *, batch: bool,
+    ) -> None:
+        fields = _order_fields(order, decision_ids) | {"latency_ms": latency_ms}
+        if result.status is CancelStatus.FAILED:
+            report.cancel_failed += 1
+            event = EventType.BATCH_CANCEL_FAILED if batch else EventType.ORDER_RESULT
+            log_event(self._log, event, "cancel failed", level=logging.WARNING,
+                      error_code=result.error_code, error_msg=result.error_message, **fields)
+            report.events.append(_exec_event("ORDER_CANCEL", "ERROR", fields, result.error_code))
+            return
+        self._overlay.record_cancelled(order.order_id, max(result.ts_ms, sent_ms))
+        if result.status is CancelStatus.NOT_FOUND:
+            report.already_gone += 1
+            status = "ALREADY_GONE"
+        else:
+            report.cancelled += 1
+            status = "CANCELLED"
+        log_event(self._log, EventType.ORDER_CANCELLED, "order cancelled", status=status, **fields)
+        report.events.append(_exec_event("ORDER_CANCEL", status, fields))
+
+    def _decrease(
+        self, decrease: Decrease, decision_ids: Mapping[str, str], report: ExecutionReport
+    ) -> None:
+        order = decrease.order
+        sent_ms = self._clock.now_ms()
+        result = self._writer.decrease_order(order.order_id, decrease.reduce_to)
+        fields = _order_fields(order, decision_ids)
+        fields["reduce_to"] = format_count(decrease.reduce_to)
+        if result.status is CancelStatus.FAILED:
+            report.decrease_failed += 1
+            log_event(self._log, EventType.ORDER_RESULT, "decrease failed", level=logging.WARNING,
+                      error_code=result.error_code, error_msg=result.error_message, **fields)
+            return
+        if result.status is CancelStatus.NOT_FOUND:
+            self._overlay.record_cancelled(order.order_id, max(result.ts_ms, sent_ms))
+            report.already_gone += 1
+            return
+        self._overlay.record_decreased(order.order_id, result.remaining,
+                                       max(result.ts_ms, sent_ms))
+        report.decreased += 1
+        log_event(self._log, EventType.ORDER_RESULT, "order decreased", status="DECREASED",
+                  **fields)
+
+    def _place(
+        self, requests: list[OrderRequest], decision_ids: Mapping[str, str],
+        report: ExecutionReport, *, batch: bool,
+    ) -> None:
+        if not requests:
+            return
+        sent_ms = self._clock.now_ms()
+        if batch:
+            log_event(self._log, EventType.BATCH_PLACE, "placing orders", count=len(requests))
+        results, latencies = self._send(
+            self._writer.place_orders, self._writer.place_order, requests, batch=batch)
+        returned_ms = self._clock.now_ms()
+        for result, latency_ms in zip(results, latencies, strict=True):
+            self._record_place(result, sent_ms, returned_ms, latency_ms, decision_ids, report,
+                               batch=batch)
+        if batch:
+            log_event(self._log, EventType.BATCH_PLACE_SUMMARY, "place summary",
+                      requested=len(requests), placed=report.placed,
+                      rejected=report.place_rejected, unknown=report.place_unknown)
+
+    def _record_place(
+        self, result: PlaceResult, sent_ms: int, returned_ms: int, latency_ms: int,
+        decision_ids: Mapping[str, str], report: ExecutionReport, *, batch: bool,
+    ) -> None:
+        request = result.request
+        fields = _request_fields(request, decision_ids) | {
+            "order_id": result.order_id, "latency_ms": latency_ms}
+        if result.status is PlaceStatus.REJECTED:
+            report.place_rejected += 1
+            event = EventType.BATCH_PLACE_FAILED if batch else EventType.ORDER_RESULT
+            log_event(self._log, event, "order rejected", level=logging.WARNING,
+                      error_code=result.error_code, error_msg=result.error_message, **fields)
+            report.events.append(_exec_event("ORDER_RESULT", "REJECTED", fields,
+                                             result.error_code))
+            return
+        if result.status is PlaceStatus.UNKNOWN:
+            report.place_unknown += 1
+            # The exchange may still apply a create after dora stopped waiting for it.
+            self._overlay.record_placed(unconfirmed_order(request, sent_ms),
+                                        returned_ms + UNCONFIRMED_GRACE_MS)
+            log_event(self._log, EventType.ORDER_RESULT, "outcome unknown; reconcile decides",
+                      level=logging.WARNING, status="UNKNOWN", error_msg=result.error_message,
+                      **fields)
+            report.events.append(_exec_event("ORDER_RESULT", "ERROR", fields, "unknown_outcome"))
+            return
+        report.placed += 1
+        if result.remaining > 0:
+            order = RestingOrder(
+                order_id=result.order_id, client_order_id=request.client_order_id,
+                ticker=request.ticker, side=request.side, price=request.price,
+                remaining=result.remaining, filled=result.filled, created_ms=sent_ms,
+            )
+            self._overlay.record_placed(order, max(result.ts_ms, sent_ms))
+        log_event(self._log, EventType.ORDER_PLACED, "order placed", status="ACCEPTED", **fields)
+        report.events.append(_exec_event("ORDER_RESULT", "ACCEPTED", fields))
+
+
+def _order_fields(order: RestingOrder, decision_ids: Mapping[str, str]) -> dict[str, Any]:
+    return {
+        "market": order.ticker, "order_id": order.order_id,
+        "client_order_id": order.client_order_id, "side": order.side.value,
+        "price": format_price(order.price), "size": format_count(order.remaining),
+        "decision_id": decision_ids.get(order.ticker, ""),
+    }
+
+
+def _request_fields(request: OrderRequest, decision_ids: Mapping[str, str]) -> dict[str, Any]:
+    return {
+        "market": request.ticker, "client_order_id": request.client_order_id,
+        "side": request.side.value, "price": format_price(request.price),
+        "size": format_count(request.count), "decision_id": decision_ids.get(request.ticker, ""),
+    }
+
+
+def _exec_event(
+    event_type: str, status: str, fields: Mapping[str, Any], error_code: str = ""
+) -> dict[str, Any]:
+    event = {"event_type": event_type, "status": status, **fields}
+    if error_code:
+        event["error_code"] = error_code
+    return event

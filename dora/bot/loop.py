@@ -1,0 +1,289 @@
+"""dora's main job: one plain synchronous loop (docs/architecture.md#the-loop).
+
+Each cycle: refresh configs and flags (every N cycles), roll the trading day, reconcile from the
+exchange (orders with the read-lag overlay, fills, positions/balance/settlements on their cadence),
+check halt conditions, then quote in batch or per-market mode, persist on cadence, and log one
+CYCLE_SUMMARY. Startup reconciles before quoting; shutdown cancels dora's orders and saves state.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+
+from dora.bot.execute import Executor
+from dora.bot.persistence import Persister
+from dora.bot.quoting import QuoteOutcome, Quoter, QuoteSettings
+from dora.bot.reconcile import Reconciler
+from dora.bot.state import BotState, Mode
+from dora.bot.status import CycleSummary, StatusSink, summarize_cycle
+from dora.core.errors import FatalError, StoreError, TransientError
+from dora.core.models import RestingOrder
+from dora.core.overlay import Overlay
+from dora.core.positions import roll_daily, unrealized_pnl
+from dora.core.risk import evaluate_halt
+from dora.exchange.client import KalshiClient
+from dora.runtime.clock import Clock
+from dora.runtime.logs import EventType, decision_id, log_event
+
+
+@dataclass(frozen=True, slots=True)
+class LoopSettings:
+    default_mode: Mode = Mode.BATCH
+    max_cycles: int | None = None
+    duration_s: float | None = None
+    id_prefix: str = "dora-"
+    positions_every: int = 5
+    trades_every: int = 12
+    save_every: int = 5
+    heartbeat_every: int = 10
+    fill_overlap_ms: int = 120_000
+    order_expiry_s: int | None = 900
+    interval_ms: int | None = None  # overrides the global loop_interval_ms (tests, benchmarks)
+    shutdown_budget_s: float = 25.0
+
+
+class Bot:
+    def __init__(
+        self, client: KalshiClient, persister: Persister, clock: Clock, logger: logging.Logger,
+        settings: LoopSettings, run_id: str, stop: threading.Event,
+        status: StatusSink | None = None,
+    ) -> None:
+        self.client = client
+        self.clock = clock
+        self.log = logger
+        self.settings = settings
+        self.run_id = run_id
+        self.stop = stop
+        self.state = BotState()
+        self.overlay = Overlay()
+        self.persister = persister
+        self.reconciler = Reconciler(client, self.overlay, logger,
+                                     fill_overlap_ms=settings.fill_overlap_ms)
+        executor = Executor(client, self.overlay, clock, logger)
+        self.quoter = Quoter(self.reconciler, executor, logger,
+                             QuoteSettings(settings.id_prefix, settings.order_expiry_s))
+        self.mode = settings.default_mode
+        self.cycle = 0
+        self.halt_reason = ""
+        self._status = status
+        self.summaries: list[CycleSummary] = []
+
+    # -- lifecycle ---------------------------------------------------------------------------
+    def run(self) -> int:
+        started = self.clock.monotonic()
+        try:
+            self.startup()
+            while not self._should_stop(started):
+                cycle_started = self.clock.monotonic()
+                self._guarded_cycle()
+                self._sleep_rest(cycle_started)
+        except Exception as exc:  # a fatal error or a bug: stop quoting safely either way
+            log_event(self.log, EventType.ERROR, f"fatal: {exc}", level=logging.CRITICAL,
+                      error_type=type(exc).__name__, exc_info=not isinstance(exc, FatalError))
+            self._record_special_quietly("fatal_error_cleanup_cancel")
+            self.shutdown(reason="fatal_error")
+            return 2
+        self.shutdown(reason="stop")
+        return 0
+
+    def startup(self) -> None:
+        status = self.client.fetch_exchange_status()
+        log_event(self.log, EventType.STARTUP, "dora starting", mode=self.mode.value,
+                  exchange_active=status.exchange_active, trading_active=status.trading_active)
+        self.persister.load_into(self.state)
+        self._refresh_config(force=True)
+        self.reconciler.sync_orders(self.state)
+        if not self.state.risk.last_fill_ts_ms:
+            self.reconciler.adopt_exchange_positions(self.state, self.state.as_of_ms)
+        self.reconciler.sync_fills(self.state)
+        self.reconciler.sync_positions(self.state)
+        self.reconciler.sync_balance(self.state)
+        if self.state.global_config.cancel_on_startup:
+            self.persister.record_special("startup_cancel", self.state, self.clock.now_ms())
+            report = self.quoter.cancel_all_own(self.state, batch=True)
+            log_event(self.log, EventType.STARTUP, "cancelled dora's resting orders at startup",
+                      cancelled=report.cancelled, already_gone=report.already_gone)
+        self.persister.save_state(self.state)
+
+    def shutdown(self, *, reason: str) -> None:
+        """Stop quoting, cancel dora's resting orders, save state."""
+        deadline = self.clock.monotonic() + self.settings.shutdown_budget_s
+        self._save_quietly()  # first, in case the cancels outlast the container's stop timeout
+        cancelled = 0
+        for _ in range(3):
+            try:
+                self.reconciler.sync_orders(self.state)
+                if not self._own_resting() or self.clock.monotonic() > deadline:
+                    break
+                cancelled += self.quoter.cancel_all_own(self.state, batch=True).cancelled
+            except (TransientError, FatalError) as exc:
+                log_event(self.log, EventType.ERROR, f"shutdown cancel failed: {exc}",
+                          level=logging.ERROR, error_type=type(exc).__name__)
+        self._save_quietly()
+        log_event(self.log, EventType.SHUTDOWN, "dora stopped", reason=reason,
+                  cancelled=cancelled, cycles=self.cycle, left_resting=len(self._own_resting()))
+
+    # -- one cycle ---------------------------------------------------------------------------
+    def run_cycle(self) -> CycleSummary:
+        self.cycle += 1
+        stats_before = self.client.stats.snapshot()
+        started = self.clock.monotonic()
+        now_ms = self.clock.now_ms()
+        self._refresh_config(force=False)
+        self.state.risk = roll_daily(self.state.risk, now_ms,
+                                     self.state.global_config.daily_reset_hour_utc)
+        self.reconciler.sync_orders(self.state)
+        fills = self.reconciler.sync_fills(self.state)
+        outcome = QuoteOutcome()
+        ids = self._decision_ids()
+        if self._check_halt():  # before the other reads: a failing one must not delay a halt
+            outcome.report = self.quoter.cancel_all_own(self.state, batch=True)
+            self._sync_slow_reads(now_ms)
+        else:
+            self._sync_slow_reads(now_ms)
+            outcome = self._quote(now_ms, ids)
+        self.persister.after_cycle(self.state, now_ms, outcome, ids,
+                                   save=self.cycle % self.settings.save_every == 0)
+        summary = summarize_cycle(self, outcome, fills, stats_before, started)
+        self._after_cycle(summary)
+        return summary
+
+    def _sync_slow_reads(self, now_ms: int) -> None:
+        self.reconciler.sync_balance(self.state)  # the per-order cash check needs it fresh
+        if self.cycle % self.settings.positions_every == 0:
+            self.reconciler.sync_positions(self.state)
+            since = self.state.risk.last_fill_ts_ms - 86_400_000
+            self.reconciler.sync_settlements(self.state, since)
+        if self.cycle % self.settings.trades_every == 1 or self.settings.trades_every == 1:
+            self.reconciler.sync_trades(self.state, self.state.quotable_markets(), now_ms)
+
+    def _quote(self, now_ms: int, ids: Mapping[str, str]) -> QuoteOutcome:
+        salt = f"{self.run_id[-6:]}-{self.cycle}"
+        if self.mode is Mode.BATCH:
+            return self.quoter.quote_batch(self.state, now_ms, salt, ids)
+        return self.quoter.quote_per_market(self.state, now_ms, salt, ids)
+
+    def _check_halt(self) -> bool:
+        """Risk limits and the operator's flag. A new halt is logged, recorded and saved once."""
+        unrealized = sum(
+            unrealized_pnl(p, self.state.books[t])
+            for t, p in self.state.positions.items()
+            if t in self.state.books and p.net
+        )
+        decision = evaluate_halt(self.state.risk, unrealized, self.state.global_config,
+                                 self.state.consecutive_errors)
+        if decision.halt and not self.state.risk.trading_halted:
+            self.state.risk = replace(self.state.risk, trading_halted=True,
+                                      halt_reason=decision.reason)
+        halted = self.state.risk.trading_halted
+        reason = (self.state.risk.halt_reason or "manual") if halted else ""
+        if reason != self.halt_reason:
+            self._announce_halt_change(reason)
+        return halted
+
+    def _announce_halt_change(self, reason: str) -> None:
+        self.halt_reason = reason
+        if not reason and not self.state.risk.trading_halted:
+            log_event(self.log, EventType.RISK_HALT, "trading resumed", halted=False)
+            self.persister.save_state(self.state)
+            return
+        log_event(self.log, EventType.RISK_HALT, "trading halted", level=logging.CRITICAL,
+                  reason=reason, halted=True, daily_pnl_micros=self.state.risk.daily_pnl)
+        self.persister.record_special("risk_halt_cancel", self.state, self.clock.now_ms())
+        self.persister.save_state(self.state)
+
+    def _refresh_config(self, *, force: bool) -> None:
+        every = self.state.global_config.config_refresh_cycles
+        if not force and self.cycle % max(every, 1) != 0:
+            return
+        self.persister.refresh_config(self.state)
+        self.reconciler.sync_rules(self.state, sorted(self.state.configs))
+        wanted = self._wanted_mode()
+        if wanted is not self.mode:
+            log_event(self.log, EventType.MODE_SWITCH, f"execution mode {self.mode} -> {wanted}",
+                      previous=self.mode.value, mode=wanted.value)
+            self.mode = wanted
+
+    def _wanted_mode(self) -> Mode:
+        flag = self.state.global_config.use_batch_execution
+        if flag is None:
+            return self.settings.default_mode
+        return Mode.BATCH if flag else Mode.PER_MARKET
+
+    def _decision_ids(self) -> dict[str, str]:
+        return {t: decision_id(self.run_id, t, self.cycle) for t in self.state.configs}
+
+    # -- plumbing ----------------------------------------------------------------------------
+    def _guarded_cycle(self) -> None:
+        try:
+            self.run_cycle()
+            self.state.consecutive_errors = 0
+        except (TransientError, StoreError) as exc:
+            self.state.consecutive_errors += 1
+            log_event(self.log, EventType.ERROR, f"cycle failed: {exc}", level=logging.ERROR,
+                      error_type=type(exc).__name__, cycle=self.cycle,
+                      consecutive_errors=self.state.consecutive_errors)
+            self._halt_if_failing()
+
+    def _halt_if_failing(self) -> None:
+        """Cycles that keep failing never reach the halt check, so act here: halt and take
+        dora's quotes down while the exchange still answers the calls that needs."""
+        if self.state.consecutive_errors < self.state.global_config.max_consecutive_errors:
+            return
+        try:
+            self.reconciler.sync_orders(self.state)
+            if self._check_halt() and self._own_resting():
+                self.quoter.cancel_all_own(self.state, batch=True)
+        except (TransientError, StoreError) as exc:
+            log_event(self.log, EventType.ERROR, f"halt after repeated failures failed: {exc}",
+                      level=logging.ERROR, error_type=type(exc).__name__)
+
+    def _after_cycle(self, summary: CycleSummary) -> None:
+        self.summaries.append(summary)
+        if self._status is not None:
+            self._status.show(summary)
+        if self.cycle % self.settings.heartbeat_every == 0:
+            log_event(self.log, EventType.HEARTBEAT, "heartbeat", loop_count=self.cycle,
+                      markets_active=summary.markets_quoted, mode=self.mode.value,
+                      open_orders_count=summary.resting_orders,
+                      daily_pnl_micros=self.state.risk.daily_pnl,
+                      halted=self.state.risk.trading_halted)
+
+    def _should_stop(self, started: float) -> bool:
+        if self.stop.is_set():
+            return True
+        if self.settings.max_cycles is not None and self.cycle >= self.settings.max_cycles:
+            return True
+        duration = self.settings.duration_s
+        return duration is not None and self.clock.monotonic() - started >= duration
+
+    def _sleep_rest(self, cycle_started: float) -> None:
+        interval_ms = self.settings.interval_ms
+        if interval_ms is None:
+            interval_ms = self.state.global_config.loop_interval_ms
+        remaining = interval_ms / 1000 - (self.clock.monotonic() - cycle_started)
+        while remaining > 0 and not self.stop.is_set():
+            step = min(remaining, 0.1)
+            self.clock.sleep(step)
+            remaining -= step
+
+    def _own_resting(self) -> list[RestingOrder]:
+        prefix = self.settings.id_prefix
+        return [o for o in self.state.resting if o.client_order_id.startswith(prefix)]
+
+    def _record_special_quietly(self, reason: str) -> None:
+        try:
+            self.persister.record_special(reason, self.state, self.clock.now_ms())
+        except StoreError as exc:
+            log_event(self.log, EventType.ERROR, f"decision record failed: {exc}",
+                      level=logging.ERROR, error_type=type(exc).__name__)
+
+    def _save_quietly(self) -> None:
+        try:
+            self.persister.save_state(self.state)
+        except (StoreError, FatalError) as exc:
+            log_event(self.log, EventType.ERROR, f"final state save failed: {exc}",
+                      level=logging.ERROR, error_type=type(exc).__name__)

@@ -1,0 +1,194 @@
+"""Between the loop and DynamoDB: load and save state, refresh configs, write the logs tables.
+
+Operators may change ``risk_state`` (``dora halt`` / ``dora resume``) while the bot runs. State
+writes are versioned, so such a change makes the bot's next write fail with StaleWriteError; the
+bot then re-reads risk_state alone, keeps the operator's halt fields and its own numbers, and
+writes again. Positions and recent fills are the bot's alone: a conflict there means a second
+writer, and the bot stops rather than overwrite it.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
+from typing import Any
+
+from dora.bot.quoting import QuoteOutcome
+from dora.bot.state import BotState
+from dora.core.errors import ConcurrentWriterError, StaleWriteError
+from dora.core.market_config import InvalidMarketConfig, parse_global_config, parse_market_config
+from dora.core.models import Fill
+from dora.core.records import decision_record, decision_signature
+from dora.core.units import Micros, format_count, format_price, micros_to_decimal
+from dora.runtime.logs import EventType, bot_version, log_event
+from dora.store.store import ApiErrorRecord, Store
+
+
+class Persister:
+    def __init__(self, store: Store, logger: logging.Logger, run_id: str) -> None:
+        self._store = store
+        self._log = logger
+        self._run_id = run_id
+        self._invalid_reported: dict[str, str] = {}
+        self._version = bot_version()
+        self._api_errors: dict[str, ApiErrorRecord] = {}
+
+    def load_into(self, state: BotState) -> None:
+        stored = self._store.load_state()
+        state.positions = dict(stored.positions)
+        state.risk = stored.risk
+        state.seen_fills = dict(stored.recent_fills)
+        log_event(self._log, EventType.STATE_LOAD, "state loaded", positions=len(state.positions),
+                  daily_pnl_micros=state.risk.daily_pnl, halted=state.risk.trading_halted,
+                  last_fill_ts_ms=state.risk.last_fill_ts_ms)
+
+    def refresh_config(self, state: BotState) -> None:
+        configs = {}
+        for item in self._store.load_market_config_items():
+            parsed = parse_market_config(item)
+            configs[parsed.market_id] = parsed
+            self._report_invalid(parsed)
+        global_config, problems = parse_global_config(self._store.load_global_config_item())
+        for problem in problems:
+            log_event(self._log, EventType.CONFIG_REFRESH, f"global config: {problem}",
+                      level=logging.WARNING)
+        state.configs = configs
+        state.global_config = global_config
+        self._adopt_operator_halt(state)
+        log_event(self._log, EventType.CONFIG_REFRESH, "configs refreshed", markets=len(configs),
+                  enabled=len(state.quotable_markets()))
+
+    def save_state(self, state: BotState) -> None:
+        try:
+            self._store.save_snapshot(state.positions, state.risk, state.seen_fills)
+        except StaleWriteError:
+            self._adopt_operator_halt(state)
+            self._save_snapshot_after_conflict(state)
+        self._store.save_open_orders(state.resting, state.decision_ids)
+        if state.balance is not None:
+            self._store.save_balance(state.balance)
+        log_event(self._log, EventType.STATE_SAVE, "state saved", positions=len(state.positions))
+
+    def after_cycle(
+        self, state: BotState, now_ms: int, outcome: QuoteOutcome,
+        decision_ids: Mapping[str, str], *, save: bool,
+    ) -> None:
+        fills = list(state.unlogged_fills)
+        _remember_decision_ids(state, outcome.report.events)
+        self._write_fills(state, fills)
+        self._write_decisions(state, outcome, decision_ids)
+        if outcome.report.events:
+            self._store.put_execution_events(
+                [self._execution_item(e) for e in outcome.report.events])
+        if self._count_api_errors(outcome.report.events, now_ms):
+            self._store.save_api_errors(self._api_errors)
+        if save or fills:
+            self.save_state(state)
+
+    def _write_fills(self, state: BotState, fills: Sequence[tuple[Fill, Micros]]) -> None:
+        """Trade-log rows (idempotent per fill) and FILL events, including fills applied in an
+        earlier cycle that failed before it could log them."""
+        if not fills:
+            return
+        self._store.record_fills(fills)
+        self._store.put_execution_events(
+            [self._execution_item(_fill_event(f, pnl, state)) for f, pnl in fills])
+        del state.unlogged_fills[:len(fills)]
+
+    def record_special(self, reason: str, state: BotState, now_ms: int) -> None:
+        """The predecessor's market_id=ALL decision records: startup, halt and fatal cancels."""
+        self._store.put_decision_record({
+            "market_id": "ALL", "reason": reason, "bot_run_id": self._run_id,
+            "decision_id": f"{self._run_id}:{reason}:{now_ms}", "bot_version": self._version,
+            "halt_reason": state.risk.halt_reason,
+            "daily_pnl": micros_to_decimal(state.risk.daily_pnl),
+            "open_orders_count": len(state.resting),
+        })
+
+    def _count_api_errors(self, events: Sequence[Mapping[str, Any]], now_ms: int) -> bool:
+        changed = False
+        for event in events:
+            code = event.get("error_code")
+            if not code:
+                continue
+            market = str(event.get("market", "exchange"))
+            previous = self._api_errors.get(market)
+            self._api_errors[market] = ApiErrorRecord(
+                count=(previous.count if previous else 0) + 1, last_error_ms=now_ms,
+                last_error_code=str(code), last_error_msg=str(event.get("error_msg", "")),
+            )
+            changed = True
+        return changed
+
+    def _write_decisions(
+        self, state: BotState, outcome: QuoteOutcome, decision_ids: Mapping[str, str]
+    ) -> None:
+        records = []
+        for ticker, decision in outcome.decisions.items():
+            signature = decision_signature(decision)
+            if state.decision_signatures.get(ticker) == signature:
+                continue
+            state.decision_signatures[ticker] = signature
+            did = decision_ids.get(ticker, "")
+            log_event(self._log, EventType.DECISION_MADE, "targets changed", market=ticker,
+                      decision_id=did, reason=decision.reason, target_count=len(decision.targets))
+            position = state.positions.get(ticker)
+            records.append(decision_record(
+                decision, self._run_id, did, state.books.get(ticker), state.trades.get(ticker, ()),
+                position.net if position else 0, self._version,
+            ))
+        if records:
+            self._store.put_decision_records(records)
+
+    def _execution_item(self, event: Mapping[str, Any]) -> dict[str, Any]:
+        return {"bot_run_id": self._run_id, "bot_version": self._version, **event}
+
+    def _save_snapshot_after_conflict(self, state: BotState) -> None:
+        """After adopting an operator's risk_state change, a second conflict can only come from
+        positions or recent fills, which only a dora bot writes."""
+        try:
+            self._store.save_snapshot(state.positions, state.risk, state.seen_fills)
+        except StaleWriteError as exc:
+            raise ConcurrentWriterError(
+                f"another writer saved dora's positions or fills ({exc}); is a second dora "
+                f"running against this account and table suffix?"
+            ) from exc
+
+    def _adopt_operator_halt(self, state: BotState) -> None:
+        stored = self._store.reload_risk_state()
+        if stored is not None and (stored.trading_halted, stored.halt_reason) != (
+            state.risk.trading_halted, state.risk.halt_reason
+        ):
+            log_event(self._log, EventType.FLAG, "halt flag changed in DynamoDB",
+                      halted=stored.trading_halted, reason=stored.halt_reason)
+            state.risk = replace(state.risk, trading_halted=stored.trading_halted,
+                                 halt_reason=stored.halt_reason)
+
+    def _report_invalid(self, parsed: object) -> None:
+        if not isinstance(parsed, InvalidMarketConfig):
+            return
+        if self._invalid_reported.get(parsed.market_id) != parsed.reason:
+            self._invalid_reported[parsed.market_id] = parsed.reason
+            log_event(self._log, EventType.CONFIG_REFRESH, "market config invalid; market skipped",
+                      level=logging.WARNING, market=parsed.market_id, reason=parsed.reason)
+
+
+def _fill_event(fill: Fill, pnl: Micros, state: BotState) -> dict[str, Any]:
+    return {
+        "event_type": "FILL", "status": "FILLED", "market": fill.ticker,
+        "order_id": fill.order_id, "fill_id": fill.fill_id, "side": fill.side.value,
+        "price": format_price(fill.price), "size": format_count(fill.count),
+        "fees": micros_to_decimal(fill.fee), "pnl_delta": micros_to_decimal(pnl),
+        "decision_id": state.decision_ids.get(fill.order_id, ""),
+    }
+
+
+def _remember_decision_ids(state: BotState, events: Sequence[Mapping[str, Any]]) -> None:
+    """order id -> the decision that placed it, for fills and the open_orders item."""
+    for event in events:
+        if event.get("status") == "ACCEPTED" and event.get("order_id"):
+            state.decision_ids[str(event["order_id"])] = str(event.get("decision_id", ""))
+    resting = {o.order_id for o in state.resting}
+    if len(state.decision_ids) > 4 * max(len(resting), 256):
+        state.decision_ids = {k: v for k, v in state.decision_ids.items() if k in resting}

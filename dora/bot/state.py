@@ -1,0 +1,58 @@
+"""The bot's in-memory view of the world between cycles (rebuilt from the exchange every cycle)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from dora.core.market_config import GlobalConfig, InvalidMarketConfig, MarketConfig
+from dora.core.models import (
+    Balance,
+    Fill,
+    MarketRules,
+    OrderBook,
+    PositionState,
+    PublicTrade,
+    RestingOrder,
+    RiskState,
+    TsMs,
+)
+from dora.core.units import Micros
+
+
+class Mode(StrEnum):
+    BATCH = "batch"
+    PER_MARKET = "per_market"
+
+
+@dataclass
+class BotState:
+    positions: dict[str, PositionState] = field(default_factory=dict)
+    risk: RiskState = field(default_factory=RiskState)
+    seen_fills: dict[str, TsMs] = field(default_factory=dict)  # fill_id -> fill time
+    # applied to positions but not yet in the trade log: survives a cycle that fails midway
+    unlogged_fills: list[tuple[Fill, Micros]] = field(default_factory=list)
+    global_config: GlobalConfig = field(default_factory=GlobalConfig)
+    configs: dict[str, MarketConfig | InvalidMarketConfig] = field(default_factory=dict)
+    rules: dict[str, MarketRules] = field(default_factory=dict)
+    books: dict[str, OrderBook] = field(default_factory=dict)
+    trades: dict[str, tuple[PublicTrade, ...]] = field(default_factory=dict)
+    resting: list[RestingOrder] = field(default_factory=list)
+    balance: Balance | None = None
+    as_of_ms: TsMs = 0
+    consecutive_errors: int = 0
+    fills_total: int = 0
+    last_sync_ms: dict[str, TsMs] = field(default_factory=dict)
+    decision_signatures: dict[str, tuple[object, ...]] = field(default_factory=dict)
+    decision_ids: dict[str, str] = field(default_factory=dict)  # order id -> decision id
+
+    def quotable_markets(self) -> list[str]:
+        """Markets with an enabled, valid config and known rules, in a stable order."""
+        return sorted(
+            ticker
+            for ticker, cfg in self.configs.items()
+            if isinstance(cfg, MarketConfig) and cfg.enabled and ticker in self.rules
+        )
+
+    def valid_configs(self) -> dict[str, MarketConfig]:
+        return {t: c for t, c in self.configs.items() if isinstance(c, MarketConfig)}

@@ -1,0 +1,175 @@
+"""Per-cycle summary (the CYCLE_SUMMARY log line) and the live one-line terminal status."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol, TextIO
+
+from dora.bot.quoting import QuoteOutcome
+from dora.bot.state import BotState, Mode
+from dora.core.models import Fill
+from dora.core.tiers import Bucket
+from dora.core.units import Micros, format_count, format_micros
+from dora.exchange.client import KalshiClient
+from dora.exchange.stats import EndpointStats
+from dora.runtime.clock import Clock
+from dora.runtime.logs import EventType, log_event
+
+
+class _Settings(Protocol):
+    @property
+    def id_prefix(self) -> str: ...
+
+
+class CycleSource(Protocol):
+    """What a cycle summary reads from the loop (the Bot), without importing it."""
+
+    @property
+    def client(self) -> KalshiClient: ...
+    @property
+    def clock(self) -> Clock: ...
+    @property
+    def log(self) -> logging.Logger: ...
+    @property
+    def state(self) -> BotState: ...
+    @property
+    def settings(self) -> _Settings: ...
+    @property
+    def cycle(self) -> int: ...
+    @property
+    def mode(self) -> Mode: ...
+
+
+@dataclass(frozen=True, slots=True)
+class CycleSummary:
+    cycle: int
+    mode: str
+    duration_ms: int
+    markets_quoted: int
+    resting_orders: int
+    cancelled: int
+    placed: int
+    failed: int
+    already_gone: int
+    fills: int
+    fills_total: int
+    requests: int
+    tokens: int
+    rate_limited: int
+    read_headroom_pct: int
+    write_headroom_pct: int
+    net_position: int
+    daily_pnl: Micros
+    halted: bool
+    by_group: Mapping[str, Mapping[str, int]] = field(default_factory=dict)
+
+
+def summarize_cycle(
+    bot: CycleSource, outcome: QuoteOutcome, fills: Sequence[tuple[Fill, Micros]],
+    stats_before: Mapping[str, EndpointStats], started: float,
+) -> CycleSummary:
+    delta = bot.client.stats.since(dict(stats_before))
+    report = outcome.report
+    own = [o for o in bot.state.resting if o.client_order_id.startswith(bot.settings.id_prefix)]
+    summary = CycleSummary(
+        cycle=bot.cycle, mode=bot.mode.value,
+        duration_ms=round((bot.clock.monotonic() - started) * 1000),
+        markets_quoted=sum(1 for d in outcome.decisions.values() if d.targets),
+        resting_orders=len(own) - report.cancelled - report.already_gone + report.placed,
+        cancelled=report.cancelled, placed=report.placed, failed=report.failures,
+        already_gone=report.already_gone, fills=len(fills), fills_total=bot.state.fills_total,
+        requests=sum(s.calls for s in delta.values()),
+        tokens=sum(s.tokens for s in delta.values()),
+        rate_limited=sum(s.rate_limited for s in delta.values()),
+        read_headroom_pct=round(bot.client.limiter.headroom(Bucket.READ) * 100),
+        write_headroom_pct=round(bot.client.limiter.headroom(Bucket.WRITE) * 100),
+        net_position=sum(p.net for p in bot.state.positions.values() if not p.settled),
+        daily_pnl=bot.state.risk.daily_pnl, halted=bot.state.risk.trading_halted,
+        by_group=_by_group(delta),
+    )
+    _log_summary(bot, summary, report.operations)
+    return summary
+
+
+def _by_group(delta: Mapping[str, EndpointStats]) -> dict[str, dict[str, int]]:
+    groups: dict[str, dict[str, int]] = {}
+    for endpoint, stats in delta.items():
+        group = groups.setdefault(_group_of(endpoint), {"calls": 0, "tokens": 0})
+        group["calls"] += stats.calls
+        group["tokens"] += stats.tokens
+    return groups
+
+
+def _group_of(endpoint: str) -> str:
+    method, _, path = endpoint.partition(" ")
+    if "/orders" in path and method != "GET":
+        return "order_writes"
+    return path.strip("/").split("/")[0] or "other"
+
+
+def _log_summary(bot: CycleSource, summary: CycleSummary, operations: int) -> None:
+    fields: dict[str, Any] = {
+        "cycle": summary.cycle, "mode": summary.mode, "duration_ms": summary.duration_ms,
+        "api_calls": summary.requests, "api_tokens": summary.tokens,
+        "api_by_group": summary.by_group, "orders_cancelled": summary.cancelled,
+        "orders_placed": summary.placed, "orders_failed": summary.failed,
+        "cancel_already_gone": summary.already_gone, "fills": summary.fills,
+        "markets_quoted": summary.markets_quoted, "rate_limited": summary.rate_limited,
+    }
+    log_event(bot.log, EventType.CYCLE_SUMMARY, "cycle summary", **fields)
+    if operations and summary.failed * 2 > operations:
+        log_event(bot.log, EventType.CYCLE_SUMMARY,
+                  "more than half of this cycle's order operations failed",
+                  level=logging.WARNING, failed=summary.failed, operations=operations)
+
+
+class StatusSink:
+    """Prints one status line per cycle: rewritten in place on a terminal, appended otherwise."""
+
+    def __init__(self, stream: TextIO | None = None) -> None:
+        self._stream = stream or sys.stderr
+        self._tty = self._stream.isatty()
+
+    def show(self, s: CycleSummary) -> None:
+        line = format_status(s)
+        if self._tty:
+            self._stream.write("\r\x1b[2K" + line)
+        else:
+            self._stream.write(line + "\n")
+        self._stream.flush()
+
+    def finish(self, summaries: Sequence[CycleSummary]) -> None:
+        if self._tty:
+            self._stream.write("\n")
+        self._stream.write(format_run_summary(summaries) + "\n")
+        self._stream.flush()
+
+
+def format_status(s: CycleSummary) -> str:
+    state = "HALTED" if s.halted else s.mode
+    return (
+        f"cycle {s.cycle:>4} [{state}] quoting {s.markets_quoted} mkts | resting {s.resting_orders}"
+        f" | +{s.placed}/-{s.cancelled} orders | fills {s.fills_total}"
+        f" | net {format_count(s.net_position)} | P&L ${format_micros(s.daily_pnl)[:-4]}"
+        f" | api {s.requests} req {s.tokens} tok | headroom r{s.read_headroom_pct}%"
+        f" w{s.write_headroom_pct}% | {s.duration_ms} ms"
+    )
+
+
+def format_run_summary(summaries: Sequence[CycleSummary]) -> str:
+    if not summaries:
+        return "dora ran no cycles"
+    last = summaries[-1]
+    requests = sum(s.requests for s in summaries)
+    durations = sorted(s.duration_ms for s in summaries)
+    return (
+        f"dora: {len(summaries)} cycles, {sum(s.placed for s in summaries)} orders placed, "
+        f"{sum(s.cancelled for s in summaries)} cancelled, {last.fills_total} fills, "
+        f"net position {format_count(last.net_position)}, daily P&L "
+        f"${format_micros(last.daily_pnl)[:-4]}, {requests / len(summaries):.1f} API requests "
+        f"per cycle, median cycle {durations[len(durations) // 2]} ms, "
+        f"{sum(s.rate_limited for s in summaries)} rate-limited"
+    )

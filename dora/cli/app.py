@@ -1,0 +1,133 @@
+"""Composition: build the client, store and bot from settings, and run it."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import sys
+import threading
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from types import FrameType
+from typing import TextIO
+
+from dora.bot.loop import Bot, LoopSettings
+from dora.bot.persistence import Persister
+from dora.bot.status import StatusSink
+from dora.cli.config import RunSettings
+from dora.cli.local import local_environment, seed_example_configs
+from dora.core.errors import ConfigError
+from dora.core.tiers import tier_named
+from dora.exchange.client import KalshiClient
+from dora.exchange.credentials import Credentials, base_url_for
+from dora.exchange.ratelimit import RateLimiter
+from dora.runtime.clock import Clock, SystemClock
+from dora.runtime.logs import EventType, bot_version, log_event, new_run_id, setup_logging
+from dora.store.store import Store, make_dynamodb_resource
+
+LOCAL_LOG_DIR = Path(".dora-local")
+LOG_SERVICE = "dora-bot"  # the predecessor's value: saved Logs Insights queries filter on it
+
+
+@dataclass(frozen=True, slots=True)
+class Connection:
+    url: str
+    credentials: Credentials
+
+
+def build_client(connection: Connection, tier: str, clock: Clock) -> KalshiClient:
+    limiter = RateLimiter(tier_named(tier), clock, logging.getLogger("dora.ratelimit"))
+    return KalshiClient(connection.url, connection.credentials, limiter, clock)
+
+
+def resolve_connection(settings: RunSettings, environ: Mapping[str, str]) -> Connection:
+    """Exchange URL and credentials for a non-embedded run."""
+    url = base_url_for(settings.env, url=settings.url, ready_file=settings.ready_file)
+    if settings.ready_file and not environ.get("KALSHI_API_KEY_ID"):
+        return Connection(url, Credentials.from_ready_file(settings.ready_file))
+    try:
+        return Connection(url, Credentials.from_env(environ))
+    except (KeyError, ValueError) as exc:
+        raise ConfigError(
+            f"{exc}. Set KALSHI_API_KEY_ID and KALSHI_PRIVATE_KEY_PATH (or KALSHI_PRIVATE_KEY)."
+        ) from exc
+
+
+@contextmanager
+def stop_on_signals() -> Iterator[threading.Event]:
+    """SIGTERM/SIGINT set the returned event; the loop then shuts down cleanly."""
+    stop = threading.Event()
+
+    def handler(signum: int, _frame: FrameType | None) -> None:
+        stop.set()
+
+    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        yield stop
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+
+
+def run_bot(
+    settings: RunSettings, loop_settings: LoopSettings, environ: Mapping[str, str],
+    *, status_line: bool,
+) -> int:
+    clock = SystemClock()
+    run_id = new_run_id(clock)
+    log_stream = _log_stream(status_line, run_id)
+    setup_logging(service=LOG_SERVICE, env=settings.env, run_id=run_id, version=bot_version(),
+                  stream=log_stream)
+    status = StatusSink() if status_line else None
+    with stop_on_signals() as stop:
+        if settings.embedded:
+            code = _run_embedded(settings, loop_settings, clock, run_id, stop, status)
+        else:
+            connection = resolve_connection(settings, environ)
+            store = Store(make_dynamodb_resource(settings.dynamodb_endpoint, settings.region),
+                          settings.table_env, clock)
+            client = build_client(connection, settings.tier, clock)
+            code = _run(client, store, clock, loop_settings, run_id, stop, status)
+    return code
+
+
+def _run_embedded(
+    settings: RunSettings, loop_settings: LoopSettings, clock: Clock, run_id: str,
+    stop: threading.Event, status: StatusSink | None,
+) -> int:
+    with local_environment(clock, tier=settings.tier) as local:
+        key_path = local.sim.private_key_path
+        if key_path is None:
+            raise ConfigError("the embedded simulator did not generate a key")
+        credentials = Credentials.from_pem(local.sim.key_id, Path(key_path).read_bytes())
+        client = build_client(Connection(local.sim.url, credentials), settings.tier, clock)
+        tickers = [m.ticker for m in client.fetch_markets(status="open")]
+        seed_example_configs(local.store, tickers)
+        log_event(logging.getLogger("dora"), EventType.STARTUP,
+                  "embedded local exchange and DynamoDB started", exchange_url=local.sim.url,
+                  dynamodb_endpoint=local.dynamo.endpoint_url, markets=len(tickers))
+        return _run(client, local.store, clock, loop_settings, run_id, stop, status)
+
+
+def _run(
+    client: KalshiClient, store: Store, clock: Clock, loop_settings: LoopSettings, run_id: str,
+    stop: threading.Event, status: StatusSink | None,
+) -> int:
+    logger = logging.getLogger("dora.loop")
+    bot = Bot(client, Persister(store, logger, run_id), clock, logger, loop_settings, run_id,
+              stop, status)
+    code = bot.run()
+    if status is not None:
+        status.finish(bot.summaries)
+    return code
+
+
+def _log_stream(status_line: bool, run_id: str) -> TextIO:
+    if not status_line:
+        return sys.stdout
+    LOCAL_LOG_DIR.mkdir(exist_ok=True)
+    path = LOCAL_LOG_DIR / f"dora-{run_id}.jsonl"
+    sys.stderr.write(f"JSON logs: {path}\n")
+    return path.open("a", encoding="utf-8")

@@ -1,0 +1,190 @@
+"""Resting orders vs target quotes -> a plan of cancels, decreases and places. Pure.
+
+Per managed market, dora's orders (client_order_id starting with ``id_prefix``) are grouped by
+(side, price) and matched against the target size at that price, oldest order first:
+
+- orders that fit inside the target are kept untouched (queue priority is money);
+- the order that straddles the target is decreased to the rest (a decrease keeps priority);
+  any order after it is cancelled;
+- if dora's total there is below the target, the shortfall is placed as a top-up order while the
+  partially filled orders stay, unless the shortfall is below ``min_order_size``: then the orders
+  there are cancelled and the full target is placed again (the "replace" reading: a crumb
+  top-up is not worth an order of its own, one clean order is);
+- orders at prices with no target are cancelled; targets with no order are placed.
+
+Orders in markets outside ``managed`` are cancelled. Orders without the prefix (an operator's
+manual orders) are never cancelled nor decreased, and never count toward a target.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass
+
+from dora.core.models import OrderRequest, OrderStatus, RestingOrder, Side
+from dora.core.strategy import TargetQuote
+from dora.core.units import Count, Price
+
+CLIENT_ORDER_ID_MAX = 64
+_CLIENT_ORDER_ID_CHARS = re.compile(r"^[A-Za-z0-9_\-:+=/]+$")
+_TICKER_HASH_HEX = 10
+
+
+@dataclass(frozen=True, slots=True)
+class Decrease:
+    order: RestingOrder
+    reduce_to: Count
+
+    def __post_init__(self) -> None:
+        if not 0 < self.reduce_to < self.order.remaining:
+            raise ValueError(f"reduce_to {self.reduce_to} must be in (0, {self.order.remaining})")
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    cancels: tuple[RestingOrder, ...] = ()
+    decreases: tuple[Decrease, ...] = ()
+    places: tuple[OrderRequest, ...] = ()
+    kept: tuple[RestingOrder, ...] = ()
+
+    @property
+    def empty(self) -> bool:
+        return not (self.cancels or self.decreases or self.places)
+
+
+def client_order_id(id_prefix: str, id_salt: str, target: TargetQuote) -> str:
+    """``<prefix><salt>-<ticker hash>-<b|a><level>``: deterministic, unique per (salt, ticker,
+    side, level), at most 64 characters of Kalshi's client_order_id alphabet."""
+    return _format_id(id_prefix, id_salt, _ticker_digest(target.ticker), target)
+
+
+def _ticker_digest(ticker: str) -> str:
+    return hashlib.blake2b(ticker.encode(), digest_size=8).hexdigest()[:_TICKER_HASH_HEX]
+
+
+def _format_id(id_prefix: str, id_salt: str, digest: str, target: TargetQuote) -> str:
+    value = f"{id_prefix}{id_salt}-{digest}-{'b' if target.side is Side.BID else 'a'}{target.level}"
+    if len(value) > CLIENT_ORDER_ID_MAX or not _CLIENT_ORDER_ID_CHARS.match(value):
+        raise ValueError(f"client_order_id {value!r}: prefix/salt too long or bad characters")
+    return value
+
+
+class _Builder:
+    def __init__(self, id_prefix: str, id_salt: str, min_order_size: Count) -> None:
+        self.prefix = id_prefix
+        self.salt = id_salt
+        self.min_order_size = min_order_size
+        self.cancels: list[RestingOrder] = []
+        self.decreases: list[Decrease] = []
+        self.places: list[OrderRequest] = []
+        self.kept: list[RestingOrder] = []
+        self._digests: dict[str, str] = {}
+
+    def place(self, target: TargetQuote, count: Count) -> None:
+        digest = self._digests.get(target.ticker)
+        if digest is None:
+            digest = self._digests[target.ticker] = _ticker_digest(target.ticker)
+        self.places.append(OrderRequest(
+            target.ticker, target.side, target.price, count,
+            _format_id(self.prefix, self.salt, digest, target),
+        ))
+
+    def match(self, orders: list[RestingOrder], target: TargetQuote) -> None:
+        """Orders (oldest first) at the target's side and price -> keep/decrease/cancel/top-up."""
+        if len(orders) == 1 and orders[0].remaining == target.size:
+            self.kept.append(orders[0])
+            return
+        held = 0
+        for order in orders:
+            room = target.size - held
+            if order.remaining <= room:
+                self.kept.append(order)
+                held += order.remaining
+            elif room > 0:
+                self.decreases.append(Decrease(order, room))
+                held += room
+            else:
+                self.cancels.append(order)
+        shortfall = target.size - held
+        if shortfall <= 0:
+            return
+        if shortfall >= self.min_order_size:
+            self.place(target, shortfall)
+            return
+        # Below the target every order here was kept whole; replace them with one full order.
+        del self.kept[-len(orders):]
+        self.cancels.extend(orders)
+        self.place(target, target.size)
+
+    def plan(self) -> Plan:
+        return Plan(tuple(self.cancels), tuple(self.decreases), tuple(self.places),
+                    tuple(self.kept))
+
+
+def diff_orders(
+    resting: Sequence[RestingOrder],
+    targets: Mapping[str, Sequence[TargetQuote]],
+    *,
+    managed: Collection[str],
+    id_prefix: str,
+    id_salt: str,
+    min_order_size: Count = 100,
+) -> Plan:
+    if not id_prefix:
+        raise ValueError("id_prefix must not be empty: it is what keeps manual orders safe")
+    builder = _Builder(id_prefix, id_salt, min_order_size)
+    own = _own_orders_by_key(resting, id_prefix)
+    for ticker in sorted(targets):
+        if ticker not in managed:
+            continue
+        for target in _merge_targets(targets[ticker]):
+            at_price = own.pop((ticker, target.side, target.price), None)
+            if at_price is None:
+                builder.place(target, target.size)
+                continue
+            if len(at_price) > 1:
+                at_price.sort(key=_age)
+            builder.match(at_price, target)
+    for leftovers in own.values():  # no target at that price, or the market is not managed
+        builder.cancels.extend(leftovers)
+    return builder.plan()
+
+
+def _age(order: RestingOrder) -> tuple[int, str]:
+    return order.created_ms, order.order_id
+
+
+def _own_orders_by_key(
+    resting: Sequence[RestingOrder], id_prefix: str
+) -> dict[tuple[str, Side, Price], list[RestingOrder]]:
+    own: dict[tuple[str, Side, Price], list[RestingOrder]] = {}
+    resting_status = OrderStatus.RESTING
+    for order in resting:
+        if (
+            order.client_order_id.startswith(id_prefix)
+            and order.status is resting_status
+            and order.remaining > 0
+        ):
+            key = (order.ticker, order.side, order.price)
+            group = own.get(key)
+            if group is None:
+                own[key] = [order]
+            else:
+                group.append(order)
+    return own
+
+
+def _merge_targets(targets: Sequence[TargetQuote]) -> Collection[TargetQuote]:
+    """One target per (side, price): sizes add up, the nearest level names it."""
+    merged: dict[tuple[Side, Price], TargetQuote] = {}
+    for target in targets:
+        key = (target.side, target.price)
+        seen = merged.get(key)
+        if seen is None:
+            merged[key] = target
+        else:
+            merged[key] = TargetQuote(target.ticker, target.side, target.price,
+                                      seen.size + target.size, min(seen.level, target.level))
+    return merged.values()

@@ -1,0 +1,94 @@
+"""Value encoding at the DynamoDB boundary: TTL times, exact money, and a guard against floats."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from decimal import ROUND_HALF_EVEN, Decimal
+from enum import Enum
+from fractions import Fraction
+from typing import Any
+
+from dora.core.models import TsMs
+from dora.core.timefmt import MS_PER_DAY
+from dora.core.units import (
+    COUNT_DIGITS,
+    MICROS_DIGITS,
+    Count,
+    Micros,
+    contracts_decimal_to_count,
+    dollars_decimal_to_micros,
+)
+
+
+def expires_at(now_ms: TsMs, ttl_days: int) -> int:
+    """DynamoDB TTL value: epoch seconds, ``ttl_days`` after now."""
+    return (now_ms + ttl_days * MS_PER_DAY) // 1000
+
+
+def to_item_value(value: Any, path: str = "item") -> Any:
+    """A value DynamoDB can store exactly: str, bool, int, Decimal, None, maps and lists of them.
+
+    A Fraction is stored when its decimal expansion terminates (1/4 -> 0.25). A float, a
+    non-terminating Fraction or any other type raises TypeError naming where it was.
+    """
+    if value is None or isinstance(value, bool | int | Decimal):
+        if isinstance(value, Decimal) and not value.is_finite():
+            raise TypeError(f"{path}: {value} is not a finite number")
+        return value
+    if isinstance(value, Fraction):
+        return _fraction_to_decimal(value, path)
+    if isinstance(value, Enum):
+        return to_item_value(value.value, path)
+    if isinstance(value, str):
+        return value
+    if isinstance(value, Mapping):
+        return {str(k): to_item_value(v, f"{path}.{k}") for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [to_item_value(v, f"{path}[{i}]") for i, v in enumerate(value)]
+    raise TypeError(f"{path}: {type(value).__name__} cannot be stored exactly ({value!r})")
+
+
+def _fraction_to_decimal(value: Fraction, path: str) -> Decimal:
+    twos = fives = 0
+    rest = value.denominator
+    while rest % 2 == 0:
+        rest, twos = rest // 2, twos + 1
+    while rest % 5 == 0:
+        rest, fives = rest // 5, fives + 1
+    if rest != 1:
+        raise TypeError(f"{path}: {value} has no exact decimal form")
+    digits = max(twos, fives)
+    return Decimal(value.numerator * (10**digits // value.denominator)).scaleb(-digits)
+
+
+def to_item(fields: Mapping[str, Any]) -> dict[str, Any]:
+    return {str(k): to_item_value(v, str(k)) for k, v in fields.items()}
+
+
+def micros_from_item(value: Any, default: Micros = 0) -> Micros:
+    """Dollars (Decimal) -> micro-dollars. Older items may carry float noise past 6 decimals,
+    which is rounded half-even; dora's own items are always exact."""
+    if value is None:
+        return default
+    return dollars_decimal_to_micros(_quantized(value, MICROS_DIGITS))
+
+
+def count_from_item(value: Any, default: Count = 0) -> Count:
+    if value is None:
+        return default
+    return contracts_decimal_to_count(_quantized(value, COUNT_DIGITS))
+
+
+def int_from_item(value: Any, default: int = 0) -> int:
+    if value is None:
+        return default
+    number = Decimal(value) if isinstance(value, int | str) else value
+    if not isinstance(number, Decimal) or number != number.to_integral_value():
+        raise ValueError(f"expected a whole number, got {value!r}")
+    return int(number)
+
+
+def _quantized(value: Any, digits: int) -> Decimal:
+    if isinstance(value, bool) or not isinstance(value, Decimal | int | str):
+        raise ValueError(f"expected a number, got {value!r}")
+    return Decimal(value).quantize(Decimal(1).scaleb(-digits), rounding=ROUND_HALF_EVEN)

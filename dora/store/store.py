@@ -1,0 +1,297 @@
+"""DynamoDB persistence: market configs, global flags, versioned bot state and the log tables.
+
+Table shapes: :mod:`dora.store.tables`; item shapes: :mod:`dora.store.items`; optimistic locking:
+:mod:`dora.store.versioned`. botocore errors become StoreError / StaleWriteError here.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from dora.core.models import Balance, Fill, PositionState, RestingOrder, RiskState, TsMs
+from dora.core.timefmt import iso_ms, utc_date
+from dora.core.units import Micros
+from dora.runtime.clock import Clock
+from dora.store.codec import expires_at, to_item
+from dora.store.items import (
+    API_ERRORS,
+    BALANCE,
+    GLOBAL_CONFIG,
+    OPEN_ORDERS,
+    POSITIONS,
+    RECENT_FILLS,
+    RISK_STATE,
+    VERSIONED_KEYS,
+    ApiErrorRecord,
+    api_errors_body,
+    balance_body,
+    open_orders_body,
+    parse_positions,
+    parse_recent_fills,
+    parse_risk,
+    positions_body,
+    recent_fills_body,
+    risk_body,
+    trade_row,
+)
+from dora.store.tables import (
+    DECISION_LOG,
+    EXECUTION_LOG,
+    EXECUTION_SORT_KEY,
+    MARKET_CONFIG,
+    STATE,
+    TABLES,
+    TRADE_LOG,
+    TRADE_SORT_KEY,
+    TTL_ATTRIBUTE,
+    create_tables,
+    error_code,
+    make_dynamodb_resource,
+    store_boundary,
+    table_names,
+)
+from dora.store.versioned import VersionedItems
+
+__all__ = [
+    "TABLES",
+    "ApiErrorRecord",
+    "Store",
+    "StoredState",
+    "make_dynamodb_resource",
+    "table_names",
+]
+
+DEFAULT_LOG_TTL_DAYS = 30
+
+
+@dataclass(frozen=True, slots=True)
+class StoredState:
+    positions: dict[str, PositionState]
+    risk: RiskState
+    versions: dict[str, int]
+    recent_fills: dict[str, TsMs] = field(default_factory=dict)  # fill_id -> fill time
+
+
+class Store:
+    def __init__(
+        self, resource: Any, env: str, clock: Clock, *, log_ttl_days: int = DEFAULT_LOG_TTL_DAYS
+    ) -> None:
+        if log_ttl_days <= 0:
+            raise ValueError(f"log_ttl_days must be positive, got {log_ttl_days}")
+        self.env = env
+        self.names = table_names(env)
+        self._resource = resource
+        self._clock = clock
+        self._ttl_days = log_ttl_days
+        self._state = VersionedItems(resource, self.names[STATE], clock)
+        self._sequence = itertools.count()
+        self._last_stamp_us = 0
+
+    @property
+    def versions(self) -> dict[str, int]:
+        """The version of each state item as this store last read or wrote it."""
+        return self._state.versions
+
+    def _table(self, base: str) -> Any:
+        return self._resource.Table(self.names[base])
+
+    def create_tables(self) -> list[str]:
+        return create_tables(self._resource.meta.client, self.names, self._clock)
+
+    # -- market configs and global flags ----------------------------------------------------------
+    def load_market_config_items(self, *, page_size: int | None = None) -> list[dict[str, Any]]:
+        """Every config item, following LastEvaluatedKey across pages."""
+        kwargs: dict[str, Any] = {"ConsistentRead": True}
+        if page_size is not None:
+            kwargs["Limit"] = page_size
+        items: list[dict[str, Any]] = []
+        with store_boundary("scan market configs"):
+            while True:
+                response = self._table(MARKET_CONFIG).scan(**kwargs)
+                items.extend(dict(item) for item in response.get("Items", []))
+                if "LastEvaluatedKey" not in response:
+                    return items
+                kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+
+    def get_market_config_item(self, market_id: str) -> dict[str, Any] | None:
+        with store_boundary(f"read market config {market_id}"):
+            response = self._table(MARKET_CONFIG).get_item(
+                Key={"market_id": market_id}, ConsistentRead=True
+            )
+        item = response.get("Item")
+        return dict(item) if item else None
+
+    def put_market_config_item(self, item: Mapping[str, Any]) -> None:
+        market_id = item.get("market_id")
+        if not isinstance(market_id, str) or not market_id:
+            raise ValueError("a market config item needs a non-empty market_id")
+        with store_boundary(f"write market config {market_id}"):
+            self._table(MARKET_CONFIG).put_item(Item=to_item(item))
+
+    def load_global_config_item(self) -> dict[str, Any] | None:
+        item = self._state.get(GLOBAL_CONFIG)
+        if item is None:
+            return None
+        return {k: v for k, v in item.items() if k != "key"}
+
+    def set_global_fields(self, fields: Mapping[str, Any]) -> None:
+        """Set some global config keys with one UpdateItem; every other key is kept."""
+        if not fields:
+            return
+        if any(not name or name == "key" for name in fields):
+            raise ValueError(f"invalid global config key in {sorted(fields)}")
+        values = to_item(fields)
+        names = {f"#f{i}": name for i, name in enumerate(values)}
+        placeholders = {f":v{i}": value for i, value in enumerate(values.values())}
+        assignments = ", ".join(f"#f{i} = :v{i}" for i in range(len(values)))
+        with store_boundary("update global config"):
+            self._table(STATE).update_item(
+                Key={"key": GLOBAL_CONFIG},
+                UpdateExpression=f"SET {assignments}",
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues=placeholders,
+            )
+
+    # -- versioned state --------------------------------------------------------------------------
+    def load_state(self) -> StoredState:
+        """Positions, risk state and recently seen fills (defaults when absent); refreshes the
+        versions every later state write is conditional on."""
+        items = self._state.read(VERSIONED_KEYS)
+        return StoredState(
+            positions=parse_positions(items[POSITIONS]),
+            risk=parse_risk(items[RISK_STATE]),
+            versions=self._state.versions,
+            recent_fills=parse_recent_fills(items[RECENT_FILLS]),
+        )
+
+    def reload_risk_state(self) -> RiskState | None:
+        """``risk_state`` as stored now when someone else (an operator's ``dora halt`` or
+        ``resume``) wrote it since this process last read or wrote it; None when nobody did.
+        Only its remembered version moves: another writer's change to positions or recent fills
+        is still refused at the next write."""
+        before = self._state.versions.get(RISK_STATE)
+        item = self._state.read([RISK_STATE])[RISK_STATE]
+        if before is not None and self._state.versions.get(RISK_STATE) == before:
+            return None
+        return parse_risk(item)
+
+    def get_state_item(self, key: str) -> dict[str, Any] | None:
+        """The raw ``dora_state`` item, for display (does not change the remembered version)."""
+        return self._state.get(key)
+
+    def save_positions(self, positions: Mapping[str, PositionState]) -> None:
+        self._state.put(POSITIONS, positions_body(positions, self._clock.now_ms()))
+
+    def save_risk_state(self, risk: RiskState) -> None:
+        self._state.put(RISK_STATE, risk_body(risk, self._clock.now_ms()))
+
+    def save_snapshot(
+        self,
+        positions: Mapping[str, PositionState],
+        risk: RiskState,
+        recent_fills: Mapping[str, TsMs],
+    ) -> None:
+        """Positions, risk state and the fill ids they include, in one transaction: a restart
+        can never see positions that count a fill its dedupe set does not know."""
+        now = self._clock.now_ms()
+        self._state.put_together({
+            POSITIONS: positions_body(positions, now),
+            RISK_STATE: risk_body(risk, now),
+            RECENT_FILLS: recent_fills_body(recent_fills, now),
+        })
+
+    def save_open_orders(
+        self, orders: Sequence[RestingOrder], decision_ids: Mapping[str, str]
+    ) -> None:
+        self._state.put(OPEN_ORDERS, open_orders_body(orders, decision_ids, self._clock.now_ms()))
+
+    def save_balance(self, balance: Balance) -> None:
+        self._state.put(BALANCE, balance_body(balance, self._clock.now_ms()))
+
+    def save_api_errors(self, errors: Mapping[str, ApiErrorRecord]) -> None:
+        self._state.put(API_ERRORS, api_errors_body(errors, self._clock.now_ms()))
+
+    # -- log tables -------------------------------------------------------------------------------
+    def record_fills(self, fills: Sequence[tuple[Fill, Micros]]) -> int:
+        """One trade-log row per fill; a fill already logged is skipped. Returns rows written."""
+        written = 0
+        table = self._table(TRADE_LOG)
+        for fill, realized in fills:
+            with store_boundary(f"log fill {fill.fill_id}"):
+                try:
+                    table.put_item(
+                        Item=to_item(trade_row(fill, realized)),
+                        ConditionExpression="attribute_not_exists(#sk)",
+                        ExpressionAttributeNames={"#sk": TRADE_SORT_KEY},
+                    )
+                except ClientError as exc:
+                    if error_code(exc) != "ConditionalCheckFailedException":
+                        raise
+                    continue
+            written += 1
+        return written
+
+    def put_decision_record(self, record: Mapping[str, Any]) -> None:
+        self.put_decision_records([record])
+
+    def put_decision_records(self, records: Sequence[Mapping[str, Any]]) -> None:
+        """Decision-log items keyed by date and a unique timestamp, expiring after the TTL."""
+        items = [self._decision_item(record) for record in records]
+        self._batch_put(DECISION_LOG, items)
+
+    def put_execution_events(self, events: Sequence[Mapping[str, Any]]) -> None:
+        """Execution-log items (``bot_run_id`` required), expiring after the TTL."""
+        items = [self._execution_item(event) for event in events]
+        self._batch_put(EXECUTION_LOG, items)
+
+    def _decision_item(self, record: Mapping[str, Any]) -> dict[str, Any]:
+        now = self._clock.now_ms()
+        stamp = iso_ms(now)
+        market = str(record.get("market_id") or "")
+        item = {k: v for k, v in record.items() if k != "market_id" or market}
+        item.update({
+            "date": utc_date(now),
+            "timestamp": self._unique_naive_iso(now),
+            "decided_at": stamp,
+            TTL_ATTRIBUTE: expires_at(now, self._ttl_days),
+        })
+        return to_item(item)
+
+    def _unique_naive_iso(self, now_ms: TsMs) -> str:
+        """The predecessor's sort key: a naive UTC ISO time (dashboards parse it as one), here
+        with microseconds that never repeat in this process, so records cannot overwrite each
+        other (a burst of more than 1,000 in one millisecond moves later ones forward by µs)."""
+        micros = max(now_ms * 1000, self._last_stamp_us + 1)
+        self._last_stamp_us = micros
+        moment = datetime(1970, 1, 1, tzinfo=UTC) + timedelta(microseconds=micros)
+        return moment.replace(tzinfo=None).isoformat(timespec="microseconds")
+
+    def _execution_item(self, event: Mapping[str, Any]) -> dict[str, Any]:
+        run_id = event.get("bot_run_id")
+        if not isinstance(run_id, str) or not run_id:
+            raise ValueError("an execution event needs a non-empty bot_run_id")
+        now = self._clock.now_ms()
+        event_ts = str(event.get("event_ts") or iso_ms(now))
+        decision = str(event.get("decision_id") or "")
+        item = {k: v for k, v in event.items() if k != "decision_id" or decision}
+        item.update({
+            "event_ts": event_ts,
+            EXECUTION_SORT_KEY: f"{decision}#{event_ts}#{next(self._sequence):06d}",
+            TTL_ATTRIBUTE: expires_at(now, self._ttl_days),
+        })
+        item.setdefault("env", self.env)
+        return to_item(item)
+
+    def _batch_put(self, base: str, items: Sequence[Mapping[str, Any]]) -> None:
+        if not items:
+            return
+        with store_boundary(f"write {len(items)} items to {self.names[base]}"), \
+                self._table(base).batch_writer() as batch:
+            for item in items:
+                batch.put_item(Item=item)

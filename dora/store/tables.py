@@ -1,0 +1,187 @@
+"""dora's DynamoDB tables: names, key schemas, indexes, TTL, and the boto3 resource.
+
+Key attribute names match the tables the predecessor's dashboard and manager already read, so an
+existing table is reused as it is (``create_tables`` only adds what is missing: the table, or TTL).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+from urllib.parse import urlsplit
+
+from boto3.session import Session
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
+
+from dora.core.errors import StoreError
+from dora.runtime.clock import Clock
+
+TABLES = (
+    "dora_market_config",
+    "dora_state",
+    "dora_trade_log",
+    "dora_decision_log",
+    "dora_execution_log",
+)
+MARKET_CONFIG, STATE, TRADE_LOG, DECISION_LOG, EXECUTION_LOG = TABLES
+
+# The predecessor's attribute name; dora's values in it are unique per fill.
+TRADE_SORT_KEY = "timestamp#order_id"
+EXECUTION_SORT_KEY = "decision_id#event_ts"
+DECISION_INDEX = "market_id-timestamp-index"
+EXECUTION_INDEX = "decision_id_event_ts"
+TTL_ATTRIBUTE = "expires_at"
+TTL_TABLES = (DECISION_LOG, EXECUTION_LOG)
+
+BOTO_CONFIG = Config(retries={"mode": "standard", "max_attempts": 5}, connect_timeout=3,
+                     read_timeout=10)
+LOOPBACK_BOTO_CONFIG = BOTO_CONFIG.merge(Config(defaults_mode="legacy"))
+DUMMY_CREDENTIALS = {"aws_access_key_id": "dora-local", "aws_secret_access_key": "dora-local"}
+TABLE_ACTIVE_POLLS = 120
+_ENV_NAME = re.compile(r"[A-Za-z0-9_.-]{1,64}")
+
+
+def table_names(env: str) -> dict[str, str]:
+    """Base name -> ``<base>_<env>``."""
+    if not _ENV_NAME.fullmatch(env):
+        raise ValueError(f"table environment must be a short alphanumeric name, got {env!r}")
+    return {base: f"{base}_{env}" for base in TABLES}
+
+
+def make_dynamodb_resource(endpoint_url: str | None, region: str) -> Any:
+    """A boto3 DynamoDB resource with bounded timeouts and standard retries.
+
+    A loopback endpoint (the embedded local server) always gets the dummy credentials and the
+    legacy defaults mode: the credential chain and the "auto" defaults mode both probe the EC2
+    metadata address, and an assume-role profile calls STS, while local mode must contact loopback
+    addresses only. Another explicit endpoint uses the standard chain, with the dummy credentials
+    when it finds none; no endpoint means real AWS and the standard chain. The dummy credentials
+    are passed explicitly, so nothing in ``os.environ`` changes, and the resource comes from the
+    session whose chain was checked (not boto3's process-wide default session).
+    """
+    session = Session(region_name=region)
+    kwargs: dict[str, Any] = {"region_name": region, "config": BOTO_CONFIG}
+    if endpoint_url and is_loopback_endpoint(endpoint_url):
+        kwargs.update(DUMMY_CREDENTIALS, endpoint_url=endpoint_url, config=LOOPBACK_BOTO_CONFIG)
+    elif endpoint_url:
+        kwargs["endpoint_url"] = endpoint_url
+        if session.get_credentials() is None:
+            kwargs.update(DUMMY_CREDENTIALS)
+    return session.resource("dynamodb", **kwargs)
+
+
+def is_loopback_endpoint(endpoint_url: str) -> bool:
+    """True when the URL's host is localhost, 127.0.0.0/8 or ::1 (also IPv4-mapped)."""
+    host = urlsplit(endpoint_url).hostname or ""
+    if host == "localhost":
+        return True
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    mapped = address.ipv4_mapped if isinstance(address, ipaddress.IPv6Address) else None
+    return address.is_loopback or (mapped is not None and mapped.is_loopback)
+
+
+@contextmanager
+def store_boundary(action: str) -> Iterator[None]:
+    """Map botocore failures to StoreError (transient for the loop), once, here."""
+    try:
+        yield
+    except ClientError as exc:
+        raise StoreError(f"{action}: {error_code(exc)}: {exc}") from exc
+    except BotoCoreError as exc:
+        raise StoreError(f"{action}: {exc}") from exc
+
+
+def error_code(exc: ClientError) -> str:
+    return str(exc.response.get("Error", {}).get("Code", ""))
+
+
+def _attributes(*names: str) -> list[dict[str, str]]:
+    return [{"AttributeName": name, "AttributeType": "S"} for name in names]
+
+
+def _keys(hash_key: str, range_key: str | None = None) -> list[dict[str, str]]:
+    schema = [{"AttributeName": hash_key, "KeyType": "HASH"}]
+    if range_key:
+        schema.append({"AttributeName": range_key, "KeyType": "RANGE"})
+    return schema
+
+
+def _index(name: str, hash_key: str, range_key: str) -> dict[str, Any]:
+    return {"IndexName": name, "KeySchema": _keys(hash_key, range_key),
+            "Projection": {"ProjectionType": "ALL"}}
+
+
+def table_specs() -> dict[str, dict[str, Any]]:
+    """CreateTable arguments (without TableName) per base name."""
+    return {
+        MARKET_CONFIG: {"KeySchema": _keys("market_id"),
+                        "AttributeDefinitions": _attributes("market_id")},
+        STATE: {"KeySchema": _keys("key"), "AttributeDefinitions": _attributes("key")},
+        TRADE_LOG: {"KeySchema": _keys("date", TRADE_SORT_KEY),
+                    "AttributeDefinitions": _attributes("date", TRADE_SORT_KEY)},
+        DECISION_LOG: {
+            "KeySchema": _keys("date", "timestamp"),
+            "AttributeDefinitions": _attributes("date", "timestamp", "market_id"),
+            "GlobalSecondaryIndexes": [_index(DECISION_INDEX, "market_id", "timestamp")],
+        },
+        EXECUTION_LOG: {
+            "KeySchema": _keys("bot_run_id", EXECUTION_SORT_KEY),
+            "AttributeDefinitions": _attributes("bot_run_id", EXECUTION_SORT_KEY, "decision_id",
+                                                "event_ts"),
+            "GlobalSecondaryIndexes": [_index(EXECUTION_INDEX, "decision_id", "event_ts")],
+        },
+    }
+
+
+def create_tables(client: Any, names: dict[str, str], clock: Clock) -> list[str]:
+    """Create the missing tables (PAY_PER_REQUEST) and enable TTL on the log tables.
+
+    Existing tables are left as they are, except that TTL is switched on when it is off.
+    Returns the names of the tables created.
+    """
+    created: list[str] = []
+    specs = table_specs()
+    with store_boundary("create tables"):
+        for base, spec in specs.items():
+            if _create_if_missing(client, names[base], spec):
+                created.append(names[base])
+        for base in TABLES:
+            _wait_active(client, names[base], clock)
+        for base in TTL_TABLES:
+            _ensure_ttl(client, names[base])
+    return created
+
+
+def _create_if_missing(client: Any, name: str, spec: dict[str, Any]) -> bool:
+    try:
+        client.create_table(TableName=name, BillingMode="PAY_PER_REQUEST", **spec)
+    except ClientError as exc:
+        if error_code(exc) == "ResourceInUseException":
+            return False
+        raise
+    return True
+
+
+def _wait_active(client: Any, name: str, clock: Clock) -> None:
+    for _ in range(TABLE_ACTIVE_POLLS):
+        if client.describe_table(TableName=name)["Table"]["TableStatus"] == "ACTIVE":
+            return
+        clock.sleep(1.0)
+    raise StoreError(f"table {name} did not become ACTIVE")
+
+
+def _ensure_ttl(client: Any, name: str) -> None:
+    described = client.describe_time_to_live(TableName=name)["TimeToLiveDescription"]
+    if described.get("TimeToLiveStatus") in ("ENABLED", "ENABLING"):
+        return
+    client.update_time_to_live(
+        TableName=name,
+        TimeToLiveSpecification={"Enabled": True, "AttributeName": TTL_ATTRIBUTE},
+    )

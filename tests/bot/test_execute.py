@@ -1,0 +1,107 @@
+"""The executor against a small fake exchange writer: what it sends and what the overlay keeps."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+
+from dora.bot.execute import UNCONFIRMED_GRACE_MS, Executor
+from dora.core.diff import Plan
+from dora.core.models import (
+    CancelResult,
+    CancelStatus,
+    DecreaseResult,
+    OrderRequest,
+    PlaceResult,
+    PlaceStatus,
+    RestingOrder,
+    Side,
+)
+from dora.core.overlay import Overlay
+from dora.core.units import Count
+from dora.runtime.clock import FakeClock
+
+START_MS = 1_767_225_600_000
+
+
+class FakeWriter:
+    """Answers every create with ``place_status`` after ``create_takes_ms`` of (fake) time;
+    cancels of ids in ``failing_cancels`` fail."""
+
+    def __init__(self, clock: FakeClock, place_status: PlaceStatus = PlaceStatus.PLACED,
+                 create_takes_ms: int = 0, failing_cancels: frozenset[str] = frozenset()):
+        self.clock = clock
+        self.place_status = place_status
+        self.create_takes_ms = create_takes_ms
+        self.failing_cancels = failing_cancels
+        self.placed: list[OrderRequest] = []
+
+    def place_order(self, request: OrderRequest) -> PlaceResult:
+        return self.place_orders([request])[0]
+
+    def place_orders(self, requests: Sequence[OrderRequest]) -> list[PlaceResult]:
+        self.clock.advance_ms(self.create_takes_ms)
+        self.placed += requests
+        return [PlaceResult(r, self.place_status, order_id=f"o-{r.client_order_id}",
+                            remaining=r.count, ts_ms=self.clock.now_ms()) for r in requests]
+
+    def cancel_order(self, order_id: str) -> CancelResult:
+        return self.cancel_orders([order_id])[0]
+
+    def cancel_orders(self, order_ids: Sequence[str]) -> list[CancelResult]:
+        return [CancelResult(i, CancelStatus.FAILED, error_code="internal")
+                if i in self.failing_cancels else CancelResult(i, CancelStatus.CANCELLED)
+                for i in order_ids]
+
+    def decrease_order(self, order_id: str, reduce_to: Count) -> DecreaseResult:
+        raise AssertionError("no decreases in these plans")
+
+
+def resting(order_id: str, ticker: str, side: Side, price: int) -> RestingOrder:
+    return RestingOrder(order_id, f"dora-{order_id}", ticker, side, price, 500)
+
+
+def request(ticker: str, side: Side, price: int) -> OrderRequest:
+    return OrderRequest(ticker, side, price, 500, client_order_id=f"dora-{ticker}-{side}-{price}")
+
+
+def make(writer_kwargs: dict[str, object]) -> tuple[Executor, FakeWriter, Overlay, FakeClock]:
+    clock = FakeClock(START_MS)
+    writer = FakeWriter(clock, **writer_kwargs)
+    overlay = Overlay()
+    return Executor(writer, overlay, clock, logging.getLogger("dora.test")), writer, overlay, clock
+
+
+def test_a_failed_cancel_holds_back_the_place_on_that_market_side_only() -> None:
+    executor, writer, _, _ = make({"failing_cancels": frozenset({"old-bid"})})
+    plan = Plan(
+        cancels=(resting("old-bid", "A", Side.BID, 5000), resting("old-ask", "A", Side.ASK, 5600)),
+        decreases=(), places=(request("A", Side.BID, 5100), request("A", Side.ASK, 5500),
+                              request("B", Side.BID, 4000)),
+        kept=(),
+    )
+    report = executor.execute(plan, {}, batch=True)
+    assert [(r.ticker, r.side) for r in writer.placed] == [("A", Side.ASK), ("B", Side.BID)]
+    assert (report.cancel_failed, report.place_held, report.placed) == (1, 1, 2)
+
+
+def test_an_unknown_create_is_held_until_well_after_dora_stopped_waiting() -> None:
+    executor, _, overlay, clock = make({"place_status": PlaceStatus.UNKNOWN,
+                                        "create_takes_ms": 10_000})
+    sent_ms = clock.now_ms()
+    plan = Plan(cancels=(), decreases=(), places=(request("A", Side.BID, 5100),), kept=())
+    executor.execute(plan, {}, batch=True)
+    gave_up_ms = sent_ms + 10_000
+
+    # the exchange's data is already newer than the send, but the create may land later
+    assert [o.ticker for o in overlay.apply([], as_of_ms=gave_up_ms + 1)] == ["A"]
+    assert overlay.apply([], as_of_ms=gave_up_ms + UNCONFIRMED_GRACE_MS + 1) == []
+
+
+def test_every_execution_event_carries_the_latency_of_its_request() -> None:
+    executor, _, _, _ = make({"create_takes_ms": 35})
+    plan = Plan(places=(request("A", Side.BID, 5100), request("A", Side.ASK, 5500)))
+    batch = executor.execute(plan, {}, batch=True)
+    single = executor.execute(plan, {}, batch=False)
+    assert [e["latency_ms"] for e in batch.events] == [35, 35]
+    assert [e["latency_ms"] for e in single.events] == [35, 35]

@@ -1,0 +1,60 @@
+"""``dora sim`` as a process: ready file once listening, clean exit on SIGTERM."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import requests
+
+from dora.runtime.clock import SystemClock
+
+REPO = Path(__file__).resolve().parents[2]
+LAUNCH = "from dora.cli.sim import sim_command; sim_command()"
+
+
+def wait_for_file(path: Path, proc: subprocess.Popen[str], limit_s: float = 10.0) -> None:
+    clock = SystemClock()
+    deadline = clock.monotonic() + limit_s
+    while not path.exists():
+        assert proc.poll() is None, proc.communicate()
+        assert clock.monotonic() < deadline, "the sim never wrote its ready file"
+        clock.sleep(0.05)
+
+
+def test_cli_writes_ready_file_and_stops_on_sigterm(tmp_path: Path) -> None:
+    ready = tmp_path / "ready.json"
+    proc = subprocess.Popen(
+        [sys.executable, "-c", LAUNCH, "--port", "0", "--seed", "3", "--markets", "2",
+         "--lag-ms", "0", "--fault-rate", "0", "--ready-file", str(ready),
+         "--key-dir", str(tmp_path / "keys")],
+        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    try:
+        wait_for_file(ready, proc)
+        info = json.loads(ready.read_text())
+        assert info["url"].startswith("http://127.0.0.1:") and info["url"].endswith("/trade-api/v2")
+        assert Path(info["private_key_path"]).parent == tmp_path / "keys"
+        markets = requests.get(info["url"] + "/markets", timeout=5).json()["markets"]
+        assert [m["ticker"] for m in markets] == ["SIM-MKT-00", "SIM-MKT-01"]
+        assert requests.get(info["control_url"] + "/counters", timeout=5).status_code == 200
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=10) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert ready.exists()
+
+
+def test_cli_rejects_a_public_key_without_key_id(tmp_path: Path) -> None:
+    pem = tmp_path / "pub.pem"
+    pem.write_text("not used")
+    result = subprocess.run(
+        [sys.executable, "-c", LAUNCH, "--public-key", str(pem)],
+        cwd=REPO, capture_output=True, text=True, timeout=30, check=False,
+    )
+    assert result.returncode == 2 and "--key-id" in result.stderr

@@ -1,0 +1,136 @@
+"""Realism knobs over HTTP: read lag, latency, random 5xx, lost responses, pause windows."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from fractions import Fraction
+
+import pytest
+import requests
+
+from dora.runtime.clock import FakeClock
+from dora.sim.http.wire import rfc3339
+from dora.sim.runner import RunningSim
+from tests.sim.http.helpers import Api, assert_error, control, order_body
+
+
+@pytest.fixture
+def frozen(sim_factory: Callable[..., RunningSim]) -> tuple[RunningSim, FakeClock]:
+    clock = FakeClock()
+    return sim_factory(clock=clock, flow=False, tick_ms=0, tier="prestige"), clock
+
+
+def test_read_lag_hides_a_new_order_until_the_lag_passes(
+    frozen: tuple[RunningSim, FakeClock]
+) -> None:
+    sim, clock = frozen
+    control(sim, "POST", "/knobs", {"lag_ms": 2_000})
+    api = Api(sim)
+    order_id = api.create()["order_id"]
+    assert api.get("/portfolio/orders").json()["orders"] == []
+    assert_error(api.get(f"/portfolio/orders/{order_id}"), 404, "not_found")
+    stamp = api.get("/exchange/user_data_timestamp", signed=False).json()["as_of_time"]
+    assert stamp == rfc3339(clock.now_ms() - 2_000)
+    clock.advance_ms(2_000)
+    assert [o["order_id"] for o in api.get("/portfolio/orders").json()["orders"]] == [order_id]
+
+
+def test_read_lag_shows_a_cancelled_order_as_resting(frozen: tuple[RunningSim, FakeClock]) -> None:
+    sim, clock = frozen
+    api = Api(sim)
+    order_id = api.create()["order_id"]
+    clock.advance_ms(5_000)
+    control(sim, "POST", "/knobs", {"lag_ms": 1_000})
+    api.delete(f"/portfolio/events/orders/{order_id}")
+    assert api.get(f"/portfolio/orders/{order_id}").json()["order"]["status"] == "resting"
+    clock.advance_ms(1_000)
+    assert api.get(f"/portfolio/orders/{order_id}").json()["order"]["status"] == "canceled"
+
+
+def test_latency_sleeps_on_the_sim_clock(frozen: tuple[RunningSim, FakeClock]) -> None:
+    sim, clock = frozen
+    control(sim, "POST", "/knobs", {"latency_ms": 250})
+    before = clock.now_ms()
+    assert Api(sim).get("/markets", signed=False).status_code == 200
+    assert clock.now_ms() - before == 250
+    assert 0.25 in clock.slept
+
+
+def test_fault_rate_one_answers_503_and_applies_nothing(
+    frozen: tuple[RunningSim, FakeClock]
+) -> None:
+    sim, _ = frozen
+    api = Api(sim)
+    control(sim, "POST", "/knobs", {"fault_rate": "1"})
+    assert_error(api.post("/portfolio/events/orders", json=order_body()), 503,
+                 "service_unavailable")
+    assert_error(api.get("/markets", signed=False), 503, "service_unavailable")
+    control(sim, "POST", "/knobs", {"fault_rate": 0})
+    assert api.get("/portfolio/orders").json()["orders"] == []
+
+
+def test_random_faults_repeat_with_the_seed(sim_factory: Callable[..., RunningSim]) -> None:
+    def pattern() -> list[int]:
+        sim = sim_factory(clock=FakeClock(), flow=False, tick_ms=0, tier="prestige", seed=11,
+                          fault_rate=Fraction(1, 2))
+        api = Api(sim)
+        return [api.get("/exchange/status", signed=False).status_code for _ in range(30)]
+
+    first, second = pattern(), pattern()
+    assert first == second and set(first) == {200, 503}
+
+
+def test_lost_response_applies_the_write_but_answers_503(
+    frozen: tuple[RunningSim, FakeClock]
+) -> None:
+    sim, _ = frozen
+    api = Api(sim)
+    control(sim, "POST", "/knobs", {"lost_response_rate": "1", "lost_response_mode": "503"})
+    assert_error(api.post("/portfolio/events/orders", json=order_body(client_order_id="lost-1")),
+                 503, "service_unavailable")
+    assert api.get("/portfolio/balance").status_code == 200  # reads are never lost
+    control(sim, "POST", "/knobs", {"lost_response_rate": "0"})
+    orders = api.get("/portfolio/orders").json()["orders"]
+    assert [o["client_order_id"] for o in orders] == ["lost-1"]
+
+
+def test_lost_response_can_drop_the_connection(frozen: tuple[RunningSim, FakeClock]) -> None:
+    sim, _ = frozen
+    api = Api(sim)
+    control(sim, "POST", "/knobs", {"lost_response_rate": "1", "lost_response_mode": "drop"})
+    with pytest.raises(requests.ConnectionError):
+        api.post("/portfolio/events/orders", json=order_body(client_order_id="lost-2"))
+    control(sim, "POST", "/knobs", {"lost_response_rate": "0"})
+    fresh = Api(sim)
+    orders = fresh.get("/portfolio/orders").json()["orders"]
+    assert [o["client_order_id"] for o in orders] == ["lost-2"]
+    assert control(sim, "GET", "/counters").json()["status"]["0"] == 1
+
+
+def test_pause_window_stops_trading_then_ends_by_itself(
+    frozen: tuple[RunningSim, FakeClock]
+) -> None:
+    sim, clock = frozen
+    api = Api(sim)
+    kept = api.create(client_order_id="kept")["order_id"]
+    pulled = api.create(client_order_id="pulled", cancel_order_on_pause=True)["order_id"]
+    answer = control(sim, "POST", "/trading_active", {"active": False, "duration_ms": 5_000})
+    assert answer.json() == {"trading_active": False}
+    status = api.get("/exchange/status", signed=False).json()
+    assert status["trading_active"] is False
+    assert status["exchange_estimated_resume_time"] == rfc3339(clock.now_ms() + 5_000)
+    assert_error(api.post("/portfolio/events/orders", json=order_body()), 409,
+                 "trading_is_paused")
+    assert api.get(f"/portfolio/orders/{pulled}").json()["order"]["status"] == "canceled"
+    assert api.get(f"/portfolio/orders/{kept}").json()["order"]["status"] == "resting"
+    clock.advance_ms(5_000)
+    assert api.get("/exchange/status", signed=False).json()["trading_active"] is True
+    api.create()
+
+
+def test_knob_validation(frozen: tuple[RunningSim, FakeClock]) -> None:
+    sim, _ = frozen
+    for body in ({"fault_rate": "2"}, {"lag_ms": -5}, {"speed": 3}, {"fault_rate": "x"}):
+        response = control(sim, "POST", "/knobs", body)
+        assert response.status_code == 400, body
+    assert control(sim, "GET", "/knobs").json()["fault_rate"] == "0"

@@ -83,9 +83,7 @@ def required_collateral(position: Count, orders: Iterable[Resting]) -> Micros:
 def settlement_payout(pos: Position, result: str) -> Micros:
     if result == "yes":
         return ONE_DOLLAR * max(pos.position, 0)
-    if result == "no":
-        return ONE_DOLLAR * max(-pos.position, 0)
-    return pos.exposure  # void: cost returned
+    return ONE_DOLLAR * max(-pos.position, 0)
 
 
 class Account:

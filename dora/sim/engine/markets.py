@@ -19,7 +19,9 @@ STATUS_FILTERS: dict[str, frozenset[MarketStatus]] = {
                          MarketStatus.AMENDED}),
     "settled": frozenset({MarketStatus.FINALIZED}),
 }
-SETTLEMENT_RESULTS = ("yes", "no", "void")
+# Kalshi's schema has no "void" result (docs/kalshi-notes.md#enumerations): binary markets settle
+# yes or no.
+SETTLEMENT_RESULTS = ("yes", "no")
 
 
 class MarketState:

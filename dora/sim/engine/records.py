@@ -195,7 +195,7 @@ class SimSettlement:
     settled_ms: TsMs
 
     def __post_init__(self) -> None:
-        _require(self.result in ("yes", "no", "void"), f"bad settlement result {self.result!r}")
+        _require(self.result in ("yes", "no"), f"bad settlement result {self.result!r}")
 
 
 @dataclass(frozen=True, slots=True)

@@ -77,15 +77,26 @@ def add_market(ctx: SimContext, request: Request) -> Response:
     now = ctx.now_ms()
     close_in_s = _typed(body, "close_in_s", int, 7 * 86_400)
     close_ms = _typed(body, "close_ms", int, now + close_in_s * 1000)
-    status = MarketStatus(_typed(body, "status", str, MarketStatus.ACTIVE.value))
+    open_in_s = _typed(body, "open_in_s", int, 0)
+    status = _market_status(_typed(body, "status", str, MarketStatus.ACTIVE.value))
     market = ctx.engine.add_market(
         ticker, close_ms=close_ms, event_ticker=_typed(body, "event_ticker", str, ""),
         price_level_structure=_typed(body, "price_level_structure", str, "linear_cent"),
         fractional=_typed(body, "fractional", bool, False),
         maker_fees=_typed(body, "maker_fees", bool, False),
         fair_value=_price(_typed(body, "fair_value", str, "0.50"), "fair_value"), status=status,
+        open_ms=now + open_in_s * 1000,
     )
     return Response(201, {"market": market_json(market, MarketActivity())})
+
+
+def _market_status(raw: str) -> MarketStatus:
+    """Only Kalshi's own status values (docs/kalshi-notes.md#enumerations), never dora's
+    ``unknown`` placeholder."""
+    allowed = [s.value for s in MarketStatus if s is not MarketStatus.UNKNOWN]
+    if raw not in allowed:
+        raise invalid(f"status must be one of {', '.join(allowed)}; got {raw!r}")
+    return MarketStatus(raw)
 
 
 def set_fair_value(ctx: SimContext, request: Request) -> Response:
@@ -103,8 +114,8 @@ def close_market(ctx: SimContext, request: Request) -> Response:
 
 def settle_market(ctx: SimContext, request: Request) -> Response:
     result = _typed(_body(request), "result", str)
-    if result not in ("yes", "no", "void"):
-        raise invalid("result must be yes, no or void")
+    if result not in ("yes", "no"):
+        raise invalid("result must be yes or no")
     ctx.engine.settle_market(request.params["ticker"], result)
     return Response(200, {})
 

@@ -50,7 +50,7 @@ def market_json(market: SimMarket, activity: MarketActivity) -> JsonObject:
         "can_close_early": False,
         "fractional_trading_enabled": market.fractional,
         "expiration_value": "",
-        "settlement_bounds_type": "",
+        "settlement_bounds_type": "default",  # no settlement bounds
         "price_level_structure": market.price_level_structure,
         "price_ranges": [_price_range(r) for r in market.price_ranges],
         "is_provisional": False,

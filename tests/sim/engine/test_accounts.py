@@ -107,7 +107,7 @@ def test_fees_charged_on_fills_and_reported(engine: Engine, clock: FakeClock,
 
 
 @pytest.mark.parametrize(("result", "alice_gets", "bob_gets"), [
-    ("yes", 2_000_000, 0), ("no", 0, 2_000_000), ("void", 800_000, 1_200_000)])
+    ("yes", 2_000_000, 0), ("no", 0, 2_000_000)])
 def test_settlement_pays_winners_and_closes_positions(engine: Engine, result: str,
                                                       alice_gets: int, bob_gets: int) -> None:
     place(engine, "bob", ASK, 4000, 200)  # bob short 2 at NO 0.60 (maker, no fee)

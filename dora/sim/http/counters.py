@@ -1,10 +1,28 @@
-"""Request counters the control surface exposes: by "METHOD /template", by status, cancel 404s."""
+"""Request counters the control surface exposes: by "METHOD /template", by status, cancel 404s;
+and, for tests that judge a client by the exchange's own record, every cancel answer."""
 
 from __future__ import annotations
 
 import threading
-from collections import Counter
+from collections import Counter, deque
+from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
+
+from dora.core.models import TsMs
+
+CANCEL_ANSWERS_KEPT = 100_000  # the newest; a long-running sim stays bounded
+
+
+@dataclass(frozen=True, slots=True)
+class CancelAnswer:
+    """One cancel the exchange processed: the order, what it answered ("cancelled" or the error
+    code), and whether the caller got that answer (False when the answer was lost)."""
+
+    order_id: str
+    outcome: str
+    delivered: bool
+    ts_ms: TsMs
 
 
 class RequestCounters:
@@ -12,6 +30,7 @@ class RequestCounters:
         self._requests: Counter[str] = Counter()
         self._statuses: Counter[str] = Counter()
         self._cancel_404 = 0
+        self._cancel_answers: deque[CancelAnswer] = deque(maxlen=CANCEL_ANSWERS_KEPT)
         self._lock = threading.Lock()
 
     def count_request(self, method: str, template: str) -> None:
@@ -26,6 +45,15 @@ class RequestCounters:
         with self._lock:
             self._cancel_404 += n
 
+    def record_cancel_answers(self, answers: Iterable[CancelAnswer]) -> None:
+        with self._lock:
+            self._cancel_answers.extend(answers)
+
+    def cancel_answers(self) -> list[CancelAnswer]:
+        """The kept cancel answers, in the order the exchange gave them."""
+        with self._lock:
+            return list(self._cancel_answers)
+
     def snapshot(self) -> dict[str, Any]:
         with self._lock:
             return {
@@ -39,3 +67,4 @@ class RequestCounters:
             self._requests.clear()
             self._statuses.clear()
             self._cancel_404 = 0
+            self._cancel_answers.clear()

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from dora.core.models import TsMs
 from dora.sim.engine.records import EngineError, SimOrder
 from dora.sim.http.context import Route, RouteKind, SimContext
+from dora.sim.http.counters import CancelAnswer
 from dora.sim.http.http_types import ApiError, Request, Response, invalid
 from dora.sim.http.wire import (
     FillSummary,
@@ -26,6 +28,7 @@ from dora.sim.http.wire_parse import (
 )
 
 ORDERS = "/portfolio/events/orders"
+CANCEL_TEMPLATES = frozenset({f"{ORDERS}/{{order_id}}", f"{ORDERS}/batched"})
 
 
 def _fills_of(ctx: SimContext, user_id: str, order: SimOrder) -> FillSummary:
@@ -67,7 +70,12 @@ def _cancel(ctx: SimContext, user_id: str, order_id: str) -> tuple[SimOrder, int
 
 def cancel_order(ctx: SimContext, request: Request) -> Response:
     check_account_query(request.query)
-    order, reduced_by = _cancel(ctx, request.user_id, request.params["order_id"])
+    order_id = request.params["order_id"]
+    try:
+        order, reduced_by = _cancel(ctx, request.user_id, order_id)
+    except EngineError as exc:  # an error answer is never lost: journal it here
+        ctx.counters.record_cancel_answers([CancelAnswer(order_id, exc.code, True, ctx.now_ms())])
+        raise
     return Response(200, cancel_response(order, reduced_by, ctx.now_ms()))
 
 
@@ -86,6 +94,22 @@ def batch_cancel_orders(ctx: SimContext, request: Request) -> Response:
         else:
             results.append(batch_cancel_item(order, reduced_by, now_ms))
     return Response(200, {"orders": results})
+
+
+def cancel_answers(
+    request: Request, response: Response, *, delivered: bool, ts_ms: TsMs
+) -> list[CancelAnswer]:
+    """What a successful cancel request answered, order by order (for the cancel journal)."""
+    if request.method != "DELETE" or response.status >= 300 or not isinstance(response.body, dict):
+        return []
+    items = response.body.get("orders")
+    if items is None:  # a single cancel
+        return [CancelAnswer(str(response.body["order_id"]), "cancelled", delivered, ts_ms)]
+    return [
+        CancelAnswer(str(item["order_id"]), (item.get("error") or {}).get("code", "cancelled"),
+                     delivered, ts_ms)
+        for item in items
+    ]
 
 
 def cancel_all_orders(ctx: SimContext, request: Request) -> Response:

@@ -8,6 +8,7 @@ import contextlib
 import json
 import logging
 import socket
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -111,9 +112,13 @@ class SimApp:
         with ctx.lock:
             ctx.tick()
             response = route.handler(ctx, request)
+        answered = response
         if route.kind is RouteKind.WRITE and response.status < 300:
-            return _maybe_lose(ctx, response)
-        return response
+            answered = _maybe_lose(ctx, response)
+        if route.template in routes_orders.CANCEL_TEMPLATES:
+            ctx.counters.record_cancel_answers(routes_orders.cancel_answers(
+                request, response, delivered=answered is response, ts_ms=ctx.now_ms()))
+        return answered
 
 
 def _maybe_lose(ctx: SimContext, response: Response) -> Response:
@@ -189,3 +194,10 @@ class SimServer(ThreadingHTTPServer):
     def __init__(self, address: tuple[str, int], app: SimApp) -> None:
         self.app = app
         super().__init__(address, SimRequestHandler)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that hangs up mid-request (its timeout, a dropped proxy) is routine."""
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            log.debug("client %s hung up", client_address)
+            return
+        super().handle_error(request, client_address)

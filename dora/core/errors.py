@@ -37,8 +37,18 @@ class OrderRejectedError(DoraError):
         self.status = status
 
 
+class OutOfTimeError(TransientError):
+    """Not sent: the stop budget has no time left for this call (docs/aws-notes.md#stopping)."""
+
+
 class NotFoundError(DoraError):
-    """The order (or object) is not there: for a cancel it means already gone, i.e. done."""
+    """The order (or object) is not there: for a cancel it means already gone, i.e. done.
+    ``after_lost_answer``: an earlier attempt of the same request got no answer, so that attempt
+    may be what removed it."""
+
+    def __init__(self, message: str, *, after_lost_answer: bool = False) -> None:
+        super().__init__(message)
+        self.after_lost_answer = after_lost_answer
 
 
 class ConfigError(DoraError):

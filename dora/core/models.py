@@ -259,10 +259,11 @@ class CancelResult:
     order_id: str
     status: CancelStatus
     reduced_by: Count = 0
-    ts_ms: TsMs = 0
+    ts_ms: TsMs = 0  # the exchange's time of the answer; 0 when it gave none
     client_order_id: str = ""
     error_code: str = ""
     error_message: str = ""
+    after_lost_answer: bool = False  # NOT_FOUND on a retry of an attempt whose answer was lost
 
 
 @dataclass(frozen=True, slots=True)

@@ -43,6 +43,7 @@ from dora.exchange.ratelimit import RateLimiter
 from dora.exchange.stats import ApiStats
 from dora.exchange.wire import WireFormatError
 from dora.runtime.clock import Clock
+from dora.runtime.deadline import TimeLeft
 
 T = TypeVar("T")
 MAX_TICKERS_PER_CALL = 100
@@ -72,6 +73,10 @@ class KalshiClient:
 
     def close(self) -> None:
         self._transport.close()
+
+    def bound_by(self, budget: TimeLeft | None) -> None:
+        """Fit every later call into ``budget`` (a stop budget; see :mod:`dora.exchange.http`)."""
+        self._transport.bound_by(budget)
 
     # ---- exchange and markets -----------------------------------------------------------------
 

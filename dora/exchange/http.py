@@ -7,12 +7,16 @@ backoff); 404 -> NotFoundError; 401/403/410 and other unexpected 4xx -> FatalErr
 (a write may have been applied); a connection that never opened -> TransientError (not sent).
 Only requests marked ``retry`` (reads, cancels, idempotent writes) are repeated, on any
 TransientError, with capped exponential backoff and jitter slept on the injected clock.
+
+Under a stop budget (:meth:`Transport.bound_by`) every attempt's timeouts are cut to the time left,
+no retry starts that could not finish in time, and nothing is sent once the time is gone
+(OutOfTimeError).
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote, urlsplit
@@ -26,6 +30,7 @@ from tenacity import (
     stop_after_attempt,
     stop_after_delay,
 )
+from tenacity.stop import stop_base
 from tenacity.wait import wait_exponential_jitter
 from urllib3.exceptions import MaxRetryError, NewConnectionError
 
@@ -34,6 +39,7 @@ from dora.core.errors import (
     NotFoundError,
     OrderRejectedError,
     OutcomeUnknownError,
+    OutOfTimeError,
     RateLimitedError,
     TransientError,
 )
@@ -43,10 +49,12 @@ from dora.exchange.ratelimit import RateLimiter
 from dora.exchange.stats import ApiStats
 from dora.exchange.wire import WireFormatError, parse_error
 from dora.runtime.clock import Clock
+from dora.runtime.deadline import TimeLeft
 
 DEFAULT_TIMEOUT = (3.05, 10.0)
 # No new attempt starts this long after the first: bounds a call (and a shutdown) in an outage.
 RETRY_WINDOW_S = 15.0
+MIN_ATTEMPT_S = 0.2  # under a stop budget, an attempt with less time than this is not sent
 _REJECT_STATUSES = frozenset({400, 409, 422})
 _FATAL_STATUSES = frozenset({401, 403, 410})
 
@@ -59,6 +67,12 @@ class ApiRequest:
     body: Mapping[str, Any] | None = None
     items: int = 1  # batch endpoints are billed per item
     retry: bool = True  # False for writes that must never be repeated blindly (creates)
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    body: Any
+    after_lost_answer: bool  # an earlier attempt of this request got no answer (may have applied)
 
 
 class Transport:
@@ -82,23 +96,59 @@ class Transport:
         self._max_attempts = max_attempts
         self._backoff = wait_exponential_jitter(multiplier=0.25, max=retry_wait_max_s, jitter=0.25)
         self._log = logger or logging.getLogger("dora.exchange")
+        self._budget: TimeLeft | None = None
 
     def close(self) -> None:
         self._session.close()
 
+    def bound_by(self, budget: TimeLeft | None) -> None:
+        """Fit every later call into ``budget`` (see the module docstring)."""
+        self._budget = budget
+
     def call(self, request: ApiRequest) -> Any:
         """Send ``request`` (repeating it only if it is marked safe); the parsed JSON answer."""
+        return self.call_reporting(request).body
+
+    def call_reporting(self, request: ApiRequest) -> Answer:
+        """As :meth:`call`, also saying whether an earlier attempt's answer was lost. A 404 after
+        such an attempt carries ``after_lost_answer`` (the lost attempt may have done it)."""
         if not request.retry:
-            return self._attempt(request)
+            return Answer(self._attempt(request), after_lost_answer=False)
+        lost: list[OutcomeUnknownError] = []
+
+        def attempt(req: ApiRequest) -> Any:
+            try:
+                return self._attempt(req)
+            except OutcomeUnknownError as exc:
+                lost.append(exc)
+                raise
+
         retrying = Retrying(
             sleep=self._clock.sleep,
-            stop=stop_after_attempt(self._max_attempts) | stop_after_delay(RETRY_WINDOW_S),
+            stop=(stop_after_attempt(self._max_attempts) | stop_after_delay(RETRY_WINDOW_S)
+                  | _StopWhenOutOfTime(self._time_left)),
             wait=self._wait,
             retry=retry_if_exception_type(TransientError),
             before_sleep=self._log_retry,
             reraise=True,
         )
-        return retrying(self._attempt, request)
+        try:
+            return Answer(retrying(attempt, request), after_lost_answer=bool(lost))
+        except NotFoundError as exc:
+            if lost:
+                raise NotFoundError(str(exc), after_lost_answer=True) from exc
+            raise
+
+    def _time_left(self) -> float | None:
+        return None if self._budget is None else self._budget.remaining()
+
+    def _timeouts(self, endpoint: Endpoint) -> tuple[float, float]:
+        left = self._time_left()
+        if left is None:
+            return self._timeout
+        if left < MIN_ATTEMPT_S:
+            raise OutOfTimeError(f"{endpoint.key}: not sent, the stop budget is spent")
+        return min(self._timeout[0], left), min(self._timeout[1], left)
 
     def _wait(self, state: RetryCallState) -> float:
         # After a 429 the limiter has already blocked the bucket for its backoff; the next
@@ -117,7 +167,7 @@ class Transport:
     def _attempt(self, request: ApiRequest) -> Any:
         endpoint = request.endpoint
         cost = endpoint.cost(request.items)
-        self._limiter.acquire(endpoint.bucket, cost)
+        self._limiter.acquire(endpoint.bucket, cost, max_wait_s=self._time_left())
         path = self._base_path + endpoint.template.format(
             **{name: quote(value, safe="") for name, value in request.path_args.items()}
         )
@@ -130,7 +180,7 @@ class Transport:
         try:
             response = self._session.request(
                 endpoint.method, self._origin + path, params=list(request.params) or None,
-                json=request.body, headers=headers, timeout=self._timeout,
+                json=request.body, headers=headers, timeout=self._timeouts(endpoint),
             )
         except requests.RequestException as exc:
             self._record(endpoint, cost, started, error=True)
@@ -161,6 +211,17 @@ class Transport:
         latency_ms = round((self._clock.monotonic() - started) * 1000)
         self._stats.record(endpoint.key, tokens=tokens, latency_ms=latency_ms, error=error,
                            rate_limited=rate_limited, not_found=not_found)
+
+
+class _StopWhenOutOfTime(stop_base):
+    """No retry that could not finish within a stop budget's time left."""
+
+    def __init__(self, time_left: Callable[[], float | None]) -> None:
+        self._time_left = time_left
+
+    def __call__(self, retry_state: RetryCallState) -> bool:
+        left = self._time_left()
+        return left is not None and left < retry_state.upcoming_sleep + MIN_ATTEMPT_S
 
 
 def _new_session() -> requests.Session:

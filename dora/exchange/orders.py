@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import replace
 from typing import Any, TypeVar
 
 from dora.core.errors import (
@@ -121,7 +122,9 @@ class OrderEntry:
             return wire.parse_cancel(self._transport.call(call))
         except _CANCEL_FAILURES as exc:
             status, code, message = _cancel_failure(exc)
-            return CancelResult(order_id, status, error_code=code, error_message=message)
+            after_lost = isinstance(exc, NotFoundError) and exc.after_lost_answer
+            return CancelResult(order_id, status, error_code=code, error_message=message,
+                                after_lost_answer=after_lost)
 
     def cancel_orders(self, order_ids: Sequence[str]) -> list[CancelResult]:
         """Any number of cancels, batched; an order that is already gone is NOT_FOUND (done)."""
@@ -135,7 +138,8 @@ class OrderEntry:
         call = ApiRequest(ep.BATCH_CANCEL, body=wire.batch_cancel_body(order_ids),
                           items=len(order_ids))
         try:
-            return wire.parse_batch_cancel(self._transport.call(call), order_ids)
+            answer = self._transport.call_reporting(call)
+            results = wire.parse_batch_cancel(answer.body, order_ids)
         except OrderRejectedError as exc:
             return [CancelResult(i, CancelStatus.FAILED, error_code=exc.code,
                                  error_message=exc.message) for i in order_ids]
@@ -144,6 +148,9 @@ class OrderEntry:
                               extra={"event_type": "BATCH_CANCEL_FAILED", "error_code": _code(exc)})
             return [CancelResult(i, CancelStatus.FAILED, error_code=_code(exc),
                                  error_message=str(exc)) for i in order_ids]
+        if not answer.after_lost_answer:
+            return results
+        return [replace(r, after_lost_answer=r.status is CancelStatus.NOT_FOUND) for r in results]
 
     def decrease_order(self, order_id: str, reduce_to: Count) -> DecreaseResult:
         if reduce_to < 0:

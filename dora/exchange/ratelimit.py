@@ -20,6 +20,7 @@ import math
 import threading
 from fractions import Fraction
 
+from dora.core.errors import OutOfTimeError
 from dora.core.tiers import Bucket, Tier
 from dora.runtime.clock import Clock
 
@@ -98,8 +99,9 @@ class RateLimiter:
             Bucket.WRITE: _capped_bucket(tier.write_rate, tier.write_capacity, reserve_s, clock),
         }
 
-    def acquire(self, bucket: Bucket, cost: int) -> float:
-        """Take ``cost`` tokens, sleeping on the clock until they exist; returns seconds slept."""
+    def acquire(self, bucket: Bucket, cost: int, *, max_wait_s: float | None = None) -> float:
+        """Take ``cost`` tokens, sleeping on the clock until they exist; returns seconds slept.
+        Raises OutOfTimeError, taking nothing, when that would mean waiting past ``max_wait_s``."""
         target = self._buckets[bucket]
         if cost > target.capacity:
             raise ValueError(f"cost {cost} exceeds the {bucket} bucket's usable {target.capacity}")
@@ -110,6 +112,9 @@ class RateLimiter:
                 if wait <= 0:
                     target.take(cost)
                     return waited
+            if max_wait_s is not None and waited + wait > max_wait_s:
+                raise OutOfTimeError(f"{bucket} tokens need {wait:.3f}s more; the stop budget "
+                                     f"leaves {max_wait_s - waited:.3f}s")
             # Whole milliseconds, rounded up (less a float-noise epsilon), so FakeClock advances.
             wait = max(math.ceil(wait * 1000 - 1e-6) / 1000, _MIN_SLEEP_S)
             self._clock.sleep(wait)

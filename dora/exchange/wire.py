@@ -282,17 +282,18 @@ def _batch_cancel_result(item: Mapping[str, Any] | None, order_id: str) -> Cance
         return CancelResult(order_id, CancelStatus.FAILED, error_code="missing_from_response")
     error = _item_error(item)
     client_id = opt(item, "client_order_id", str, what, "")
+    ts_ms = opt(item, "ts_ms", int, what, 0)  # on error items too: when the exchange said it
     if error is not None:
         status = CancelStatus.NOT_FOUND if error[0] in NOT_FOUND_CODES else CancelStatus.FAILED
         return CancelResult(
-            order_id, status, client_order_id=client_id, error_code=error[0],
+            order_id, status, ts_ms=ts_ms, client_order_id=client_id, error_code=error[0],
             error_message=error[1],
         )
     return CancelResult(
         order_id=order_id,
         status=CancelStatus.CANCELLED,
         reduced_by=units(item, "reduced_by", parse_count, what),
-        ts_ms=opt(item, "ts_ms", int, what, 0),
+        ts_ms=ts_ms,
         client_order_id=client_id,
     )
 

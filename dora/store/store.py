@@ -12,12 +12,15 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from dora.core.models import Balance, Fill, PositionState, RestingOrder, RiskState, TsMs
 from dora.core.timefmt import iso_ms, utc_date
 from dora.core.units import Micros
 from dora.runtime.clock import Clock
+from dora.runtime.deadline import TimeLeft
+from dora.store.budget import BoundedResources, ResourceFactory
 from dora.store.codec import expires_at, to_item
 from dora.store.items import (
     API_ERRORS,
@@ -63,11 +66,20 @@ __all__ = [
     "ApiErrorRecord",
     "Store",
     "StoredState",
+    "connect_store",
     "make_dynamodb_resource",
     "table_names",
 ]
 
 DEFAULT_LOG_TTL_DAYS = 30
+
+
+def connect_store(endpoint_url: str | None, region: str, env: str, clock: Clock) -> Store:
+    """The store as the bot uses it: its resource, and variants for calls under a stop budget."""
+    def variant(config: Config) -> Any:
+        return make_dynamodb_resource(endpoint_url, region, config=config)
+
+    return Store(make_dynamodb_resource(endpoint_url, region), env, clock, variants=variant)
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,16 +92,19 @@ class StoredState:
 
 class Store:
     def __init__(
-        self, resource: Any, env: str, clock: Clock, *, log_ttl_days: int = DEFAULT_LOG_TTL_DAYS
+        self, resource: Any, env: str, clock: Clock, *, log_ttl_days: int = DEFAULT_LOG_TTL_DAYS,
+        variants: ResourceFactory | None = None,
     ) -> None:
+        """``variants`` builds resources like ``resource`` with another botocore config; with it,
+        calls under a stop budget get timeouts that fit (:mod:`dora.store.budget`)."""
         if log_ttl_days <= 0:
             raise ValueError(f"log_ttl_days must be positive, got {log_ttl_days}")
         self.env = env
         self.names = table_names(env)
-        self._resource = resource
+        self._resources = BoundedResources(resource, variants)
         self._clock = clock
         self._ttl_days = log_ttl_days
-        self._state = VersionedItems(resource, self.names[STATE], clock)
+        self._state = VersionedItems(self._resources.now, self.names[STATE], clock)
         self._sequence = itertools.count()
         self._last_stamp_us = 0
 
@@ -98,11 +113,15 @@ class Store:
         """The version of each state item as this store last read or wrote it."""
         return self._state.versions
 
+    def bound_by(self, budget: TimeLeft | None) -> None:
+        """Fit every later call into ``budget`` (a stop budget)."""
+        self._resources.bound_by(budget)
+
     def _table(self, base: str) -> Any:
-        return self._resource.Table(self.names[base])
+        return self._resources.now().Table(self.names[base])
 
     def create_tables(self) -> list[str]:
-        return create_tables(self._resource.meta.client, self.names, self._clock)
+        return create_tables(self._resources.default.meta.client, self.names, self._clock)
 
     # -- market configs and global flags ----------------------------------------------------------
     def load_market_config_items(self, *, page_size: int | None = None) -> list[dict[str, Any]]:
@@ -221,11 +240,10 @@ class Store:
     def record_fills(self, fills: Sequence[tuple[Fill, Micros]]) -> int:
         """One trade-log row per fill; a fill already logged is skipped. Returns rows written."""
         written = 0
-        table = self._table(TRADE_LOG)
         for fill, realized in fills:
             with store_boundary(f"log fill {fill.fill_id}"):
                 try:
-                    table.put_item(
+                    self._table(TRADE_LOG).put_item(
                         Item=to_item(trade_row(fill, realized)),
                         ConditionExpression="attribute_not_exists(#sk)",
                         ExpressionAttributeNames={"#sk": TRADE_SORT_KEY},

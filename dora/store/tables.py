@@ -52,8 +52,11 @@ def table_names(env: str) -> dict[str, str]:
     return {base: f"{base}_{env}" for base in TABLES}
 
 
-def make_dynamodb_resource(endpoint_url: str | None, region: str) -> Any:
-    """A boto3 DynamoDB resource with bounded timeouts and standard retries.
+def make_dynamodb_resource(
+    endpoint_url: str | None, region: str, *, config: Config | None = None
+) -> Any:
+    """A boto3 DynamoDB resource with bounded timeouts and standard retries (``config``, when
+    given, overrides some of them).
 
     A loopback endpoint (the embedded local server) always gets the dummy credentials and the
     legacy defaults mode: the credential chain and the "auto" defaults mode both probe the EC2
@@ -71,6 +74,8 @@ def make_dynamodb_resource(endpoint_url: str | None, region: str) -> Any:
         kwargs["endpoint_url"] = endpoint_url
         if session.get_credentials() is None:
             kwargs.update(DUMMY_CREDENTIALS)
+    if config is not None:
+        kwargs["config"] = kwargs["config"].merge(config)
     return session.resource("dynamodb", **kwargs)
 
 

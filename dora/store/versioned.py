@@ -10,7 +10,7 @@ writer got there first and StaleWriteError is raised.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -38,12 +38,16 @@ def _condition(expected: int) -> dict[str, Any]:
 
 
 class VersionedItems:
-    def __init__(self, resource: Any, table_name: str, clock: Clock) -> None:
+    def __init__(self, resource: Callable[[], Any], table_name: str, clock: Clock) -> None:
+        """``resource()`` gives the boto3 resource for the next call."""
         self._resource = resource
-        self._table = resource.Table(table_name)
         self._name = table_name
         self._clock = clock
         self._versions: dict[str, int] = {}
+
+    @property
+    def _table(self) -> Any:
+        return self._resource().Table(self._name)
 
     @property
     def versions(self) -> dict[str, int]:
@@ -83,7 +87,7 @@ class VersionedItems:
         actions = [self._transact_put(key, item) for key, item in items.items()]
         with store_boundary(f"save state items {', '.join(items)}"):
             try:
-                self._resource.meta.client.transact_write_items(TransactItems=actions)
+                self._resource().meta.client.transact_write_items(TransactItems=actions)
             except ClientError as exc:
                 if not self._condition_failed(exc):
                     raise
@@ -119,7 +123,7 @@ class VersionedItems:
         found: dict[str, dict[str, Any]] = {}
         with store_boundary(f"read state items {', '.join(keys)}"):
             for attempt in range(BATCH_GET_ROUNDS):
-                response = self._resource.batch_get_item(
+                response = self._resource().batch_get_item(
                     RequestItems={self._name: {"Keys": pending, "ConsistentRead": True}}
                 )
                 for item in response.get("Responses", {}).get(self._name, []):

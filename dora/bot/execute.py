@@ -3,8 +3,11 @@
 Batch mode hands whole lists to the client, which splits them into batches the write bucket can
 hold. Per-market mode sends the same plan one order at a time. Per-order failures are logged with
 market, order and error and left to the next cycle's reconcile; nothing is retried mid-cycle.
-Every write is recorded in the read-lag overlay. A place is held back (to the next cycle) when a
-cancel on the same market and side failed: the order it was to replace may still be resting.
+Every write is recorded in the read-lag overlay, dated by the exchange's own timestamp or, without
+one, by when its answer arrived (never earlier: the write may have applied at any moment until
+then). A place is held back (to the next cycle) when a cancel on the same market and side failed:
+the order it was to replace may still be resting. Once a stop is requested nothing is placed. A
+cancel answered "already gone" is classed (:mod:`dora.core.cancel_history`).
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
 
+from dora.core.cancel_history import CancelHistory, GoneClass
 from dora.core.diff import Decrease, Plan
 from dora.core.models import (
     CancelResult,
@@ -57,6 +61,8 @@ class ExecutionReport:
     place_rejected: int = 0
     place_unknown: int = 0
     place_held: int = 0
+    place_stopped: int = 0
+    gone: dict[GoneClass, int] = field(default_factory=lambda: dict.fromkeys(GoneClass, 0))
     events: list[dict[str, Any]] = field(default_factory=list)
 
     @property
@@ -73,25 +79,32 @@ class ExecutionReport:
     def merge(self, other: ExecutionReport) -> None:
         for name in (
             "cancelled", "already_gone", "cancel_failed", "decreased", "decrease_failed",
-            "placed", "place_rejected", "place_unknown", "place_held",
+            "placed", "place_rejected", "place_unknown", "place_held", "place_stopped",
         ):
             setattr(self, name, getattr(self, name) + getattr(other, name))
+        for gone_class, count in other.gone.items():
+            self.gone[gone_class] += count
         self.events.extend(other.events)
 
 
 class Executor:
     def __init__(
-        self, writer: OrderWriter, overlay: Overlay, clock: Clock, logger: logging.Logger
+        self, writer: OrderWriter, overlay: Overlay, clock: Clock, logger: logging.Logger,
+        *, may_place: Callable[[], bool] = lambda: True,
     ) -> None:
         self._writer = writer
         self._overlay = overlay
         self._clock = clock
         self._log = logger
+        self._may_place = may_place
+        self.history = CancelHistory()
+        self.last_write_ms = 0  # the latest moment one of dora's writes can have taken effect
 
     def execute(
         self, plan: Plan, decision_ids: Mapping[str, str], *, batch: bool
     ) -> ExecutionReport:
         report = ExecutionReport()
+        self.history.prune(self._clock.now_ms())
         cancellable = [o for o in plan.cancels if not is_unconfirmed(o)]
         uncancelled = self._cancel(cancellable, decision_ids, report, batch=batch)
         uncancelled += [o for o in plan.cancels if is_unconfirmed(o)]
@@ -99,8 +112,16 @@ class Executor:
             if not is_unconfirmed(decrease.order):
                 self._decrease(decrease, decision_ids, report)
         places = self._hold_back(plan.places, uncancelled, decision_ids, report)
+        if places and not self._may_place():
+            report.place_stopped += len(places)
+            log_event(self._log, EventType.ORDER_RESULT, "stopping: places not sent",
+                      status="STOPPED", count=len(places))
+            places = []
         self._place(places, decision_ids, report, batch=batch)
         return report
+
+    def _wrote(self, returned_ms: int, exchange_ts_ms: int = 0) -> None:
+        self.last_write_ms = max(self.last_write_ms, returned_ms, exchange_ts_ms)
 
     def _hold_back(
         self, places: Sequence[OrderRequest], uncancelled: Sequence[RestingOrder],
@@ -127,13 +148,12 @@ class Executor:
         if not orders:
             return []
         by_id = {o.order_id: o for o in orders}
-        sent_ms = self._clock.now_ms()
         if batch:
             log_event(self._log, EventType.BATCH_CANCEL, "cancelling orders", count=len(orders))
-        results, latencies = self._send(
+        results, returned, latencies = self._send(
             self._writer.cancel_orders, self._writer.cancel_order, list(by_id), batch=batch)
-        for result, latency_ms in zip(results, latencies, strict=True):
-            self._record_cancel(by_id[result.order_id], result, sent_ms, latency_ms,
+        for result, returned_ms, latency_ms in zip(results, returned, latencies, strict=True):
+            self._record_cancel(by_id[result.order_id], result, returned_ms, latency_ms,
                                 decision_ids, report, batch=batch)
         if batch:
             log_event(self._log, EventType.BATCH_CANCEL_SUMMARY, "cancel summary",
@@ -144,38 +164,52 @@ class Executor:
     def _send(
         self, many: Callable[[list[T]], list[R]], one: Callable[[T], R], items: list[T], *,
         batch: bool,
-    ) -> tuple[list[R], list[int]]:
-        """Results and, per result, the milliseconds of the request that carried it."""
+    ) -> tuple[list[R], list[int], list[int]]:
+        """Results and, per result, when the answer that carried it arrived and how long its
+        request took."""
         if batch:
             started = self._clock.now_ms()
             results = many(items)
-            return results, [self._clock.now_ms() - started] * len(results)
-        results, latencies = [], []
+            returned = self._clock.now_ms()
+            self._wrote(returned)
+            return results, [returned] * len(results), [returned - started] * len(results)
+        results, returned_at, latencies = [], [], []
         for item in items:
             started = self._clock.now_ms()
             results.append(one(item))
-            latencies.append(self._clock.now_ms() - started)
-        return results, latencies
+            returned = self._clock.now_ms()
+            self._wrote(returned)
+            returned_at.append(returned)
+            latencies.append(returned - started)
+        return results, returned_at, latencies
 
     def _record_cancel(
-        self, order: RestingOrder, result: CancelResult, sent_ms: int, latency_ms: int,
+        self, order: RestingOrder, result: CancelResult, returned_ms: int, latency_ms: int,
         decision_ids: Mapping[str, str], report: ExecutionReport, *, batch: bool,
     ) -> None:
         fields = _order_fields(order, decision_ids) | {"latency_ms": latency_ms}
         if result.status is CancelStatus.FAILED:
             report.cancel_failed += 1
+            if result.error_code == "outcome_unknown":
+                self.history.record_unanswered(order.order_id, returned_ms)
             event = EventType.BATCH_CANCEL_FAILED if batch else EventType.ORDER_RESULT
             log_event(self._log, event, "cancel failed", level=logging.WARNING,
                       error_code=result.error_code, error_msg=result.error_message, **fields)
             report.events.append(_exec_event("ORDER_CANCEL", "ERROR", fields, result.error_code))
             return
-        self._overlay.record_cancelled(order.order_id, max(result.ts_ms, sent_ms))
+        self._wrote(returned_ms, result.ts_ms)
+        self._overlay.record_cancelled(order.order_id, result.ts_ms or returned_ms)
         if result.status is CancelStatus.NOT_FOUND:
+            gone = self.history.classify(order.order_id,
+                                         after_lost_answer=result.after_lost_answer)
             report.already_gone += 1
+            report.gone[gone] += 1
+            fields["gone_class"] = gone.value
             status = "ALREADY_GONE"
         else:
             report.cancelled += 1
             status = "CANCELLED"
+        self.history.record_gone(order.order_id, returned_ms)
         log_event(self._log, EventType.ORDER_CANCELLED, "order cancelled", status=status, **fields)
         report.events.append(_exec_event("ORDER_CANCEL", status, fields))
 
@@ -183,8 +217,9 @@ class Executor:
         self, decrease: Decrease, decision_ids: Mapping[str, str], report: ExecutionReport
     ) -> None:
         order = decrease.order
-        sent_ms = self._clock.now_ms()
         result = self._writer.decrease_order(order.order_id, decrease.reduce_to)
+        returned_ms = self._clock.now_ms()
+        self._wrote(returned_ms, result.ts_ms)
         fields = _order_fields(order, decision_ids)
         fields["reduce_to"] = format_count(decrease.reduce_to)
         if result.status is CancelStatus.FAILED:
@@ -193,11 +228,12 @@ class Executor:
                       error_code=result.error_code, error_msg=result.error_message, **fields)
             return
         if result.status is CancelStatus.NOT_FOUND:
-            self._overlay.record_cancelled(order.order_id, max(result.ts_ms, sent_ms))
+            self._overlay.record_cancelled(order.order_id, result.ts_ms or returned_ms)
+            self.history.record_gone(order.order_id, returned_ms)
             report.already_gone += 1
             return
         self._overlay.record_decreased(order.order_id, result.remaining,
-                                       max(result.ts_ms, sent_ms))
+                                       result.ts_ms or returned_ms)
         report.decreased += 1
         log_event(self._log, EventType.ORDER_RESULT, "order decreased", status="DECREASED",
                   **fields)
@@ -211,10 +247,9 @@ class Executor:
         sent_ms = self._clock.now_ms()
         if batch:
             log_event(self._log, EventType.BATCH_PLACE, "placing orders", count=len(requests))
-        results, latencies = self._send(
+        results, returned, latencies = self._send(
             self._writer.place_orders, self._writer.place_order, requests, batch=batch)
-        returned_ms = self._clock.now_ms()
-        for result, latency_ms in zip(results, latencies, strict=True):
+        for result, returned_ms, latency_ms in zip(results, returned, latencies, strict=True):
             self._record_place(result, sent_ms, returned_ms, latency_ms, decision_ids, report,
                                batch=batch)
         if batch:
@@ -248,13 +283,14 @@ class Executor:
             report.events.append(_exec_event("ORDER_RESULT", "ERROR", fields, "unknown_outcome"))
             return
         report.placed += 1
+        self._wrote(returned_ms, result.ts_ms)
         if result.remaining > 0:
             order = RestingOrder(
                 order_id=result.order_id, client_order_id=request.client_order_id,
                 ticker=request.ticker, side=request.side, price=request.price,
                 remaining=result.remaining, filled=result.filled, created_ms=sent_ms,
             )
-            self._overlay.record_placed(order, max(result.ts_ms, sent_ms))
+            self._overlay.record_placed(order, result.ts_ms or returned_ms)
         log_event(self._log, EventType.ORDER_PLACED, "order placed", status="ACCEPTED", **fields)
         report.events.append(_exec_event("ORDER_RESULT", "ACCEPTED", fields))
 

@@ -10,6 +10,7 @@ from typing import Any, Protocol, TextIO
 
 from dora.bot.quoting import QuoteOutcome
 from dora.bot.state import BotState, Mode
+from dora.core.cancel_history import GoneClass
 from dora.core.models import Fill
 from dora.core.tiers import Bucket
 from dora.core.units import Micros, format_count, format_micros
@@ -65,6 +66,10 @@ class CycleSummary:
     daily_pnl: Micros
     halted: bool
     by_group: Mapping[str, Mapping[str, int]] = field(default_factory=dict)
+    # cancels answered "already gone", by why (dora.core.cancel_history); stale must stay 0
+    cancel_404_fill_race: int = 0
+    cancel_404_lost_answer: int = 0
+    cancel_404_stale: int = 0
 
 
 def summarize_cycle(
@@ -89,6 +94,9 @@ def summarize_cycle(
         net_position=sum(p.net for p in bot.state.positions.values() if not p.settled),
         daily_pnl=bot.state.risk.daily_pnl, halted=bot.state.risk.trading_halted,
         by_group=_by_group(delta),
+        cancel_404_fill_race=report.gone[GoneClass.FILL_RACE],
+        cancel_404_lost_answer=report.gone[GoneClass.LOST_ANSWER],
+        cancel_404_stale=report.gone[GoneClass.STALE],
     )
     _log_summary(bot, summary, report.operations)
     return summary
@@ -116,7 +124,10 @@ def _log_summary(bot: CycleSource, summary: CycleSummary, operations: int) -> No
         "api_calls": summary.requests, "api_tokens": summary.tokens,
         "api_by_group": summary.by_group, "orders_cancelled": summary.cancelled,
         "orders_placed": summary.placed, "orders_failed": summary.failed,
-        "cancel_already_gone": summary.already_gone, "fills": summary.fills,
+        "cancel_already_gone": summary.already_gone,
+        "cancel_404_fill_race": summary.cancel_404_fill_race,
+        "cancel_404_lost_answer": summary.cancel_404_lost_answer,
+        "cancel_404_stale": summary.cancel_404_stale, "fills": summary.fills,
         "markets_quoted": summary.markets_quoted, "rate_limited": summary.rate_limited,
     }
     log_event(bot.log, EventType.CYCLE_SUMMARY, "cycle summary", **fields)

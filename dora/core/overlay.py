@@ -8,6 +8,10 @@ exchange's as-of time passes them, and corrects each listing:
 - an order we placed (or whose create outcome is unknown) but not listed yet counts as resting;
 - an order we cancelled that is still listed does not;
 - an order we decreased is shown at its new size.
+
+A cancel is remembered from the moment the exchange said the order was gone (its own ``ts_ms``,
+else when its answer arrived, never earlier) until a listing as of a later moment no longer shows
+the order: an order the exchange called gone can never rest again, so dora never cancels it twice.
 """
 
 from __future__ import annotations
@@ -53,16 +57,18 @@ class Overlay:
     def record_decreased(self, order_id: str, remaining: int, written_ms: TsMs) -> None:
         self.decreased[order_id] = (remaining, written_ms)
 
-    def expire(self, as_of_ms: TsMs) -> None:
-        """Forget writes the exchange's read endpoints already reflect."""
+    def expire(self, as_of_ms: TsMs, listed_ids: frozenset[str] = frozenset()) -> None:
+        """Forget writes the exchange's read endpoints already reflect (a cancelled order only
+        once the listing no longer shows it)."""
         self.placed = {k: v for k, v in self.placed.items() if v[1] > as_of_ms}
-        self.cancelled = {k: ts for k, ts in self.cancelled.items() if ts > as_of_ms}
+        self.cancelled = {k: ts for k, ts in self.cancelled.items()
+                          if ts > as_of_ms or k in listed_ids}
         self.decreased = {k: v for k, v in self.decreased.items() if v[1] > as_of_ms}
 
     def apply(self, listed: Sequence[RestingOrder], as_of_ms: TsMs) -> list[RestingOrder]:
         """The resting set as it really is now: the listing (as of ``as_of_ms``) plus our writes."""
-        self.expire(as_of_ms)
-        listed_ids = {o.order_id for o in listed}
+        listed_ids = frozenset(o.order_id for o in listed)
+        self.expire(as_of_ms, listed_ids)
         listed_clients = {o.client_order_id for o in listed if o.client_order_id}
         view = [self._corrected(o) for o in listed if o.order_id not in self.cancelled]
         view = [o for o in view if o.remaining > 0]

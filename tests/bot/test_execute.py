@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Sequence
 
 from dora.bot.execute import UNCONFIRMED_GRACE_MS, Executor
+from dora.core.cancel_history import GoneClass
 from dora.core.diff import Plan
 from dora.core.models import (
     CancelResult,
@@ -105,3 +107,85 @@ def test_every_execution_event_carries_the_latency_of_its_request() -> None:
     single = executor.execute(plan, {}, batch=False)
     assert [e["latency_ms"] for e in batch.events] == [35, 35]
     assert [e["latency_ms"] for e in single.events] == [35, 35]
+
+
+class ScriptedCancels(FakeWriter):
+    """Cancels answer from a script (order id -> results, one per call) after ``takes_ms``."""
+
+    def __init__(self, clock: FakeClock, script: dict[str, list[CancelResult]],
+                 takes_ms: int = 0) -> None:
+        super().__init__(clock)
+        self.script = script
+        self.takes_ms = takes_ms
+        self.cancelled: list[str] = []
+
+    def cancel_orders(self, order_ids: Sequence[str]) -> list[CancelResult]:
+        self.clock.advance_ms(self.takes_ms)
+        self.cancelled += order_ids
+        return [self.script[i].pop(0) for i in order_ids]
+
+
+def scripted(script: dict[str, list[CancelResult]], takes_ms: int = 0
+             ) -> tuple[Executor, ScriptedCancels, Overlay, FakeClock]:
+    clock = FakeClock(START_MS)
+    writer = ScriptedCancels(clock, script, takes_ms)
+    overlay = Overlay()
+    return Executor(writer, overlay, clock, logging.getLogger("dora.test")), writer, overlay, clock
+
+
+def gone(order_id: str, **fields: object) -> CancelResult:
+    return CancelResult(order_id, CancelStatus.NOT_FOUND, error_code="not_found", **fields)
+
+
+def cancel_plan(*order_ids: str) -> Plan:
+    return Plan(cancels=tuple(resting(i, "A", Side.BID, 5000) for i in order_ids))
+
+
+def test_already_gone_without_the_exchange_s_time_is_dated_when_the_answer_came() -> None:
+    """Dated from the send (or from 0), the entry would expire before the cancel that a retry
+    found done had been applied, and a lagging listing would bring the order back."""
+    executor, _, overlay, clock = scripted({"o1": [gone("o1")]}, takes_ms=4_000)
+    sent_ms = clock.now_ms()
+    executor.execute(cancel_plan("o1"), {}, batch=True)
+    assert overlay.cancelled == {"o1": sent_ms + 4_000}
+    assert overlay.apply([resting("o1", "A", Side.BID, 5000)], as_of_ms=sent_ms + 2_000) == []
+    assert executor.last_write_ms == sent_ms + 4_000
+
+
+def test_a_cancel_is_dated_by_the_exchange_s_own_time_when_it_gives_one() -> None:
+    stamped = CancelResult("o1", CancelStatus.CANCELLED, ts_ms=START_MS + 1_234)
+    executor, _, overlay, _ = scripted({"o1": [stamped]}, takes_ms=4_000)
+    executor.execute(cancel_plan("o1"), {}, batch=True)
+    assert overlay.cancelled == {"o1": START_MS + 1_234}
+
+
+def test_already_gone_answers_are_classed_by_what_dora_knew() -> None:
+    executor, _, _, _ = scripted({
+        "filled": [gone("filled")],
+        "retried": [gone("retried", after_lost_answer=True)],
+        "unanswered": [CancelResult("unanswered", CancelStatus.FAILED,
+                                    error_code="outcome_unknown"), gone("unanswered")],
+        "twice": [CancelResult("twice", CancelStatus.CANCELLED), gone("twice")],
+    })
+    first = executor.execute(cancel_plan("filled", "retried", "unanswered", "twice"), {},
+                             batch=True)
+    again = executor.execute(cancel_plan("unanswered", "twice"), {}, batch=True)
+    assert first.gone == {GoneClass.FILL_RACE: 1, GoneClass.LOST_ANSWER: 1, GoneClass.STALE: 0}
+    assert again.gone == {GoneClass.FILL_RACE: 0, GoneClass.LOST_ANSWER: 1, GoneClass.STALE: 1}
+    classes = [e.get("gone_class") for e in first.events + again.events
+               if e["status"] == "ALREADY_GONE"]
+    assert classes == ["fill_race", "lost_answer", "lost_answer", "stale"]
+
+
+def test_once_a_stop_is_requested_nothing_is_placed_but_cancels_still_go() -> None:
+    clock = FakeClock(START_MS)
+    writer = FakeWriter(clock)
+    stop = threading.Event()
+    executor = Executor(writer, Overlay(), clock, logging.getLogger("dora.test"),
+                        may_place=lambda: not stop.is_set())
+    stop.set()
+    plan = Plan(cancels=(resting("old", "A", Side.BID, 5000),),
+                places=(request("A", Side.BID, 5100),))
+    report = executor.execute(plan, {}, batch=True)
+    assert (report.cancelled, report.placed, report.place_stopped) == (1, 0, 1)
+    assert writer.placed == []

@@ -24,8 +24,33 @@ def test_cancelled_but_still_listed_is_gone():
     overlay = Overlay()
     overlay.record_cancelled("o1", written_ms=1_000)
     assert overlay.apply([order("o1"), order("o2")], as_of_ms=999) == [order("o2")]
-    # once the exchange's view passes the cancel, the listing is the truth again
-    assert overlay.apply([order("o1")], as_of_ms=1_000) == [order("o1")]
+    assert overlay.cancelled == {"o1": 1_000}
+
+
+def test_a_cancel_is_forgotten_once_a_later_listing_no_longer_shows_the_order():
+    overlay = Overlay()
+    overlay.record_cancelled("o1", written_ms=1_000)
+    assert overlay.apply([order("o2")], as_of_ms=1_000) == [order("o2")]
+    assert overlay.cancelled == {}
+
+
+def test_an_order_the_exchange_called_gone_stays_gone_while_any_listing_shows_it():
+    """A listing dated after the cancel that still shows the order (the answer's time came from
+    dora's clock, behind the exchange's) must not bring it back: it would be cancelled twice."""
+    overlay = Overlay()
+    overlay.record_cancelled("o1", written_ms=1_000)
+    assert overlay.apply([order("o1")], as_of_ms=1_500) == []
+    assert overlay.apply([order("o1")], as_of_ms=2_000) == []
+    assert overlay.apply([], as_of_ms=2_500) == []
+    assert overlay.cancelled == {}
+
+
+def test_a_listing_older_than_the_cancel_that_omits_the_order_does_not_end_it():
+    """The order may simply not have been created yet as of that listing."""
+    overlay = Overlay()
+    overlay.record_cancelled("o1", written_ms=1_000)
+    assert overlay.apply([], as_of_ms=900) == []
+    assert overlay.apply([order("o1")], as_of_ms=950) == []
 
 
 def test_decrease_shows_new_size_while_listing_lags():

@@ -5,6 +5,13 @@ writes are versioned, so such a change makes the bot's next write fail with Stal
 bot then re-reads risk_state alone, keeps the operator's halt fields and its own numbers, and
 writes again. Positions and recent fills are the bot's alone: a conflict there means a second
 writer, and the bot stops rather than overwrite it.
+
+Invariant (kept by :meth:`Persister.save_state`): a saved snapshot never counts a fill whose
+trade-log row is not durable. The positions, risk state and ``recent_fills`` of a snapshot all
+include every fill applied so far, and a fill in ``recent_fills`` is never applied again; so every
+applied fill's row is written (idempotently) before the snapshot. A crash between the two leaves
+rows for fills the stored state does not know yet: the restart applies those fills again and their
+rows are skipped as already there. Nothing is lost and nothing is counted twice.
 """
 
 from __future__ import annotations
@@ -21,6 +28,7 @@ from dora.core.market_config import InvalidMarketConfig, parse_global_config, pa
 from dora.core.models import Fill
 from dora.core.records import decision_record, decision_signature
 from dora.core.units import Micros, format_count, format_price, micros_to_decimal
+from dora.runtime.deadline import TimeLeft
 from dora.runtime.logs import EventType, bot_version, log_event
 from dora.store.store import ApiErrorRecord, Store
 
@@ -59,7 +67,13 @@ class Persister:
         log_event(self._log, EventType.CONFIG_REFRESH, "configs refreshed", markets=len(configs),
                   enabled=len(state.quotable_markets()))
 
+    def bound_by(self, budget: TimeLeft | None) -> None:
+        """Fit every later DynamoDB call into ``budget`` (a stop budget)."""
+        self._store.bound_by(budget)
+
     def save_state(self, state: BotState) -> None:
+        """Trade-log rows of every applied fill first, then the snapshot (the invariant above)."""
+        self.write_unlogged_fills(state)
         try:
             self._store.save_snapshot(state.positions, state.risk, state.seen_fills)
         except StaleWriteError:
@@ -76,7 +90,7 @@ class Persister:
     ) -> None:
         fills = list(state.unlogged_fills)
         _remember_decision_ids(state, outcome.report.events)
-        self._write_fills(state, fills)
+        self.write_unlogged_fills(state)
         self._write_decisions(state, outcome, decision_ids)
         if outcome.report.events:
             self._store.put_execution_events(
@@ -86,9 +100,10 @@ class Persister:
         if save or fills:
             self.save_state(state)
 
-    def _write_fills(self, state: BotState, fills: Sequence[tuple[Fill, Micros]]) -> None:
-        """Trade-log rows (idempotent per fill) and FILL events, including fills applied in an
-        earlier cycle that failed before it could log them."""
+    def write_unlogged_fills(self, state: BotState) -> None:
+        """Trade-log rows (idempotent per fill) and FILL events of every applied fill not logged
+        yet, including fills applied in an earlier cycle that failed before it could log them."""
+        fills = list(state.unlogged_fills)
         if not fills:
             return
         self._store.record_fills(fills)

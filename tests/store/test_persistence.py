@@ -7,12 +7,13 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from botocore.exceptions import EndpointConnectionError
 
 from dora.bot.persistence import Persister
 from dora.bot.quoting import QuoteOutcome
 from dora.bot.state import BotState
-from dora.core.errors import ConcurrentWriterError
-from dora.core.models import PositionState, RiskState
+from dora.core.errors import ConcurrentWriterError, StoreError
+from dora.core.models import Fill, PositionState, RiskState, Side
 from dora.runtime.logs import bot_version
 from dora.store.store import Store
 
@@ -93,3 +94,36 @@ def test_execution_log_items_carry_the_bot_version(
     persister.after_cycle(state, 0, outcome, {}, save=False)
     items = resource.Table("dora_execution_log_test").scan()["Items"]
     assert [(i["bot_version"], i["latency_ms"]) for i in items] == [(bot_version(), 12)]
+
+
+def test_a_snapshot_is_saved_only_after_the_rows_of_the_fills_it_counts(
+    make_store: Callable[..., Store], resource: Any,
+) -> None:
+    """The snapshot marks its fills seen for good; their trade-log rows must be there first."""
+    persister, state = running_bot(make_store)
+    fill = Fill("fill-new", "o-1", "KXMINE", Side.BID, 4_500, 200, 0, False, 1_767_225_600_000)
+    state.unlogged_fills.append((fill, 0))
+    state.seen_fills[fill.fill_id] = fill.ts_ms
+    trade_log = resource.Table("dora_trade_log_test")
+    failing = FailNextTradeLogWrite()
+    resource.meta.client.meta.events.register("before-parameter-build.dynamodb.PutItem", failing)
+
+    with pytest.raises(StoreError):
+        persister.save_state(state)
+    assert "fill-new" not in make_store().load_state().recent_fills  # the snapshot waited
+    assert state.unlogged_fills  # still owed
+
+    persister.save_state(state)
+    assert [i["fill_id"] for i in trade_log.scan()["Items"]] == ["fill-new"]
+    assert "fill-new" in make_store().load_state().recent_fills
+    assert state.unlogged_fills == []
+
+
+class FailNextTradeLogWrite:
+    def __init__(self) -> None:
+        self.armed = True
+
+    def __call__(self, params: dict[str, Any], **_kwargs: Any) -> None:
+        if self.armed and params.get("TableName", "").startswith("dora_trade_log"):
+            self.armed = False
+            raise EndpointConnectionError(endpoint_url="http://dynamodb.test")

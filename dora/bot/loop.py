@@ -3,7 +3,9 @@
 Each cycle: refresh configs and flags (every N cycles), roll the trading day, reconcile from the
 exchange (orders with the read-lag overlay, fills, positions/balance/settlements on their cadence),
 check halt conditions, then quote in batch or per-market mode, persist on cadence, and log one
-CYCLE_SUMMARY. Startup reconciles before quoting; shutdown cancels dora's orders and saves state.
+CYCLE_SUMMARY. Startup waits until the exchange's reads reflect every earlier run's writes, then
+reconciles before quoting. Once a stop is requested nothing more is placed, every call fits the
+stop budget, and the shutdown steps of :mod:`dora.bot.shutdown` run.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from dora.bot.execute import Executor
 from dora.bot.persistence import Persister
 from dora.bot.quoting import QuoteOutcome, Quoter, QuoteSettings
 from dora.bot.reconcile import Reconciler
+from dora.bot.shutdown import Shutdown, StopOutcome, StopParts
 from dora.bot.state import BotState, Mode
 from dora.bot.status import CycleSummary, StatusSink, summarize_cycle
 from dora.core.errors import FatalError, StoreError, TransientError
@@ -26,7 +29,10 @@ from dora.core.positions import roll_daily, unrealized_pnl
 from dora.core.risk import evaluate_halt
 from dora.exchange.client import KalshiClient
 from dora.runtime.clock import Clock
+from dora.runtime.deadline import StopBudget
 from dora.runtime.logs import EventType, decision_id, log_event
+
+STARTUP_CATCH_UP_S = 10.0  # longest wait for the exchange's reads to reflect an earlier run
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,13 +63,17 @@ class Bot:
         self.settings = settings
         self.run_id = run_id
         self.stop = stop
+        self.budget = StopBudget(stop, clock, settings.shutdown_budget_s)
+        client.bound_by(self.budget)
+        persister.bound_by(self.budget)
         self.state = BotState()
         self.overlay = Overlay()
         self.persister = persister
         self.reconciler = Reconciler(client, self.overlay, logger,
                                      fill_overlap_ms=settings.fill_overlap_ms)
-        executor = Executor(client, self.overlay, clock, logger)
-        self.quoter = Quoter(self.reconciler, executor, logger,
+        self.executor = Executor(client, self.overlay, clock, logger,
+                                 may_place=lambda: not stop.is_set())
+        self.quoter = Quoter(self.reconciler, self.executor, logger,
                              QuoteSettings(settings.id_prefix, settings.order_expiry_s))
         self.mode = settings.default_mode
         self.cycle = 0
@@ -83,6 +93,7 @@ class Bot:
         except Exception as exc:  # a fatal error or a bug: stop quoting safely either way
             log_event(self.log, EventType.ERROR, f"fatal: {exc}", level=logging.CRITICAL,
                       error_type=type(exc).__name__, exc_info=not isinstance(exc, FatalError))
+            self.budget.begin()
             self._record_special_quietly("fatal_error_cleanup_cancel")
             self.shutdown(reason="fatal_error")
             return 2
@@ -90,11 +101,17 @@ class Bot:
         return 0
 
     def startup(self) -> None:
+        started_ms = self.clock.now_ms()
         status = self.client.fetch_exchange_status()
         log_event(self.log, EventType.STARTUP, "dora starting", mode=self.mode.value,
                   exchange_active=status.exchange_active, trading_active=status.trading_active)
         self.persister.load_into(self.state)
         self._refresh_config(force=True)
+        # An earlier run's last writes (even a killed one's) must show before dora acts on a
+        # listing: else it cancels orders already gone and misses orders and fills it left.
+        if self.reconciler.wait_until_current(started_ms, self.clock, STARTUP_CATCH_UP_S) is None:
+            log_event(self.log, EventType.STARTUP, "the exchange's reads still lag this start",
+                      level=logging.WARNING)
         self.reconciler.sync_orders(self.state)
         if not self.state.risk.last_fill_ts_ms:
             self.reconciler.adopt_exchange_positions(self.state, self.state.as_of_ms)
@@ -105,26 +122,21 @@ class Bot:
             self.persister.record_special("startup_cancel", self.state, self.clock.now_ms())
             report = self.quoter.cancel_all_own(self.state, batch=True)
             log_event(self.log, EventType.STARTUP, "cancelled dora's resting orders at startup",
-                      cancelled=report.cancelled, already_gone=report.already_gone)
+                      cancelled=report.cancelled, already_gone=report.already_gone,
+                      **{f"cancel_404_{k.value}": n for k, n in report.gone.items()})
         self.persister.save_state(self.state)
 
-    def shutdown(self, *, reason: str) -> None:
-        """Stop quoting, cancel dora's resting orders, save state."""
-        deadline = self.clock.monotonic() + self.settings.shutdown_budget_s
-        self._save_quietly()  # first, in case the cancels outlast the container's stop timeout
-        cancelled = 0
-        for _ in range(3):
-            try:
-                self.reconciler.sync_orders(self.state)
-                if not self._own_resting() or self.clock.monotonic() > deadline:
-                    break
-                cancelled += self.quoter.cancel_all_own(self.state, batch=True).cancelled
-            except (TransientError, FatalError) as exc:
-                log_event(self.log, EventType.ERROR, f"shutdown cancel failed: {exc}",
-                          level=logging.ERROR, error_type=type(exc).__name__)
-        self._save_quietly()
-        log_event(self.log, EventType.SHUTDOWN, "dora stopped", reason=reason,
-                  cancelled=cancelled, cycles=self.cycle, left_resting=len(self._own_resting()))
+    def shutdown(self, *, reason: str) -> StopOutcome:
+        """Stop placing, save, cancel, settle with the exchange, read the last fills and save
+        again, all within the stop budget (:mod:`dora.bot.shutdown`)."""
+        return self.stopping().run(reason, self.cycle)
+
+    def stopping(self) -> Shutdown:
+        """The shutdown sequence (a place to add steps)."""
+        parts = StopParts(self.state, self.overlay, self.reconciler, self.quoter, self.executor,
+                          self.persister, self.clock, self.log, self.stop,
+                          self.settings.id_prefix)
+        return Shutdown(parts, self.budget)
 
     # -- one cycle ---------------------------------------------------------------------------
     def run_cycle(self) -> CycleSummary:
@@ -142,7 +154,7 @@ class Bot:
         if self._check_halt():  # before the other reads: a failing one must not delay a halt
             outcome.report = self.quoter.cancel_all_own(self.state, batch=True)
             self._sync_slow_reads(now_ms)
-        else:
+        elif not self.stop.is_set():  # stopping: the shutdown takes it from here
             self._sync_slow_reads(now_ms)
             outcome = self._quote(now_ms, ids)
         self.persister.after_cycle(self.state, now_ms, outcome, ids,
@@ -281,9 +293,3 @@ class Bot:
             log_event(self.log, EventType.ERROR, f"decision record failed: {exc}",
                       level=logging.ERROR, error_type=type(exc).__name__)
 
-    def _save_quietly(self) -> None:
-        try:
-            self.persister.save_state(self.state)
-        except (StoreError, FatalError) as exc:
-            log_event(self.log, EventType.ERROR, f"final state save failed: {exc}",
-                      level=logging.ERROR, error_type=type(exc).__name__)

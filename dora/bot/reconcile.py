@@ -27,6 +27,7 @@ from dora.core.models import (
 from dora.core.overlay import Overlay
 from dora.core.positions import apply_fills, apply_settlement
 from dora.core.units import Micros, format_count, format_price
+from dora.runtime.clock import Clock
 from dora.runtime.logs import EventType, log_event
 
 
@@ -49,6 +50,7 @@ class ExchangeReader(Protocol):
 
 
 TRADE_LOOKBACK_MS = 24 * 3_600_000
+POLL_MIN_S, POLL_MAX_S = 0.05, 0.5  # between user_data_timestamp polls
 
 
 class Reconciler:
@@ -69,6 +71,27 @@ class Reconciler:
         state.as_of_ms = as_of
         state.resting = self._overlay.apply(listed, as_of)
         state.last_sync_ms["orders"] = as_of
+
+    def wait_until_current(self, past_ms: TsMs, clock: Clock, timeout_s: float) -> TsMs | None:
+        """Poll ``GET /exchange/user_data_timestamp`` until the exchange's reads reflect every
+        write up to ``past_ms`` (docs/kalshi-notes.md#read-lag); that as-of time, or None when
+        ``timeout_s`` passes first."""
+        give_up = clock.monotonic() + timeout_s
+        while True:
+            as_of = self._reader.fetch_user_data_timestamp()
+            if as_of >= past_ms:
+                return as_of
+            left = give_up - clock.monotonic()
+            if left <= 0:
+                return None
+            behind_s = (past_ms - as_of) / 1000
+            clock.sleep(min(left, max(POLL_MIN_S, min(behind_s, POLL_MAX_S))))
+
+    def list_resting(self, state: BotState) -> list[RestingOrder]:
+        """The exchange's resting orders as listed, uncorrected: for when its reads are known to
+        be current past every write of dora's (see :meth:`wait_until_current`)."""
+        state.resting = self._reader.fetch_resting_orders()
+        return state.resting
 
     def sync_fills(self, state: BotState) -> list[tuple[Fill, Micros]]:
         """New fills since the stored cursor (overlapping window, deduped by fill_id)."""

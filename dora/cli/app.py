@@ -24,8 +24,9 @@ from dora.exchange.client import KalshiClient
 from dora.exchange.credentials import Credentials, base_url_for
 from dora.exchange.ratelimit import RateLimiter
 from dora.runtime.clock import Clock, SystemClock
+from dora.runtime.deadline import StopSignal
 from dora.runtime.logs import EventType, bot_version, log_event, new_run_id, setup_logging
-from dora.store.store import Store, make_dynamodb_resource
+from dora.store.store import Store, connect_store
 
 LOCAL_LOG_DIR = Path(".dora-local")
 LOG_SERVICE = "dora-bot"  # the predecessor's value: saved Logs Insights queries filter on it
@@ -58,7 +59,7 @@ def resolve_connection(settings: RunSettings, environ: Mapping[str, str]) -> Con
 @contextmanager
 def stop_on_signals() -> Iterator[threading.Event]:
     """SIGTERM/SIGINT set the returned event; the loop then shuts down cleanly."""
-    stop = threading.Event()
+    stop = StopSignal()  # remembers when: the stop budget runs from the signal
 
     def handler(signum: int, _frame: FrameType | None) -> None:
         stop.set()
@@ -86,8 +87,8 @@ def run_bot(
             code = _run_embedded(settings, loop_settings, clock, run_id, stop, status)
         else:
             connection = resolve_connection(settings, environ)
-            store = Store(make_dynamodb_resource(settings.dynamodb_endpoint, settings.region),
-                          settings.table_env, clock)
+            store = connect_store(settings.dynamodb_endpoint, settings.region,
+                                  settings.table_env, clock)
             client = build_client(connection, settings.tier, clock)
             code = _run(client, store, clock, loop_settings, run_id, stop, status)
     return code

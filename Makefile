@@ -4,8 +4,12 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DURATION ?=
+# the chaos suite's long version (`make test` runs one seed, three kills, once)
+SEEDS ?= 1 2 3
+KILLS ?= 6
+RUNS ?= 2
 
-.PHONY: run test lint bench clean
+.PHONY: run test lint bench chaos clean
 
 $(STAMP): requirements.txt setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -23,6 +27,10 @@ lint: $(STAMP)
 	$(BIN)/ruff check dora tests
 	$(BIN)/mypy dora
 	$(BIN)/lint-imports --no-logo
+
+chaos: $(STAMP)
+	DORA_CHAOS_SEEDS="$(SEEDS)" DORA_CHAOS_KILLS=$(KILLS) DORA_CHAOS_RUNS=$(RUNS) \
+		$(BIN)/python -m pytest tests/chaos -s -o timeout=1800
 
 bench: $(STAMP)
 	$(BIN)/python -m dora.cli.bench_core

@@ -1,0 +1,50 @@
+"""Chaos settings from the environment (``make chaos`` sets them; ``make test`` runs the short
+defaults): DORA_CHAOS_SEEDS (space or comma separated), DORA_CHAOS_KILLS, DORA_CHAOS_RUNS."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from dora.sim.runner import RunningSim
+from tests.chaos.harness import ChaosRig
+from tests.chaos.scenarios import SIM_FAULTS
+
+
+def chaos_seeds() -> list[int]:
+    raw = os.environ.get("DORA_CHAOS_SEEDS", "1").replace(",", " ")
+    return [int(part) for part in raw.split()]
+
+
+def chaos_kills() -> int:
+    return int(os.environ.get("DORA_CHAOS_KILLS", "3"))
+
+
+def chaos_runs() -> int:
+    """How many times each seeded scenario repeats (the long version repeats them)."""
+    return int(os.environ.get("DORA_CHAOS_RUNS", "1"))
+
+
+@pytest.fixture
+def rig_factory(
+    sim_factory: Callable[..., RunningSim], dynamo_endpoint: str, tmp_path: Path
+) -> Iterator[Callable[..., ChaosRig]]:
+    """``rig_factory(seed, markets=3, **sim_overrides)``: a sim with the chaos faults, behind
+    proxies, with fresh tables; everything stops after the test."""
+    rigs: list[ChaosRig] = []
+
+    def make(seed: int, markets: int = 3, **overrides: Any) -> ChaosRig:
+        sim = sim_factory(markets=markets, seed=seed, **{**SIM_FAULTS, **overrides})
+        workdir = tmp_path / f"rig-{len(rigs)}"
+        workdir.mkdir()
+        rig = ChaosRig(sim, dynamo_endpoint, workdir, markets=markets)
+        rigs.append(rig)
+        return rig
+
+    yield make
+    for rig in rigs:
+        rig.close()

@@ -1,0 +1,165 @@
+"""Chaos scenarios: each drives real dora processes through faults and returns its figures.
+
+Faults on throughout: user-data reads lag 900 ms, 1 request in 30 fails with a 5xx, 1 write in 20
+is applied but its answer lost, and outside traders keep trading against dora's quotes.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from fractions import Fraction
+from typing import Any
+
+from tests.chaos.checks import (
+    SizeCheck,
+    TradeLogCheck,
+    dora_404_classes,
+    exchange_404_classes,
+    position_differences,
+    resting_size_check,
+    trade_log_check,
+)
+from tests.chaos.harness import ChaosRig, DoraProcess, Event
+from tests.chaos.proxy import Mode
+
+SIM_FAULTS: dict[str, Any] = {
+    "lag_ms": 900, "fault_rate": Fraction(1, 30), "lost_response_rate": Fraction(1, 20),
+    "flow": True, "tier": "prestige",
+}
+BUDGET_S = 25.0  # LoopSettings.shutdown_budget_s
+START_TIMEOUT_S = 90.0  # a cold start on a busy two-core machine
+
+
+@dataclass
+class Figures:
+    scenario: str
+    seed: int
+    kills: int = 0
+    exit_s: float | None = None
+    trade_log: TradeLogCheck | None = None
+    position_diffs: dict[str, tuple[int, int]] = field(default_factory=dict)
+    resting_after_stop: int | None = None
+    reported_left_resting: Any = None
+    size: SizeCheck | None = None
+    exchange_404: Counter[str] = field(default_factory=Counter)
+    dora_404: Counter[str] = field(default_factory=Counter)
+    endings: list[str] = field(default_factory=list)
+
+    def summary(self) -> str:
+        parts = [f"chaos {self.scenario} seed={self.seed}"]
+        if self.kills:
+            parts.append(f"kills={self.kills} ({', '.join(self.endings)})")
+        if self.trade_log is not None:
+            t = self.trade_log
+            parts.append(f"fills={t.exchange_fills} trade_log_missing={t.missing} "
+                         f"duplicated={t.duplicated} unknown={t.unknown}")
+        parts.append(f"positions_differ={len(self.position_diffs)}")
+        if self.resting_after_stop is not None:
+            parts.append(f"resting_after_stop={self.resting_after_stop} "
+                         f"(reported {self.reported_left_resting})")
+        if self.size is not None:
+            parts.append(f"size_violations={len(self.size.violations)}/{self.size.samples}")
+        parts.append(f"404s exchange={dict(self.exchange_404)} dora={dict(self.dora_404)}")
+        if self.exit_s is not None:
+            parts.append(f"exit_s={self.exit_s:.1f}")
+        return " | ".join(parts)
+
+
+def run_kills(rig: ChaosRig, seed: int, kills: int) -> Figures:
+    """``kills`` kill -9s at seeded moments (right after the startup save, after some cycles, or
+    at a random time), each followed by a restart, then a clean SIGTERM stop."""
+    rng = random.Random(seed)
+    figures = Figures("kills", seed, kills=kills)
+    for _ in range(kills):
+        process = rig.start_dora()
+        figures.endings.append(_kill_at_random(rig, process, rng))
+        time.sleep(rng.uniform(0.3, 2.0))  # outside flow fills what the dead process left
+    process = rig.start_dora()
+    _steady(rig, process)
+    _wait_cycles(process, rng.randint(3, 10))
+    figures.exit_s = _stop(rig, process)
+    return _judge(rig, figures, process)
+
+
+def run_stop_after_lost_answers(rig: ChaosRig, seed: int) -> Figures:
+    """Half the write answers lost for a moment just before (and during) the stop."""
+    rng = random.Random(seed)
+    figures = Figures("lost_answers_at_stop", seed)
+    process = rig.start_dora()
+    _steady(rig, process)
+    _wait_cycles(process, rng.randint(3, 8))
+    rig.set_knobs(lost_response_rate="1/2")
+    time.sleep(rng.uniform(0.3, 1.5))
+    figures.exit_s = _stop(rig, process)
+    rig.set_knobs(lost_response_rate="1/20")
+    return _judge(rig, figures, process)
+
+
+def run_outage_stop(rig: ChaosRig, seed: int, mode: Mode) -> Figures:
+    """The exchange and DynamoDB stop answering (``hang``) or refuse connections, then SIGTERM."""
+    rng = random.Random(seed)
+    figures = Figures(f"outage_{mode.value}", seed)
+    process = rig.start_dora()
+    _steady(rig, process)
+    _wait_cycles(process, rng.randint(3, 8))
+    rig.sampling.clear()
+    rig.cut_off(mode)
+    figures.exit_s = process.terminate(timeout_s=120)
+    figures.dora_404 = dora_404_classes(rig.all_events())
+    return figures
+
+
+def _kill_at_random(rig: ChaosRig, process: DoraProcess, rng: random.Random) -> str:
+    ending = rng.choice(("after_startup_save", "after_cycles", "mid_run"))
+    if ending == "after_startup_save":
+        _expect(process, lambda ev: _has(ev, "STATE_SAVE"), "a startup state save")
+    elif ending == "after_cycles":
+        _steady(rig, process)
+        _wait_cycles(process, rng.randint(1, 12))
+    else:
+        _steady(rig, process)
+        time.sleep(rng.uniform(0.1, 3.0))
+    rig.sampling.clear()
+    process.kill()
+    return ending
+
+
+def _steady(rig: ChaosRig, process: DoraProcess) -> None:
+    _expect(process, lambda ev: _has(ev, "CYCLE_SUMMARY"), "a first cycle")
+    rig.sampling.set()
+
+
+def _wait_cycles(process: DoraProcess, cycles: int) -> None:
+    _expect(process, lambda ev: sum(e.get("event_type") == "CYCLE_SUMMARY" for e in ev) >= cycles,
+            f"{cycles} cycles")
+
+
+def _stop(rig: ChaosRig, process: DoraProcess) -> float:
+    rig.sampling.clear()
+    exit_s = process.terminate()
+    assert process.proc.returncode == 0, process.tail()
+    return exit_s
+
+
+def _judge(rig: ChaosRig, figures: Figures, last: DoraProcess) -> Figures:
+    figures.resting_after_stop = len(rig.resting())
+    shutdown = last.of_type("SHUTDOWN")
+    figures.reported_left_resting = shutdown[-1].get("left_resting") if shutdown else None
+    figures.trade_log = trade_log_check(rig)
+    figures.position_diffs = position_differences(rig)
+    figures.size = resting_size_check(rig)
+    figures.exchange_404 = exchange_404_classes(rig)
+    figures.dora_404 = dora_404_classes(rig.all_events())
+    return figures
+
+
+def _has(events: list[Event], event_type: str) -> bool:
+    return any(e.get("event_type") == event_type for e in events)
+
+
+def _expect(process: DoraProcess, predicate: Any, what: str) -> None:
+    if not process.wait_for(predicate, START_TIMEOUT_S):
+        raise AssertionError(f"dora never logged {what}:\n{process.tail()}")

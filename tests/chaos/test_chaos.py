@@ -1,0 +1,72 @@
+"""The chaos suite: real ``dora run`` processes under read lag, 5xx faults, lost write answers,
+outside flow, kill -9s and SIGTERMs, judged from the exchange's own state.
+
+``make test`` runs one seed with three kills; ``make chaos`` runs more seeds, kills and repeats.
+Each test prints its figures (``-s`` shows them).
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.chaos.conftest import chaos_kills, chaos_runs, chaos_seeds
+from tests.chaos.proxy import Mode
+from tests.chaos.scenarios import (
+    BUDGET_S,
+    Figures,
+    run_kills,
+    run_outage_stop,
+    run_stop_after_lost_answers,
+)
+
+SEEDED_RUNS = [pytest.param(seed, id=f"seed{seed}-run{run}")
+               for seed in chaos_seeds() for run in range(chaos_runs())]
+KILLS = chaos_kills()
+
+
+def report(figures: Figures) -> None:
+    print(figures.summary())
+
+
+def assert_nothing_lost_and_nothing_left(figures: Figures) -> None:
+    assert figures.trade_log is not None and figures.size is not None
+    assert figures.trade_log.missing == 0, "dora's fills missing from dora_trade_log"
+    assert figures.trade_log.duplicated == 0, "a fill logged twice"
+    assert figures.trade_log.unknown == 0, "a trade-log row the exchange does not know"
+    assert figures.position_diffs == {}, "stored positions differ from the exchange's"
+    assert figures.resting_after_stop == 0, "dora's orders left resting after a clean stop"
+    assert figures.reported_left_resting == 0
+    assert figures.size.violations == [], "more resting on a market side than targeted"
+    assert figures.exchange_404["stale"] == 0, "a cancel sent after dora was told it was gone"
+    assert figures.exchange_404["unexplained"] == 0
+    assert figures.dora_404["stale"] == 0
+    assert figures.exit_s is not None and figures.exit_s < BUDGET_S
+
+
+@pytest.mark.timeout(180 + 60 * KILLS)
+@pytest.mark.parametrize("seed", SEEDED_RUNS)
+def test_kills_and_restarts_lose_no_fill_and_a_clean_stop_leaves_nothing(rig_factory, seed):
+    figures = run_kills(rig_factory(seed), seed, KILLS)
+    report(figures)
+    assert figures.trade_log is not None and figures.trade_log.exchange_fills > 0
+    assert_nothing_lost_and_nothing_left(figures)
+
+
+@pytest.mark.timeout(240)
+@pytest.mark.parametrize("seed", SEEDED_RUNS)
+def test_a_stop_right_after_lost_answers_leaves_nothing_resting(rig_factory, seed):
+    figures = run_stop_after_lost_answers(rig_factory(seed), seed)
+    report(figures)
+    assert_nothing_lost_and_nothing_left(figures)
+
+
+@pytest.mark.timeout(240)
+@pytest.mark.parametrize("mode", [Mode.HANG, Mode.REFUSE])
+@pytest.mark.parametrize("seed", SEEDED_RUNS)
+def test_sigterm_with_exchange_and_dynamodb_unreachable_exits_within_the_budget(
+    rig_factory, seed, mode
+):
+    figures = run_outage_stop(rig_factory(seed), seed, mode)
+    report(figures)
+    assert figures.exit_s is not None and figures.exit_s < BUDGET_S
+    assert figures.dora_404["stale"] == 0

@@ -4,12 +4,13 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DURATION ?=
+IMAGE ?= dora:local
 
-.PHONY: run test lint bench clean
+.PHONY: run test lint bench image clean
 
-$(STAMP): requirements.txt setup.cfg pyproject.toml
+$(STAMP): requirements/runtime.txt requirements/local.txt requirements/dev.txt setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements.txt
+	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements/dev.txt
 	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
 	touch $(STAMP)
 
@@ -23,10 +24,15 @@ lint: $(STAMP)
 	$(BIN)/ruff check dora tests
 	$(BIN)/mypy dora
 	$(BIN)/lint-imports --no-logo
+	$(BIN)/cfn-lint deploy/dora.yaml
 
 bench: $(STAMP)
 	$(BIN)/python -m dora.cli.bench_core
 	$(BIN)/dora bench --markets 50 --cycles 20
+
+# The production image (needs a Docker engine; deploy/README.md has the push and deploy steps).
+image:
+	docker build -f deploy/Dockerfile -t $(IMAGE) .
 
 clean:
 	rm -rf $(VENV) build *.egg-info

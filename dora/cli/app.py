@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import sys
 import threading
@@ -13,11 +14,20 @@ from pathlib import Path
 from types import FrameType
 from typing import TextIO
 
-from dora.bot.loop import Bot, LoopSettings
+from dora.bot.loop import EXIT_FATAL, Bot, LoopSettings
+from dora.bot.metrics import emit_fatal_exit
 from dora.bot.persistence import Persister
 from dora.bot.status import StatusSink
 from dora.cli.config import RunSettings
-from dora.cli.local import local_environment, seed_example_configs
+from dora.cli.local import LocalEnvironment, local_environment, seed_example_configs
+from dora.cli.target import (
+    ENDPOINTS_FILE,
+    EXCHANGE_URL_KEY,
+    LOCAL_DIR,
+    PID_KEY,
+    remove_endpoints,
+    write_endpoints,
+)
 from dora.core.errors import ConfigError
 from dora.core.tiers import tier_named
 from dora.exchange.client import KalshiClient
@@ -27,7 +37,7 @@ from dora.runtime.clock import Clock, SystemClock
 from dora.runtime.logs import EventType, bot_version, log_event, new_run_id, setup_logging
 from dora.store.store import Store, make_dynamodb_resource
 
-LOCAL_LOG_DIR = Path(".dora-local")
+LOCAL_LOG_DIR = LOCAL_DIR
 LOG_SERVICE = "dora-bot"  # the predecessor's value: saved Logs Insights queries filter on it
 
 
@@ -85,12 +95,29 @@ def run_bot(
         if settings.embedded:
             code = _run_embedded(settings, loop_settings, clock, run_id, stop, status)
         else:
+            resource = make_dynamodb_resource(settings.dynamodb_endpoint, settings.region)
             connection = resolve_connection(settings, environ)
-            store = Store(make_dynamodb_resource(settings.dynamodb_endpoint, settings.region),
-                          settings.table_env, clock)
+            _log_config(settings, loop_settings, connection.url, settings.dynamodb_endpoint)
+            store = Store(resource, settings.table_env, clock)
             client = build_client(connection, settings.tier, clock)
             code = _run(client, store, clock, loop_settings, run_id, stop, status)
+    if code == EXIT_FATAL:
+        emit_fatal_exit(logging.getLogger("dora"), env=loop_settings.env,
+                        timestamp_ms=clock.now_ms())
     return code
+
+
+def _log_config(
+    settings: RunSettings, loop_settings: LoopSettings, exchange_url: str,
+    dynamodb_endpoint: str | None,
+) -> None:
+    """One line that says what this process talks to, before it talks to anything."""
+    log_event(logging.getLogger("dora"), EventType.CONFIG, "configuration",
+              exchange_url=exchange_url, table_env=settings.table_env,
+              table_suffix=f"_{settings.table_env}", region=settings.region, tier=settings.tier,
+              mode=loop_settings.default_mode.value, shards=settings.shards,
+              dynamodb_endpoint=dynamodb_endpoint or "aws",
+              heartbeat_file=loop_settings.heartbeat_file or "")
 
 
 def _run_embedded(
@@ -105,10 +132,28 @@ def _run_embedded(
         client = build_client(Connection(local.sim.url, credentials), settings.tier, clock)
         tickers = [m.ticker for m in client.fetch_markets(status="open")]
         seed_example_configs(local.store, tickers)
+        _log_config(settings, loop_settings, local.sim.url, local.dynamo.endpoint_url)
         log_event(logging.getLogger("dora"), EventType.STARTUP,
                   "embedded local exchange and DynamoDB started", exchange_url=local.sim.url,
-                  dynamodb_endpoint=local.dynamo.endpoint_url, markets=len(tickers))
-        return _run(client, local.store, clock, loop_settings, run_id, stop, status)
+                  dynamodb_endpoint=local.dynamo.endpoint_url, markets=len(tickers),
+                  endpoints_file=str(ENDPOINTS_FILE))
+        with _endpoints_file(local, key_path):
+            return _run(client, local.store, clock, loop_settings, run_id, stop, status)
+
+
+@contextmanager
+def _endpoints_file(local: LocalEnvironment, key_path: str) -> Iterator[None]:
+    """`.dora-local/endpoints.env` while the embedded stack runs: `dora status --local` etc."""
+    pid = os.getpid()
+    write_endpoints(ENDPOINTS_FILE, {
+        EXCHANGE_URL_KEY: local.sim.url, "KALSHI_API_KEY_ID": local.sim.key_id,
+        "KALSHI_PRIVATE_KEY_PATH": key_path, "DORA_DYNAMODB_ENDPOINT": local.dynamo.endpoint_url,
+        "DORA_TABLE_ENV": local.store.env, PID_KEY: str(pid),
+    })
+    try:
+        yield
+    finally:
+        remove_endpoints(ENDPOINTS_FILE, pid)
 
 
 def _run(

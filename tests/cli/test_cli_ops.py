@@ -76,7 +76,7 @@ def test_markets_set_needs_key_value_pairs(cli):
 
 def test_flags_set_and_get(cli):
     assert cli("flags", "set", "use_batch_execution", "false").exit_code == 0
-    assert cli("flags", "get", "use_batch_execution").output.strip() == "False"
+    assert cli("flags", "get", "use_batch_execution").output.strip() == "false"
     assert cli("flags", "get", "no_such_flag").exit_code != 0
 
 
@@ -158,7 +158,7 @@ def test_flags_set_with_an_unusable_value_names_the_key_and_type(cli, name, valu
     assert result.exit_code != 0
     assert name in result.output
     assert expected in result.output
-    assert cli("flags", "get", name).exit_code != 0
+    assert "(default)" in cli("flags", "get", name).output
 
 
 @pytest.mark.parametrize("value", ["1e5000", "1e999999999"])

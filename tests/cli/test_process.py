@@ -11,7 +11,7 @@ import sys
 import threading
 import time
 
-from dora.bot.loop import Bot, LoopSettings
+from dora.bot.loop import EXIT_FATAL, Bot, LoopSettings
 from dora.bot.persistence import Persister
 from dora.cli.app import Connection, build_client
 from dora.exchange.credentials import Credentials
@@ -80,4 +80,4 @@ def test_fatal_error_stops_and_exits_non_zero(bot_env_factory):
     logger = logging.getLogger("dora.test")
     bot = Bot(client, Persister(env.store, logger, "run-fatal"), env.clock, logger,
               LoopSettings(interval_ms=0, max_cycles=3), "run-fatal", threading.Event())
-    assert bot.run() == 2
+    assert bot.run() == EXIT_FATAL

@@ -97,7 +97,7 @@ def run_bot(
         else:
             resource = make_dynamodb_resource(settings.dynamodb_endpoint, settings.region)
             connection = resolve_connection(settings, environ)
-            _log_config(settings, loop_settings, connection.url, settings.dynamodb_endpoint)
+            log_startup_config(settings, loop_settings, connection.url, settings.dynamodb_endpoint)
             store = Store(resource, settings.table_env, clock)
             client = build_client(connection, settings.tier, clock)
             code = _run(client, store, clock, loop_settings, run_id, stop, status)
@@ -107,7 +107,7 @@ def run_bot(
     return code
 
 
-def _log_config(
+def log_startup_config(
     settings: RunSettings, loop_settings: LoopSettings, exchange_url: str,
     dynamodb_endpoint: str | None,
 ) -> None:
@@ -132,7 +132,7 @@ def _run_embedded(
         client = build_client(Connection(local.sim.url, credentials), settings.tier, clock)
         tickers = [m.ticker for m in client.fetch_markets(status="open")]
         seed_example_configs(local.store, tickers)
-        _log_config(settings, loop_settings, local.sim.url, local.dynamo.endpoint_url)
+        log_startup_config(settings, loop_settings, local.sim.url, local.dynamo.endpoint_url)
         log_event(logging.getLogger("dora"), EventType.STARTUP,
                   "embedded local exchange and DynamoDB started", exchange_url=local.sim.url,
                   dynamodb_endpoint=local.dynamo.endpoint_url, markets=len(tickers),

@@ -30,7 +30,12 @@ def dollars(amount: Micros) -> str:
 
 
 def contracts(count: Count) -> str:
-    return f"{format_count(count)} contracts"
+    return f"{whole(format_count(count))} contracts"
+
+
+def whole(number: str) -> str:
+    """``500.00`` -> ``500``; ``1.50`` stays."""
+    return number.removesuffix(".00")
 
 
 def price(value: Price) -> str:
@@ -69,9 +74,9 @@ def effective_flags(config: GlobalConfig, stored: dict[str, Any]) -> list[str]:
 def market_line(config: MarketConfig) -> str:
     return (
         f"{config.market_id:<40} {'enabled ' if config.enabled else 'disabled'} "
-        f"size {format_count(config.quote_size)}  spread {price(config.min_spread)}  "
-        f"caps yes {format_count(config.max_inventory_yes)} / no "
-        f"{format_count(config.max_inventory_no)}"
+        f"size {whole(format_count(config.quote_size))}  spread {price(config.min_spread)}  "
+        f"caps yes {whole(format_count(config.max_inventory_yes))} / no "
+        f"{whole(format_count(config.max_inventory_no))} contracts"
     )
 
 

@@ -81,3 +81,26 @@ def test_fatal_error_stops_and_exits_non_zero(bot_env_factory):
     bot = Bot(client, Persister(env.store, logger, "run-fatal"), env.clock, logger,
               LoopSettings(interval_ms=0, max_cycles=3), "run-fatal", threading.Event())
     assert bot.run() == EXIT_FATAL
+
+
+def test_a_fatal_error_exits_3_not_the_usage_error_code_and_emits_the_metric(
+        sim_factory, dynamo_endpoint, tmp_path):
+    sim = sim_factory(markets=1, flow=False)
+    stranger_pem, _ = generate_key_pair_pem()
+    key = tmp_path / "stranger.pem"
+    key.write_bytes(stranger_pem)
+    env = {**os.environ, "DORA_DYNAMODB_ENDPOINT": dynamo_endpoint, "DORA_TABLE_ENV": "demo",
+           "KALSHI_API_KEY_ID": "unknown-key", "KALSHI_PRIVATE_KEY_PATH": str(key),
+           "DORA_HEARTBEAT_FILE": str(tmp_path / "heartbeat.json")}
+    Store(make_dynamodb_resource(dynamo_endpoint, "us-east-1"), "demo",
+          SystemClock()).create_tables()
+    proc = subprocess.run(
+        [sys.executable, "-m", "dora.cli.main", "run", "--url", sim.url, "--loops", "2"],
+        check=False, env=env, capture_output=True, text=True, timeout=60,
+    )
+    assert proc.returncode == 3, proc.stdout[-2000:] + proc.stderr[-2000:]
+    events = [json.loads(line) for line in proc.stdout.splitlines() if line.startswith("{")]
+    assert any(e["event_type"] == "METRICS" and e.get("FatalExit") == 1 for e in events)
+    usage = subprocess.run([sys.executable, "-m", "dora.cli.main", "run", "--loops", "0"],
+                           check=False, env=env, capture_output=True, text=True, timeout=60)
+    assert usage.returncode == 2

@@ -58,3 +58,23 @@ def test_cli_rejects_a_public_key_without_key_id(tmp_path: Path) -> None:
         cwd=REPO, capture_output=True, text=True, timeout=30, check=False,
     )
     assert result.returncode == 2 and "--key-id" in result.stderr
+
+
+def test_a_generated_key_without_key_dir_is_removed_when_the_sim_stops(tmp_path: Path) -> None:
+    ready = tmp_path / "ready.json"
+    proc = subprocess.Popen(
+        [sys.executable, "-c", LAUNCH, "--markets", "1", "--ready-file", str(ready)],
+        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    try:
+        wait_for_file(ready, proc)
+        key = Path(json.loads(ready.read_text())["private_key_path"])
+        assert key.exists()
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=10) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert not key.exists()
+    assert not key.parent.exists()

@@ -360,11 +360,21 @@ def _non_blank(text: str) -> str:
     return text.strip()
 
 
+# A running bot saves risk_state every few cycles; the operator's versioned write can lose a race.
+HALT_WRITE_ATTEMPTS = 5
+
+
 def _set_halt(target: Target, halted: bool, reason: str) -> None:
     def work() -> None:
         store = _store(target)
-        risk = store.load_state().risk
-        store.save_risk_state(replace(risk, trading_halted=halted, halt_reason=reason))
+        for attempt in range(1, HALT_WRITE_ATTEMPTS + 1):
+            risk = store.load_state().risk  # re-read: keep the bot's latest numbers
+            try:
+                store.save_risk_state(replace(risk, trading_halted=halted, halt_reason=reason))
+                break
+            except StaleWriteError:
+                if attempt == HALT_WRITE_ATTEMPTS:
+                    raise
         tables = store.names["dora_state"]
         click.echo(f"trading halted ({tables}): the bot cancels its orders within a cycle"
                    if halted else f"trading resumed ({tables})")

@@ -22,22 +22,15 @@ from dora.bot.metrics import (
 )
 from dora.bot.state import Mode
 from dora.bot.status import CycleSummary
-from dora.runtime.logs import setup_logging
+from tests.conftest import captured_json_logs
 
 EMF_UNITS = {"Count", "Milliseconds", "Percent", "None"}
 
 
 @pytest.fixture
 def captured() -> Iterator[io.StringIO]:
-    out = io.StringIO()
-    root = logging.getLogger()
-    level = root.level
-    setup_logging(service="dora-bot", env="prod", run_id="run-m", version="t", stream=out)
-    yield out
-    for handler in list(root.handlers):
-        if getattr(handler, "_dora_json_handler", False):
-            root.removeHandler(handler)
-    root.setLevel(level)
+    with captured_json_logs(env="prod", run_id="run-m") as out:
+        yield out
 
 
 def _metric_lines(out: io.StringIO) -> list[dict[str, Any]]:

@@ -6,7 +6,6 @@ import json
 from pathlib import Path
 
 import pytest
-import requests
 from click.testing import CliRunner
 
 from dora.cli.app import Connection, build_client
@@ -14,19 +13,6 @@ from dora.cli.main import main
 from dora.core.models import OrderRequest, Side
 from dora.exchange.credentials import Credentials
 from dora.runtime.clock import SystemClock
-
-
-@pytest.fixture
-def cli(dynamo_endpoint):
-    requests.post(f"{dynamo_endpoint}/moto-api/reset", timeout=5).raise_for_status()
-    runner = CliRunner()
-    env = {"DORA_DYNAMODB_ENDPOINT": dynamo_endpoint, "DORA_TABLE_ENV": "sim"}
-
-    def invoke(*args: str):
-        return runner.invoke(main, list(args), env=env)
-
-    assert invoke("init-db").exit_code == 0
-    return invoke
 
 
 @pytest.mark.parametrize(

@@ -8,7 +8,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -19,18 +18,11 @@ from dora.cli.main import main
 from dora.cli.target import ENDPOINTS_FILE, read_endpoints
 from dora.exchange.credentials import Credentials
 from dora.runtime.clock import SystemClock
+from tests.cli.conftest import wait_for
 
 CLEAN_ENV = {k: v for k, v in os.environ.items()
              if not k.startswith(("DORA_", "KALSHI_", "AWS_"))}
 
-
-def _wait_for(predicate, timeout_s: float) -> bool:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.2)
-    return False
 
 
 def _dora_resting(endpoints: dict[str, str]) -> list:
@@ -49,7 +41,7 @@ def embedded_run(tmp_path, monkeypatch):
     proc = subprocess.Popen([sys.executable, "-m", "dora.cli.main", "run", "--duration", "120"],
                             cwd=tmp_path, env=CLEAN_ENV, stdout=log, stderr=subprocess.STDOUT)
     try:
-        assert _wait_for((tmp_path / ENDPOINTS_FILE).exists, 60), "never started"
+        assert wait_for((tmp_path / ENDPOINTS_FILE).exists, 60), "never started"
         yield proc, tmp_path
     finally:
         if proc.poll() is None:
@@ -64,7 +56,7 @@ def test_local_operator_commands_reach_the_running_embedded_stack(embedded_run) 
     assert endpoints["DORA_EXCHANGE_URL"].startswith("http://127.0.0.1:")
     assert endpoints["DORA_DYNAMODB_ENDPOINT"].startswith("http://127.0.0.1:")
     assert (workdir / ENDPOINTS_FILE).stat().st_mode & 0o077 == 0  # it names the key
-    assert _wait_for(lambda: len(_dora_resting(endpoints)) > 0, 30), "the bot never quoted"
+    assert wait_for(lambda: len(_dora_resting(endpoints)) > 0, 30), "the bot never quoted"
 
     runner = CliRunner()  # a second terminal, same directory, nothing set but --local
     status = runner.invoke(main, ["status", "--local"], env={"DORA_TABLE_ENV": None})
@@ -72,10 +64,10 @@ def test_local_operator_commands_reach_the_running_embedded_stack(embedded_run) 
     assert "tables:      dora_state_sim" in status.output
     halted = runner.invoke(main, ["halt", "--local", "--reason", "second terminal"])
     assert halted.exit_code == 0, halted.output
-    assert _wait_for(lambda: not _dora_resting(endpoints), 30), "the halt never took effect"
+    assert wait_for(lambda: not _dora_resting(endpoints), 30), "the halt never took effect"
     assert "YES - second terminal" in runner.invoke(main, ["status", "--local"]).output
     assert runner.invoke(main, ["resume", "--local"]).exit_code == 0
-    assert _wait_for(lambda: len(_dora_resting(endpoints)) > 0, 30), "never resumed quoting"
+    assert wait_for(lambda: len(_dora_resting(endpoints)) > 0, 30), "never resumed quoting"
 
     proc.send_signal(signal.SIGTERM)
     assert proc.wait(timeout=40) == 0

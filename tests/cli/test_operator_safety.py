@@ -4,7 +4,6 @@ values that are never what an operator means."""
 from __future__ import annotations
 
 import pytest
-import requests
 from click.testing import CliRunner
 
 from dora.cli.main import main
@@ -33,18 +32,6 @@ def test_a_write_without_an_environment_is_refused_with_how_to_pick_one(args) ->
     assert "no environment chosen" in result.output
     assert "--env sim|demo|prod" in result.output and "--local" in result.output
 
-
-@pytest.fixture
-def cli(dynamo_endpoint):
-    requests.post(f"{dynamo_endpoint}/moto-api/reset", timeout=5).raise_for_status()
-    runner = CliRunner()
-    env = {"DORA_DYNAMODB_ENDPOINT": dynamo_endpoint, "DORA_TABLE_ENV": "sim"}
-
-    def invoke(*args: str):
-        return runner.invoke(main, list(args), env=env)
-
-    assert invoke("init-db").exit_code == 0
-    return invoke
 
 
 def test_flags_take_negative_numbers_without_a_double_dash_and_answer_in_dollars(cli) -> None:
@@ -118,3 +105,29 @@ def test_halt_and_status_name_the_tables_they_act_on(cli) -> None:
     status = cli("status").output
     assert "tables:      dora_state_sim" in status
     assert "halted:      YES - x" in status
+
+
+def test_halt_wins_a_race_with_the_bot_saving_in_between(cli, dynamo_endpoint, monkeypatch):
+    """A running bot saves risk_state every few cycles: when its save lands between the
+    operator's read and write, the halt is written again on the fresh item, keeping the bot's
+    numbers."""
+    bot_store = Store(make_dynamodb_resource(dynamo_endpoint, "us-east-1"), "sim", SystemClock())
+    bot_store.load_state()
+    original = Store.load_state
+    raced: list[bool] = []
+
+    def read_then_the_bot_saves(self: Store):
+        state = original(self)
+        if not raced:
+            raced.append(True)
+            bot_store.save_risk_state(RiskState(daily_pnl=-3_000_000))
+        return state
+
+    monkeypatch.setattr(Store, "load_state", read_then_the_bot_saves)
+    result = cli("halt", "--reason", "race")
+    assert result.exit_code == 0, result.output
+    monkeypatch.setattr(Store, "load_state", original)
+    stored = Store(make_dynamodb_resource(dynamo_endpoint, "us-east-1"), "sim",
+                   SystemClock()).load_state().risk
+    assert raced and stored.trading_halted and stored.halt_reason == "race"
+    assert stored.daily_pnl == -3_000_000

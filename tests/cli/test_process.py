@@ -18,6 +18,7 @@ from dora.exchange.credentials import Credentials
 from dora.runtime.clock import SystemClock
 from dora.sim.http.auth import generate_key_pair_pem
 from dora.store.store import Store, make_dynamodb_resource
+from tests.cli.conftest import wait_for
 from tests.conftest import GLOBAL_CONFIG, MARKET_CONFIG
 
 
@@ -26,14 +27,6 @@ def _dora_resting(sim) -> list:
         return [o for o in sim.engine.orders("dora") if o.status.value == "resting"
                 and o.client_order_id.startswith("dora-")]
 
-
-def _wait_for(predicate, timeout_s: float) -> bool:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.1)
-    return False
 
 
 def test_sigterm_cancels_dora_orders_and_exits_zero(sim_factory, dynamo_endpoint, tmp_path):
@@ -56,7 +49,7 @@ def test_sigterm_cancels_dora_orders_and_exits_zero(sim_factory, dynamo_endpoint
         env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )
     try:
-        assert _wait_for(lambda: len(_dora_resting(sim)) >= 4, 30), "bot never quoted"
+        assert wait_for(lambda: len(_dora_resting(sim)) >= 4, 30), "bot never quoted"
         started = time.monotonic()
         proc.send_signal(signal.SIGTERM)
         output, _ = proc.communicate(timeout=30)

@@ -27,8 +27,9 @@ from dora.bot.state import Mode
 from dora.cli.app import Connection, build_client, log_startup_config
 from dora.cli.config import resolve_settings
 from dora.exchange.credentials import Credentials
-from dora.runtime.logs import EventType, setup_logging
+from dora.runtime.logs import EventType
 from dora.sim.http.auth import generate_key_pair_pem
+from tests.conftest import captured_json_logs
 
 QUERIES_FILE = Path(__file__).parents[2] / "deploy" / "cloudwatch-queries.md"
 KEYWORDS = frozenset({
@@ -89,16 +90,8 @@ def test_the_query_parser_finds_fields_and_events() -> None:
 
 @pytest.fixture
 def captured() -> Iterator[io.StringIO]:
-    out = io.StringIO()
-    root = logging.getLogger()
-    level = root.level
-    setup_logging(service="dora-bot", env="sim", run_id="20260101-000000-q00000",
-                  version="test", stream=out)
-    yield out
-    for handler in list(root.handlers):
-        if getattr(handler, "_dora_json_handler", False):
-            root.removeHandler(handler)
-    root.setLevel(level)
+    with captured_json_logs(run_id="20260101-000000-q00000") as out:
+        yield out
 
 
 def _exercise(env: Any) -> None:

@@ -43,3 +43,6 @@ def health(path: Path | None, max_age_s: float) -> None:
         click.echo(f"unhealthy: {summary}; more than {max_age_s:g} s", err=True)
         raise SystemExit(EXIT_UNHEALTHY)
     click.echo(f"healthy: {summary}")
+
+if __name__ == "__main__":  # the container health check: `python -m dora.cli.health`, light imports
+    health()

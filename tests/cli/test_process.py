@@ -42,7 +42,8 @@ def test_sigterm_cancels_dora_orders_and_exits_zero(sim_factory, dynamo_endpoint
     ready.write_text(json.dumps({"url": sim.url, "key_id": sim.key_id,
                                  "private_key_path": sim.private_key_path}))
     env = {**os.environ, "DORA_SIM_READY_FILE": str(ready), "DORA_TABLE_ENV": "demo",
-           "DORA_DYNAMODB_ENDPOINT": dynamo_endpoint}
+           "DORA_DYNAMODB_ENDPOINT": dynamo_endpoint,
+           "DORA_HEARTBEAT_FILE": str(tmp_path / "heartbeat.json")}
     proc = subprocess.Popen(
         [sys.executable, "-m", "dora.cli.main", "run", "--batch", "--env", "sim", "--url", sim.url,
          "--tier", "prestige"],

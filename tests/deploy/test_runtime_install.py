@@ -81,6 +81,9 @@ def test_health_and_the_missing_local_stack_from_the_runtime_venv(runtime_venv: 
     healthy = _run(dora, "health", env=_env(DORA_HEARTBEAT_FILE=str(beat)), cwd=tmp_path)
     assert healthy.returncode == 0, healthy.stderr
     assert "healthy" in healthy.stdout
+    as_module = _run(runtime_venv / "bin" / "python", "-m", "dora.cli.health",
+                     env=_env(DORA_HEARTBEAT_FILE=str(beat)), cwd=tmp_path)  # the image's check
+    assert as_module.returncode == 0 and "healthy" in as_module.stdout
     missing = _run(dora, "health", env=_env(), cwd=tmp_path)
     assert missing.returncode == 1
     embedded = _run(dora, "run", "--loops", "1", env=_env(), cwd=tmp_path)

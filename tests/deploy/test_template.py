@@ -73,7 +73,7 @@ def test_the_container_gets_what_dora_reads_and_the_key_only_as_secrets(resource
     assert set(env) == {"AWS_REGION", "DORA_SHARDS", "DORA_HEARTBEAT_FILE"}
     assert {s["Name"] for s in container["Secrets"]} == {"KALSHI_API_KEY_ID", "KALSHI_PRIVATE_KEY"}
     assert LoopSettings().shutdown_budget_s < container["StopTimeout"] <= 120
-    assert container["HealthCheck"]["Command"] == ["CMD", "dora", "health"]
+    assert container["HealthCheck"]["Command"] == ["CMD", "python", "-m", "dora.cli.health"]
     assert container["ReadonlyRootFilesystem"] is True
     assert env["DORA_HEARTBEAT_FILE"].startswith("/tmp/")
     assert any(m["ContainerPath"] == "/tmp" for m in container["MountPoints"])

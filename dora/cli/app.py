@@ -15,10 +15,13 @@ from typing import TextIO
 
 from dora.bot.loop import Bot, LoopSettings
 from dora.bot.persistence import Persister
+from dora.bot.snapshot import SnapshotPublisher
 from dora.bot.status import StatusSink
 from dora.cli.config import RunSettings
 from dora.cli.local import local_environment, seed_example_configs
-from dora.core.errors import ConfigError
+from dora.cli.report import write_session_report
+from dora.cli.status_page import serving_status_page
+from dora.core.errors import ConfigError, DoraError
 from dora.core.tiers import tier_named
 from dora.exchange.client import KalshiClient
 from dora.exchange.credentials import Credentials, base_url_for
@@ -73,7 +76,7 @@ def stop_on_signals() -> Iterator[threading.Event]:
 
 def run_bot(
     settings: RunSettings, loop_settings: LoopSettings, environ: Mapping[str, str],
-    *, status_line: bool,
+    *, status_line: bool, http: str | None = None,
 ) -> int:
     clock = SystemClock()
     run_id = new_run_id(clock)
@@ -81,22 +84,26 @@ def run_bot(
     setup_logging(service=LOG_SERVICE, env=settings.env, run_id=run_id, version=bot_version(),
                   stream=log_stream)
     status = StatusSink() if status_line else None
-    with stop_on_signals() as stop:
+    labels = (("env", settings.env), ("tier", settings.tier))
+    with stop_on_signals() as stop, serving_status_page(
+        http, embedded=settings.embedded, environ=environ, clock=clock, labels=labels,
+    ) as snapshots:
         if settings.embedded:
-            code = _run_embedded(settings, loop_settings, clock, run_id, stop, status)
+            code = _run_embedded(settings, loop_settings, clock, run_id, stop, status, snapshots)
         else:
             connection = resolve_connection(settings, environ)
             store = Store(make_dynamodb_resource(settings.dynamodb_endpoint, settings.region),
                           settings.table_env, clock)
             client = build_client(connection, settings.tier, clock)
-            code = _run(client, store, clock, loop_settings, run_id, stop, status)
+            code = _run(client, store, clock, loop_settings, run_id, stop, status, snapshots)
     return code
 
 
 def _run_embedded(
     settings: RunSettings, loop_settings: LoopSettings, clock: Clock, run_id: str,
-    stop: threading.Event, status: StatusSink | None,
+    stop: threading.Event, status: StatusSink | None, snapshots: SnapshotPublisher | None,
 ) -> int:
+    started_ms = clock.now_ms()
     with local_environment(clock, tier=settings.tier) as local:
         key_path = local.sim.private_key_path
         if key_path is None:
@@ -108,20 +115,33 @@ def _run_embedded(
         log_event(logging.getLogger("dora"), EventType.STARTUP,
                   "embedded local exchange and DynamoDB started", exchange_url=local.sim.url,
                   dynamodb_endpoint=local.dynamo.endpoint_url, markets=len(tickers))
-        return _run(client, local.store, clock, loop_settings, run_id, stop, status)
+        code = _run(client, local.store, clock, loop_settings, run_id, stop, status, snapshots)
+        _report_session(local.store, run_id, started_ms, clock)
+        return code
 
 
 def _run(
     client: KalshiClient, store: Store, clock: Clock, loop_settings: LoopSettings, run_id: str,
-    stop: threading.Event, status: StatusSink | None,
+    stop: threading.Event, status: StatusSink | None, snapshots: SnapshotPublisher | None,
 ) -> int:
     logger = logging.getLogger("dora.loop")
     bot = Bot(client, Persister(store, logger, run_id), clock, logger, loop_settings, run_id,
-              stop, status)
+              stop, status, snapshots)
     code = bot.run()
     if status is not None:
         status.finish(bot.summaries)
     return code
+
+
+def _report_session(store: Store, run_id: str, started_ms: int, clock: Clock) -> None:
+    """The embedded tables vanish with the process: keep the session's P&L report."""
+    try:
+        paths = write_session_report(store, run_id, started_ms, clock.now_ms(), LOCAL_LOG_DIR)
+    except (DoraError, OSError) as exc:
+        log_event(logging.getLogger("dora"), EventType.ERROR, f"session report failed: {exc}",
+                  level=logging.ERROR, error_type=type(exc).__name__)
+        return
+    sys.stderr.write(f"P&L report: {paths[0]} (JSON: {paths[1]})\n")
 
 
 def _log_stream(status_line: bool, run_id: str) -> TextIO:

@@ -44,7 +44,7 @@ class MarketView:
     quoting: bool  # enabled, valid config and known rules
     best_bid: Price | None
     best_ask: Price | None
-    quotes: tuple[QuoteView, ...]
+    quotes: tuple[QuoteView, ...]  # dora's orders as the exchange listed them this cycle
     net: Count
     avg_entry: Price | None
     realized: Micros

@@ -26,7 +26,7 @@ from dora.web.html import (
     utc_time,
 )
 from dora.web.status_json import Health, health
-from dora.web.svg import PALETTE, Series, line_chart
+from dora.web.svg import CENT, CONTRACT, PALETTE, Series, line_chart
 
 INVENTORY_LINES = 6
 MIN_REFRESH_MS = 1000
@@ -125,7 +125,7 @@ def _pnl_chart(series: Sequence[SeriesPoint]) -> str:
         Series("realized", tuple((p.ts_ms, p.realized) for p in series), PALETTE[2]),
         Series("unrealized", tuple((p.ts_ms, p.unrealized) for p in series), PALETTE[4]),
     )
-    return line_chart("Session P&L", lines if series else (), format_dollars)
+    return line_chart("Session P&L", lines if series else (), format_dollars, min_step=CENT)
 
 
 def _inventory_chart(series: Sequence[SeriesPoint]) -> str:
@@ -139,7 +139,7 @@ def _inventory_chart(series: Sequence[SeriesPoint]) -> str:
     for i, ticker in enumerate(sorted(shown)):
         points = tuple((p.ts_ms, dict(p.nets).get(ticker, 0)) for p in series)
         lines.append(Series(ticker, points, PALETTE[i % len(PALETTE)], step=True))
-    return line_chart("Inventory (YES contracts)", lines, contracts)
+    return line_chart("Inventory (YES contracts)", lines, contracts, min_step=CONTRACT)
 
 
 def _markets(markets: Sequence[MarketView]) -> str:

@@ -12,7 +12,7 @@ from dora.core.pnl_report import MarketSummary, PnlReport, Totals, share_pct_ten
 from dora.core.timefmt import iso_ms
 from dora.core.units import format_count, format_dollars, format_micros
 from dora.web.html import Cell, card, contracts, document, money, pct_tenths, table, utc_stamp
-from dora.web.svg import PALETTE, Series, bar_chart, line_chart
+from dora.web.svg import CENT, CONTRACT, PALETTE, Series, bar_chart, line_chart
 
 INVENTORY_LINES = 8
 
@@ -95,7 +95,7 @@ def _pnl_chart(r: PnlReport) -> str:
         Series("realized", tuple((p.ts_ms, p.realized) for p in points), PALETTE[2]),
         Series("unrealized", tuple((p.ts_ms, p.unrealized) for p in points), PALETTE[4]),
     )
-    return line_chart("P&L over time", lines if points else (), format_dollars)
+    return line_chart("P&L over time", lines if points else (), format_dollars, min_step=CENT)
 
 
 def _inventory_chart(r: PnlReport) -> str:
@@ -103,12 +103,12 @@ def _inventory_chart(r: PnlReport) -> str:
     shown = sorted(sorted(largest, key=lambda t: (-largest[t], t))[:INVENTORY_LINES])
     lines = [Series(t, tuple((p.ts_ms, p.net) for p in r.inventory[t]),
                     PALETTE[i % len(PALETTE)], step=True) for i, t in enumerate(shown)]
-    return line_chart("Inventory over time (YES contracts)", lines, contracts)
+    return line_chart("Inventory over time (YES contracts)", lines, contracts, min_step=CONTRACT)
 
 
 def _daily_chart(r: PnlReport) -> str:
     return bar_chart("Realized P&L per day", [(d.day, d.totals.realized) for d in r.days],
-                     format_dollars)
+                     format_dollars, min_step=CENT)
 
 
 def _market_table(markets: Sequence[MarketSummary], empty: str) -> str:

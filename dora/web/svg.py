@@ -10,6 +10,8 @@ from html import escape
 from dora.core.models import TsMs
 from dora.core.timefmt import iso_ms
 
+CENT = 10_000  # micro-dollars: the smallest money tick
+CONTRACT = 100  # hundredths of a contract
 PALETTE = ("#2563eb", "#dc2626", "#16a34a", "#9333ea", "#ea580c", "#0891b2", "#ca8a04",
            "#db2777", "#4b5563", "#65a30d")
 WIDTH, HEIGHT = 760, 250
@@ -41,30 +43,36 @@ class _Frame:
         return TOP + (self.y1 - value) / (self.y1 - self.y0) * (HEIGHT - TOP - BOTTOM)
 
 
-def line_chart(title: str, series: Sequence[Series], y_label: Callable[[int], str]) -> str:
-    """Lines over time, a zero line, labelled axes and a legend; a note when there is no data."""
+def line_chart(
+    title: str, series: Sequence[Series], y_label: Callable[[int], str], *, min_step: int = 1,
+) -> str:
+    """Lines over time, a zero line, labelled axes and a legend; a note when there is no data.
+    ``min_step`` is the smallest y tick step worth labelling (a cent, a contract)."""
     drawn = [s for s in series if s.points]
     if not drawn:
         return _svg(title, f'<text class="empty" x="{WIDTH / 2}" y="{HEIGHT / 2}" '
                            f'text-anchor="middle">no data yet</text>')
-    frame = _frame(drawn)
-    parts = [_y_axis(frame, y_label), _x_axis(frame)]
+    frame = _frame(drawn, min_step)
+    parts = [_y_axis(frame, y_label, min_step), _x_axis(frame)]
     for s in drawn:
         parts.append(f'<polyline class="series" fill="none" stroke="{s.color}" stroke-width="2" '
                      f'points="{_points(frame, s)}"><title>{escape(s.name)}</title></polyline>')
     return _svg(title, "".join(parts)) + legend([(s.name, s.color) for s in drawn])
 
 
-def bar_chart(title: str, bars: Sequence[tuple[str, int]], y_label: Callable[[int], str]) -> str:
+def bar_chart(
+    title: str, bars: Sequence[tuple[str, int]], y_label: Callable[[int], str], *,
+    min_step: int = 1,
+) -> str:
     """One bar per label (a day), green above zero and red below."""
     if not bars:
         return _svg(title, f'<text class="empty" x="{WIDTH / 2}" y="{HEIGHT / 2}" '
                            f'text-anchor="middle">no data yet</text>')
     values = [v for _, v in bars]
-    y0, y1 = _value_range(min(values), max(values))
+    y0, y1 = _value_range(min(values), max(values), min_step)
     frame = _Frame(0, len(bars), y0, y1)
     slot = (WIDTH - LEFT - RIGHT) / len(bars)
-    parts = [_y_axis(frame, y_label)]
+    parts = [_y_axis(frame, y_label, min_step)]
     for i, (label, value) in enumerate(bars):
         top, bottom = sorted((frame.y(value), frame.y(0)))
         color = "#16a34a" if value >= 0 else "#dc2626"
@@ -85,26 +93,27 @@ def _svg(title: str, body: str) -> str:
             f'<text class="chart-title" x="{LEFT}" y="18">{escape(title)}</text>{body}</svg>')
 
 
-def _frame(series: Sequence[Series]) -> _Frame:
+def _frame(series: Sequence[Series], min_step: int) -> _Frame:
     xs = [x for s in series for x, _ in s.points]
     ys = [y for s in series for _, y in s.points]
     x0, x1 = min(xs), max(xs)
     if x0 == x1:
         x0, x1 = x0 - 1000, x1 + 1000
-    y0, y1 = _value_range(min(ys), max(ys))
+    y0, y1 = _value_range(min(ys), max(ys), min_step)
     return _Frame(x0, x1, y0, y1)
 
 
-def _value_range(low: int, high: int) -> tuple[int, int]:
+def _value_range(low: int, high: int, min_step: int) -> tuple[int, int]:
     """Includes zero, rounded out to a whole number of tick steps."""
     low, high = min(low, 0), max(high, 0)
-    step = nice_step(high - low)
-    return (low // step) * step, -((-high) // step) * step
+    step = nice_step(high - low, min_step)
+    bottom, top = (low // step) * step, -((-high) // step) * step
+    return (bottom, top) if top > bottom else (bottom, bottom + step)
 
 
-def nice_step(span: int) -> int:
+def nice_step(span: int, min_step: int = 1) -> int:
     """A tick step of 1, 2 or 5 times a power of ten giving about ``Y_TICKS`` ticks."""
-    raw = max(span // Y_TICKS, 1)
+    raw = max(span // Y_TICKS, min_step, 1)
     power = 1
     while power * 10 <= raw:
         power *= 10
@@ -114,8 +123,8 @@ def nice_step(span: int) -> int:
     return 10 * power
 
 
-def _y_axis(frame: _Frame, y_label: Callable[[int], str]) -> str:
-    step = nice_step(frame.y1 - frame.y0)
+def _y_axis(frame: _Frame, y_label: Callable[[int], str], min_step: int) -> str:
+    step = nice_step(frame.y1 - frame.y0, min_step)
     parts = []
     value = frame.y0
     while value <= frame.y1:

@@ -4,6 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DURATION ?=
+HTTP ?=
 
 .PHONY: run test lint bench clean
 
@@ -14,7 +15,7 @@ $(STAMP): requirements.txt setup.cfg pyproject.toml
 	touch $(STAMP)
 
 run: $(STAMP)
-	$(BIN)/dora run --status-line $(if $(DURATION),--duration $(DURATION))
+	$(BIN)/dora run --status-line $(if $(DURATION),--duration $(DURATION)) $(if $(HTTP),--http $(HTTP))
 
 test: $(STAMP)
 	$(BIN)/python -m pytest

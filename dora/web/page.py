@@ -29,6 +29,7 @@ from dora.web.status_json import Health, health
 from dora.web.svg import CENT, CONTRACT, PALETTE, Series, line_chart
 
 INVENTORY_LINES = 6
+SHOWN_ROWS = 15  # of recent fills and cycles (status.json has them all)
 MIN_REFRESH_MS = 1000
 MAX_REFRESH_MS = 10_000
 REFRESH_SCRIPT = """(function(){
@@ -174,7 +175,7 @@ def _fills(fills: Sequence[FillView]) -> str:
         [utc_time(v.fill.ts_ms), v.fill.ticker, "buy" if v.fill.side.value == "bid" else "sell",
          contracts(v.fill.count), price(v.fill.price), money(-v.fill.fee), money(v.realized),
          "taker" if v.fill.is_taker else "maker"]
-        for v in fills
+        for v in fills[:SHOWN_ROWS]
     ]
     return table(["time (UTC)", "market", "side", "contracts", "price", "fee", "realized",
                   "liquidity"], rows, numeric=range(3, 7), empty="no fill yet this session")
@@ -185,7 +186,7 @@ def _cycles(cycles: Sequence[CycleView]) -> str:
         [str(c.cycle), utc_time(c.ended_ms), f"{c.duration_ms} ms", str(c.requests),
          str(c.tokens), f"+{c.placed} / -{c.cancelled}", str(c.failed), str(c.fills),
          str(c.markets_quoted)]
-        for c in cycles[:12]
+        for c in cycles[:SHOWN_ROWS]
     ]
     return table(["cycle", "ended", "took", "requests", "tokens", "orders", "failed", "fills",
                   "markets"], rows, numeric=range(2, 9))

@@ -19,13 +19,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Generic, Protocol, TypeVar
 
-from dora.bot.state import BotState, Mode
-from dora.bot.status import CycleSummary
+from dora.bot.state import BotState
+from dora.bot.status import CycleSource, CycleSummary
 from dora.core.models import Fill, PositionState, TsMs
 from dora.core.positions import avg_entry_price, unrealized_pnl
 from dora.core.units import Count, Micros, Price
-from dora.exchange.client import KalshiClient
-from dora.runtime.clock import Clock
 from dora.runtime.logs import EventType, bot_version, log_event
 
 T = TypeVar("T")
@@ -192,21 +190,11 @@ class _Settings(Protocol):
     def id_prefix(self) -> str: ...
 
 
-class SnapshotSource(Protocol):
+class SnapshotSource(CycleSource, Protocol):
     """What a snapshot reads from the loop (the Bot), without importing it."""
 
     @property
-    def client(self) -> KalshiClient: ...
-    @property
-    def clock(self) -> Clock: ...
-    @property
-    def state(self) -> BotState: ...
-    @property
     def settings(self) -> _Settings: ...
-    @property
-    def cycle(self) -> int: ...
-    @property
-    def mode(self) -> Mode: ...
     @property
     def run_id(self) -> str: ...
 

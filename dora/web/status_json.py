@@ -53,7 +53,7 @@ def health(snapshot: BotSnapshot | None, now_ms: TsMs) -> Health:
     if lease is not None and not lease.held:
         return Health(False, "lease_lost", f"the lease is held by {lease.holder or 'nobody'}")
     if snapshot.halted:
-        return Health(False, "halted", f"halted: {snapshot.halt_reason or 'manual'}")
+        return Health(False, "halted", snapshot.halt_reason or "manual")
     return alive
 
 

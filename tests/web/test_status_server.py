@@ -12,13 +12,15 @@ import requests
 from click.testing import CliRunner
 
 from dora.bot import snapshot as snapshot_module
-from dora.bot.snapshot import DecimatingBuffer
+from dora.bot.snapshot import CashView, DecimatingBuffer, InfoSection, LeaseView
 from dora.cli.main import main
 from dora.cli.status_page import resolve_http
 from dora.core.errors import ConfigError
 from dora.core.units import parse_count, parse_price
 from dora.web import server as server_module
+from dora.web.page import status_page
 from dora.web.server import HttpSettings, parse_bind
+from dora.web.status_json import health, status_document
 from tests.web.conftest import Watched
 
 TOKEN = "s3cret-token-0123456789"
@@ -75,7 +77,7 @@ def test_healthz_flips_to_503_when_the_operator_halts_and_back_on_resume(watched
     _halt_as_operator(w, True, "exchange maintenance")
     w.env.cycles(w.bot, 2)  # the bot adopts the flag at its next config refresh
     answer = _get(w, "/healthz")
-    assert (answer.status_code, answer.text) == (503, "halted: halted: exchange maintenance\n")
+    assert (answer.status_code, answer.text) == (503, "halted: exchange maintenance\n")
     assert _get(w, "/livez").status_code == 200  # halted, but cycles run
     assert w.env.resting() == []
     assert "HALTED" in _get(w, "/").text.upper()
@@ -206,3 +208,33 @@ def test_dora_run_refuses_a_public_address_without_a_token():
                                 env={"DORA_HTTP_TOKEN": ""})
     assert result.exit_code != 0
     assert "DORA_HTTP_TOKEN" in result.output
+
+
+def test_optional_sections_appear_only_when_the_bot_knows_them(watched_bot):
+    """The lease, cash, breaker states and reports other parts of dora add later."""
+    w = watched_bot(markets=1, flow=False)
+    w.env.cycles(w.bot, 2)
+    plain = w.holder.latest()
+    assert plain is not None
+    now = w.env.clock.now_ms()
+    page = status_page(plain, now)
+    assert 'id="lease"' not in page and "breaker" not in page and 'id="cash"' not in page
+    assert not {"lease", "cash", "sections"} & set(status_document(plain, now))
+    market = replace(plain.markets[0], breaker="open")
+    full = replace(
+        plain, markets=(market,), lease=LeaseView("task-a", True, False, now + 30_000),
+        cash=CashView(5_000_000, 1_250_000, 3_750_000),
+        sections=(InfoSection("Calibration", (("fill rate", "0.12"),)),),
+    )
+    page = status_page(full, now)
+    for text in ('id="lease"', "leader", "task-a", "$1.25", "$3.75", "Calibration", "fill rate",
+                 ">breaker<", ">open<"):
+        assert text in page
+    doc = status_document(full, now)
+    assert doc["lease"]["held"] and doc["cash"]["free"] == "3.750000"
+    assert doc["sections"] == {"Calibration": {"fill rate": "0.12"}}
+    assert doc["markets"][0]["breaker"] == "open"
+    lost = replace(full, lease=LeaseView("task-b", False, False, now))
+    standby = replace(full, lease=LeaseView("task-b", False, True, now), halted=True)
+    assert (health(lost, now).ok, health(lost, now).status) == (False, "lease_lost")
+    assert (health(standby, now).ok, health(standby, now).status) == (True, "standby")

@@ -4,6 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DURATION ?=
+HTTP ?=
 IMAGE ?= dora:local
 
 .PHONY: run test lint bench image clean
@@ -15,7 +16,7 @@ $(STAMP): requirements/runtime.txt requirements/local.txt requirements/dev.txt s
 	touch $(STAMP)
 
 run: $(STAMP)
-	$(BIN)/dora run --status-line $(if $(DURATION),--duration $(DURATION))
+	$(BIN)/dora run --status-line $(if $(DURATION),--duration $(DURATION)) $(if $(HTTP),--http $(HTTP))
 
 test: $(STAMP)
 	$(BIN)/python -m pytest

@@ -18,13 +18,15 @@ from dora.bot.execute import Executor
 from dora.bot.persistence import Persister
 from dora.bot.quoting import QuoteOutcome, Quoter, QuoteSettings
 from dora.bot.reconcile import Reconciler
+from dora.bot.snapshot import SnapshotPublisher
 from dora.bot.state import BotState, Mode
 from dora.bot.status import CycleSummary, StatusSink, summarize_cycle
 from dora.core.errors import FatalError, StoreError, TransientError
-from dora.core.models import RestingOrder
+from dora.core.models import Fill, RestingOrder
 from dora.core.overlay import Overlay
 from dora.core.positions import roll_daily, unrealized_pnl
 from dora.core.risk import evaluate_halt
+from dora.core.units import Micros
 from dora.exchange.client import KalshiClient
 from dora.runtime.clock import Clock
 from dora.runtime.health import Heartbeat, write_heartbeat
@@ -56,7 +58,7 @@ class Bot:
     def __init__(
         self, client: KalshiClient, persister: Persister, clock: Clock, logger: logging.Logger,
         settings: LoopSettings, run_id: str, stop: threading.Event,
-        status: StatusSink | None = None,
+        status: StatusSink | None = None, snapshots: SnapshotPublisher | None = None,
     ) -> None:
         self.client = client
         self.clock = clock
@@ -76,6 +78,7 @@ class Bot:
         self.cycle = 0
         self.halt_reason = ""
         self._status = status
+        self._snapshots = snapshots
         self.summaries: list[CycleSummary] = []
 
     # -- lifecycle ---------------------------------------------------------------------------
@@ -155,7 +158,7 @@ class Bot:
         self.persister.after_cycle(self.state, now_ms, outcome, ids,
                                    save=self.cycle % self.settings.save_every == 0)
         summary = summarize_cycle(self, outcome, fills, stats_before, started)
-        self._after_cycle(summary)
+        self._after_cycle(summary, fills)
         return summary
 
     def _sync_slow_reads(self, now_ms: int) -> None:
@@ -248,12 +251,14 @@ class Bot:
             log_event(self.log, EventType.ERROR, f"halt after repeated failures failed: {exc}",
                       level=logging.ERROR, error_type=type(exc).__name__)
 
-    def _after_cycle(self, summary: CycleSummary) -> None:
+    def _after_cycle(self, summary: CycleSummary, fills: list[tuple[Fill, Micros]]) -> None:
         self.summaries.append(summary)
         if self._status is not None:
             self._status.show(summary)
         if self.settings.heartbeat_file:
             self._write_heartbeat(self.settings.heartbeat_file)
+        if self._snapshots is not None:
+            self._snapshots.publish(self, summary, fills)
         if self.cycle % self.settings.heartbeat_every == 0:
             log_event(self.log, EventType.HEARTBEAT, "heartbeat", loop_count=self.cycle,
                       markets_active=summary.markets_quoted, mode=self.mode.value,

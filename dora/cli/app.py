@@ -17,9 +17,12 @@ from typing import TextIO
 from dora.bot.loop import EXIT_FATAL, Bot, LoopSettings
 from dora.bot.metrics import emit_fatal_exit
 from dora.bot.persistence import Persister
+from dora.bot.snapshot import SnapshotPublisher
 from dora.bot.status import StatusSink
 from dora.cli.config import RunSettings
 from dora.cli.local import LocalEnvironment, local_environment, seed_example_configs
+from dora.cli.report import write_session_report
+from dora.cli.status_page import serving_status_page
 from dora.cli.target import (
     ENDPOINTS_FILE,
     EXCHANGE_URL_KEY,
@@ -28,7 +31,7 @@ from dora.cli.target import (
     remove_endpoints,
     write_endpoints,
 )
-from dora.core.errors import ConfigError
+from dora.core.errors import ConfigError, DoraError
 from dora.core.tiers import tier_named
 from dora.exchange.client import KalshiClient
 from dora.exchange.credentials import Credentials, base_url_for
@@ -83,7 +86,7 @@ def stop_on_signals() -> Iterator[threading.Event]:
 
 def run_bot(
     settings: RunSettings, loop_settings: LoopSettings, environ: Mapping[str, str],
-    *, status_line: bool,
+    *, status_line: bool, http: str | None = None,
 ) -> int:
     clock = SystemClock()
     run_id = new_run_id(clock)
@@ -91,16 +94,19 @@ def run_bot(
     setup_logging(service=LOG_SERVICE, env=settings.env, run_id=run_id, version=bot_version(),
                   stream=log_stream)
     status = StatusSink() if status_line else None
-    with stop_on_signals() as stop:
+    labels = (("env", settings.env), ("tier", settings.tier))
+    with stop_on_signals() as stop, serving_status_page(
+        http, embedded=settings.embedded, environ=environ, clock=clock, labels=labels,
+    ) as snapshots:
         if settings.embedded:
-            code = _run_embedded(settings, loop_settings, clock, run_id, stop, status)
+            code = _run_embedded(settings, loop_settings, clock, run_id, stop, status, snapshots)
         else:
             resource = make_dynamodb_resource(settings.dynamodb_endpoint, settings.region)
             connection = resolve_connection(settings, environ)
             log_startup_config(settings, loop_settings, connection.url, settings.dynamodb_endpoint)
             store = Store(resource, settings.table_env, clock)
             client = build_client(connection, settings.tier, clock)
-            code = _run(client, store, clock, loop_settings, run_id, stop, status)
+            code = _run(client, store, clock, loop_settings, run_id, stop, status, snapshots)
     if code == EXIT_FATAL:
         emit_fatal_exit(logging.getLogger("dora"), env=loop_settings.env,
                         timestamp_ms=clock.now_ms())
@@ -122,8 +128,9 @@ def log_startup_config(
 
 def _run_embedded(
     settings: RunSettings, loop_settings: LoopSettings, clock: Clock, run_id: str,
-    stop: threading.Event, status: StatusSink | None,
+    stop: threading.Event, status: StatusSink | None, snapshots: SnapshotPublisher | None,
 ) -> int:
+    started_ms = clock.now_ms()
     with local_environment(clock, tier=settings.tier) as local:
         key_path = local.sim.private_key_path
         if key_path is None:
@@ -138,7 +145,10 @@ def _run_embedded(
                   dynamodb_endpoint=local.dynamo.endpoint_url, markets=len(tickers),
                   endpoints_file=str(ENDPOINTS_FILE))
         with _endpoints_file(local, key_path):
-            return _run(client, local.store, clock, loop_settings, run_id, stop, status)
+            code = _run(client, local.store, clock, loop_settings, run_id, stop, status,
+                        snapshots)
+        _report_session(local.store, run_id, started_ms, clock)
+        return code
 
 
 @contextmanager
@@ -158,15 +168,26 @@ def _endpoints_file(local: LocalEnvironment, key_path: str) -> Iterator[None]:
 
 def _run(
     client: KalshiClient, store: Store, clock: Clock, loop_settings: LoopSettings, run_id: str,
-    stop: threading.Event, status: StatusSink | None,
+    stop: threading.Event, status: StatusSink | None, snapshots: SnapshotPublisher | None,
 ) -> int:
     logger = logging.getLogger("dora.loop")
     bot = Bot(client, Persister(store, logger, run_id), clock, logger, loop_settings, run_id,
-              stop, status)
+              stop, status, snapshots)
     code = bot.run()
     if status is not None:
         status.finish(bot.summaries)
     return code
+
+
+def _report_session(store: Store, run_id: str, started_ms: int, clock: Clock) -> None:
+    """The embedded tables vanish with the process: keep the session's P&L report."""
+    try:
+        paths = write_session_report(store, run_id, started_ms, clock.now_ms(), LOCAL_LOG_DIR)
+    except (DoraError, OSError) as exc:
+        log_event(logging.getLogger("dora"), EventType.ERROR, f"session report failed: {exc}",
+                  level=logging.ERROR, error_type=type(exc).__name__)
+        return
+    sys.stderr.write(f"P&L report: {paths[0]} (JSON: {paths[1]})\n")
 
 
 def _log_stream(status_line: bool, run_id: str) -> TextIO:

@@ -88,7 +88,12 @@ def make_dynamodb_resource(endpoint_url: str | None, region: str) -> Any:
 
 def is_loopback_endpoint(endpoint_url: str) -> bool:
     """True when the URL's host is localhost, 127.0.0.0/8 or ::1 (also IPv4-mapped)."""
-    host = urlsplit(endpoint_url).hostname or ""
+    return is_loopback_host(urlsplit(endpoint_url).hostname or "")
+
+
+def is_loopback_host(host: str) -> bool:
+    """True for localhost, 127.0.0.0/8 and ::1 (also IPv4-mapped), brackets or not."""
+    host = host.strip("[]").lower()
     if host == "localhost":
         return True
     try:

@@ -4,21 +4,23 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DURATION ?=
+HTTP ?=
+IMAGE ?= dora:local
 # the chaos suite's long version (`make test` runs one seed, three kills, once)
 SEEDS ?= 1 2 3
 KILLS ?= 6
 RUNS ?= 2
 
-.PHONY: run test lint bench chaos clean
+.PHONY: run test lint bench chaos image clean
 
-$(STAMP): requirements.txt setup.cfg pyproject.toml
+$(STAMP): requirements/runtime.txt requirements/local.txt requirements/dev.txt setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements.txt
+	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements/dev.txt
 	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
 	touch $(STAMP)
 
 run: $(STAMP)
-	$(BIN)/dora run --status-line $(if $(DURATION),--duration $(DURATION))
+	$(BIN)/dora run --status-line $(if $(DURATION),--duration $(DURATION)) $(if $(HTTP),--http $(HTTP))
 
 test: $(STAMP)
 	$(BIN)/python -m pytest
@@ -27,6 +29,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check dora tests
 	$(BIN)/mypy dora
 	$(BIN)/lint-imports --no-logo
+	$(BIN)/cfn-lint deploy/dora.yaml
 
 chaos: $(STAMP)
 	DORA_CHAOS_SEEDS="$(SEEDS)" DORA_CHAOS_KILLS=$(KILLS) DORA_CHAOS_RUNS=$(RUNS) \
@@ -35,6 +38,10 @@ chaos: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m dora.cli.bench_core
 	$(BIN)/dora bench --markets 50 --cycles 20
+
+# The production image (needs a Docker engine; deploy/README.md has the push and deploy steps).
+image:
+	docker build -f deploy/Dockerfile -t $(IMAGE) .
 
 clean:
 	rm -rf $(VENV) build *.egg-info

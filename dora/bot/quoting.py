@@ -119,7 +119,7 @@ class Quoter:
             approved, rejections = cycle.check(plan, self._risk_context(state, cycle.start))
         for rejection in rejections:
             outcome.rejected += 1
-            log_event(self._log, EventType.RISK_HALT, "order blocked by risk check",
+            log_event(self._log, EventType.RISK_BLOCKED, "order blocked by risk check",
                       level=logging.WARNING, market=rejection.request.ticker,
                       client_order_id=rejection.request.client_order_id, reason=rejection.reason)
         places = tuple(self._with_expiry(r, now_ms) for r in approved.places)

@@ -45,6 +45,8 @@ class BotState:
     last_sync_ms: dict[str, TsMs] = field(default_factory=dict)
     decision_signatures: dict[str, tuple[object, ...]] = field(default_factory=dict)
     decision_ids: dict[str, str] = field(default_factory=dict)  # order id -> decision id
+    # order id -> client order id: Kalshi's fills carry only the order id; FILL lines name both
+    client_order_ids: dict[str, str] = field(default_factory=dict)
 
     def quotable_markets(self) -> list[str]:
         """Markets with an enabled, valid config and known rules, in a stable order."""

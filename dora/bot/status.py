@@ -8,6 +8,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TextIO
 
+from dora.bot.metrics import emit_cycle_metrics
 from dora.bot.quoting import QuoteOutcome
 from dora.bot.state import BotState, Mode
 from dora.core.cancel_history import GoneClass
@@ -23,6 +24,8 @@ from dora.runtime.logs import EventType, log_event
 class _Settings(Protocol):
     @property
     def id_prefix(self) -> str: ...
+    @property
+    def env(self) -> str: ...
 
 
 class CycleSource(Protocol):
@@ -66,6 +69,7 @@ class CycleSummary:
     daily_pnl: Micros
     halted: bool
     by_group: Mapping[str, Mapping[str, int]] = field(default_factory=dict)
+    free_cash: Micros | None = None  # None until a balance has been read
     # cancels answered "already gone", by why (dora.core.cancel_history); stale must stay 0
     cancel_404_fill_race: int = 0
     cancel_404_lost_answer: int = 0
@@ -94,6 +98,7 @@ def summarize_cycle(
         net_position=sum(p.net for p in bot.state.positions.values() if not p.settled),
         daily_pnl=bot.state.risk.daily_pnl, halted=bot.state.risk.trading_halted,
         by_group=_by_group(delta),
+        free_cash=bot.state.balance.balance if bot.state.balance is not None else None,
         cancel_404_fill_race=report.gone[GoneClass.FILL_RACE],
         cancel_404_lost_answer=report.gone[GoneClass.LOST_ANSWER],
         cancel_404_stale=report.gone[GoneClass.STALE],
@@ -131,6 +136,7 @@ def _log_summary(bot: CycleSource, summary: CycleSummary, operations: int) -> No
         "markets_quoted": summary.markets_quoted, "rate_limited": summary.rate_limited,
     }
     log_event(bot.log, EventType.CYCLE_SUMMARY, "cycle summary", **fields)
+    emit_cycle_metrics(bot.log, summary, env=bot.settings.env, timestamp_ms=bot.clock.now_ms())
     if operations and summary.failed * 2 > operations:
         log_event(bot.log, EventType.CYCLE_SUMMARY,
                   "more than half of this cycle's order operations failed",
@@ -138,25 +144,35 @@ def _log_summary(bot: CycleSource, summary: CycleSummary, operations: int) -> No
 
 
 class StatusSink:
-    """Prints one status line per cycle: rewritten in place on a terminal, appended otherwise."""
+    """Prints one status line per cycle: rewritten in place on a terminal, appended otherwise.
 
-    def __init__(self, stream: TextIO | None = None) -> None:
+    A stream that goes away (the status piped to a pager that quits: a broken pipe) turns the
+    status line off; it never stops the bot."""
+
+    def __init__(self, stream: TextIO | None = None,
+                 logger: logging.Logger | None = None) -> None:
         self._stream = stream or sys.stderr
         self._tty = self._stream.isatty()
+        self._log = logger or logging.getLogger("dora.status")
+        self.enabled = True
 
     def show(self, s: CycleSummary) -> None:
         line = format_status(s)
-        if self._tty:
-            self._stream.write("\r\x1b[2K" + line)
-        else:
-            self._stream.write(line + "\n")
-        self._stream.flush()
+        self._write("\r\x1b[2K" + line if self._tty else line + "\n")
 
     def finish(self, summaries: Sequence[CycleSummary]) -> None:
-        if self._tty:
-            self._stream.write("\n")
-        self._stream.write(format_run_summary(summaries) + "\n")
-        self._stream.flush()
+        self._write(("\n" if self._tty else "") + format_run_summary(summaries) + "\n")
+
+    def _write(self, text: str) -> None:
+        if not self.enabled:
+            return
+        try:
+            self._stream.write(text)
+            self._stream.flush()
+        except (ValueError, OSError) as exc:  # a broken pipe; ValueError: a closed file
+            self.enabled = False
+            log_event(self._log, EventType.LOG, f"status line turned off: {exc}",
+                      level=logging.WARNING, error_type=type(exc).__name__)
 
 
 def format_status(s: CycleSummary) -> str:

@@ -7,11 +7,12 @@ Table shapes: :mod:`dora.store.tables`; item shapes: :mod:`dora.store.items`; op
 from __future__ import annotations
 
 import itertools
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from boto3.dynamodb.conditions import Key
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
@@ -43,6 +44,7 @@ from dora.store.items import (
     risk_body,
     trade_row,
 )
+from dora.store.log_items import BOOK_MARK_ATTRIBUTES
 from dora.store.tables import (
     DECISION_LOG,
     EXECUTION_LOG,
@@ -67,6 +69,7 @@ __all__ = [
     "Store",
     "StoredState",
     "connect_store",
+    "dynamodb_variants",
     "make_dynamodb_resource",
     "table_names",
 ]
@@ -74,12 +77,19 @@ __all__ = [
 DEFAULT_LOG_TTL_DAYS = 30
 
 
-def connect_store(endpoint_url: str | None, region: str, env: str, clock: Clock) -> Store:
-    """The store as the bot uses it: its resource, and variants for calls under a stop budget."""
+def dynamodb_variants(endpoint_url: str | None, region: str) -> ResourceFactory:
+    """Resources like ``make_dynamodb_resource(endpoint_url, region)`` with another config: what a
+    store needs to fit calls under a stop budget (:mod:`dora.store.budget`)."""
     def variant(config: Config) -> Any:
         return make_dynamodb_resource(endpoint_url, region, config=config)
 
-    return Store(make_dynamodb_resource(endpoint_url, region), env, clock, variants=variant)
+    return variant
+
+
+def connect_store(endpoint_url: str | None, region: str, env: str, clock: Clock) -> Store:
+    """The store as the bot uses it: its resource, and variants for calls under a stop budget."""
+    return Store(make_dynamodb_resource(endpoint_url, region), env, clock,
+                 variants=dynamodb_variants(endpoint_url, region))
 
 
 @dataclass(frozen=True, slots=True)
@@ -268,6 +278,37 @@ class Store:
         items = [self._execution_item(event) for event in events]
         self._batch_put(EXECUTION_LOG, items)
 
+    def trade_log_items(
+        self, days: Sequence[str], *, page_size: int | None = None
+    ) -> Iterator[dict[str, Any]]:
+        """Every trade-log row of the given UTC days (the table's hash key), page by page."""
+        for day in days:
+            yield from self._query_day(TRADE_LOG, day, page_size, ())
+
+    def decision_book_items(
+        self, days: Sequence[str], *, page_size: int | None = None
+    ) -> Iterator[dict[str, Any]]:
+        """The market, time and best bid/ask of every decision record of the given UTC days
+        (only those attributes are read: the records are large)."""
+        for day in days:
+            yield from self._query_day(DECISION_LOG, day, page_size, BOOK_MARK_ATTRIBUTES)
+
+    def _query_day(
+        self, base: str, day: str, page_size: int | None, attributes: Sequence[str]
+    ) -> Iterator[dict[str, Any]]:
+        kwargs: dict[str, Any] = {"KeyConditionExpression": Key("date").eq(day)}
+        if page_size is not None:
+            kwargs["Limit"] = page_size
+        if attributes:
+            kwargs.update(_projection(attributes))
+        while True:
+            with store_boundary(f"read {self.names[base]} for {day}"):
+                response = self._table(base).query(**kwargs)
+            yield from (dict(item) for item in response.get("Items", []))
+            if "LastEvaluatedKey" not in response:
+                return
+            kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+
     def _decision_item(self, record: Mapping[str, Any]) -> dict[str, Any]:
         now = self._clock.now_ms()
         stamp = iso_ms(now)
@@ -313,3 +354,18 @@ class Store:
                 self._table(base).batch_writer() as batch:
             for item in items:
                 batch.put_item(Item=item)
+
+
+def _projection(paths: Sequence[str]) -> dict[str, Any]:
+    """A ProjectionExpression with every name behind a placeholder (``date`` and ``timestamp``
+    are DynamoDB reserved words)."""
+    names: dict[str, str] = {}
+    expressions = []
+    for path in paths:
+        parts = []
+        for name in path.split("."):
+            placeholder = next((k for k, v in names.items() if v == name), f"#p{len(names)}")
+            names[placeholder] = name
+            parts.append(placeholder)
+        expressions.append(".".join(parts))
+    return {"ProjectionExpression": ", ".join(expressions), "ExpressionAttributeNames": names}

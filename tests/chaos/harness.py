@@ -162,6 +162,7 @@ class ChaosRig:
         client = self.resource.meta.client
         for name in table_names(TABLE_ENV).values():
             with contextlib.suppress(client.exceptions.ResourceNotFoundException):
+                client.update_table(TableName=name, DeletionProtectionEnabled=False)
                 client.delete_table(TableName=name)
         assert len(self.store.create_tables()) == len(TABLES)
 

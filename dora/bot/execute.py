@@ -7,7 +7,8 @@ Every write is recorded in the read-lag overlay, dated by the exchange's own tim
 one, by when its answer arrived (never earlier: the write may have applied at any moment until
 then). A place is held back (to the next cycle) when a cancel on the same market and side failed:
 the order it was to replace may still be resting. Once a stop is requested nothing is placed. A
-cancel answered "already gone" is classed (:mod:`dora.core.cancel_history`).
+cancel answered "already gone" is classed (:mod:`dora.core.cancel_history`). Kept orders close to
+lapsing get their expiry renewed (:meth:`Executor.renew`, policy in :mod:`dora.core.renewal`).
 """
 
 from __future__ import annotations
@@ -26,10 +27,14 @@ from dora.core.models import (
     OrderRequest,
     PlaceResult,
     PlaceStatus,
+    RenewResult,
+    RenewStatus,
     RestingOrder,
 )
-from dora.core.overlay import Overlay, is_unconfirmed, unconfirmed_order
+from dora.core.overlay import Overlay, is_unconfirmed, request_expiry_ms, unconfirmed_order
+from dora.core.renewal import Renewals, renewal_budget
 from dora.core.units import Count, format_count, format_price
+from dora.exchange import endpoints as ep
 from dora.runtime.clock import Clock
 from dora.runtime.logs import EventType, log_event
 
@@ -48,6 +53,8 @@ class OrderWriter(Protocol):
     def cancel_order(self, order_id: str) -> CancelResult: ...
     def cancel_orders(self, order_ids: Sequence[str]) -> list[CancelResult]: ...
     def decrease_order(self, order_id: str, reduce_to: Count) -> DecreaseResult: ...
+    def renew_order(self, order: RestingOrder, expiration_s: int) -> RenewResult: ...
+    def spare_write_tokens(self) -> int: ...
 
 
 @dataclass
@@ -62,6 +69,10 @@ class ExecutionReport:
     place_unknown: int = 0
     place_held: int = 0
     place_stopped: int = 0
+    renewed: int = 0  # expiry-only amends the exchange confirmed
+    renew_unknown: int = 0  # their answer was lost (the overlay assumes they applied)
+    renew_failed: int = 0  # refused or not sent
+    renew_deferred: int = 0  # due, but left to a later cycle by the write budget
     gone: dict[GoneClass, int] = field(default_factory=lambda: dict.fromkeys(GoneClass, 0))
     events: list[dict[str, Any]] = field(default_factory=list)
 
@@ -80,6 +91,7 @@ class ExecutionReport:
         for name in (
             "cancelled", "already_gone", "cancel_failed", "decreased", "decrease_failed",
             "placed", "place_rejected", "place_unknown", "place_held", "place_stopped",
+            "renewed", "renew_unknown", "renew_failed", "renew_deferred",
         ):
             setattr(self, name, getattr(self, name) + getattr(other, name))
         for gone_class, count in other.gone.items():
@@ -119,6 +131,53 @@ class Executor:
             places = []
         self._place(places, decision_ids, report, batch=batch)
         return report
+
+    def renew(
+        self, renewals: Renewals, due: Sequence[RestingOrder], decision_ids: Mapping[str, str]
+    ) -> ExecutionReport:
+        """Renew the expiry of ``due`` (closest to lapsing first) as far as the write tokens
+        this cycle left spare allow; the rest waits for a later cycle."""
+        report = ExecutionReport()
+        if not due or not self._may_place():
+            return report
+        budget = renewal_budget(self._writer.spare_write_tokens(), ep.AMEND_ORDER.cost())
+        report.renew_deferred = max(len(due) - budget, 0)
+        for order in due[:budget]:
+            if not renewals.enabled:
+                break
+            expiration_s = renewals.new_expiry_s(self._clock.now_ms())
+            result = self._writer.renew_order(order, expiration_s)
+            returned_ms = self._clock.now_ms()
+            self._wrote(returned_ms, result.ts_ms)
+            turned_off = renewals.record(result, returned_ms)
+            self._record_renewal(order, result, returned_ms, decision_ids, report)
+            if turned_off:
+                log_renewal_off(self._log, renewals)
+        return report
+
+    def _record_renewal(
+        self, order: RestingOrder, result: RenewResult, returned_ms: int,
+        decision_ids: Mapping[str, str], report: ExecutionReport,
+    ) -> None:
+        fields = _order_fields(order, decision_ids) | {
+            "status": result.status.value, "expires_ms": result.expires_ms,
+            "previous_expires_ms": order.expires_ms}
+        if result.status is RenewStatus.RENEWED:
+            report.renewed += 1
+            self._overlay.record_renewed(order.order_id, result.expires_ms,
+                                         result.ts_ms or returned_ms)
+            log_event(self._log, EventType.ORDER_RENEWED, "order expiry renewed", **fields)
+            return
+        if result.status is RenewStatus.UNKNOWN:
+            report.renew_unknown += 1
+            # It may still apply until then: renewing it again before would be a double amend.
+            self._overlay.record_renewed(order.order_id, result.expires_ms,
+                                         returned_ms + UNCONFIRMED_GRACE_MS)
+        else:
+            report.renew_failed += 1
+        log_event(self._log, EventType.ORDER_RENEW_FAILED, "order expiry not renewed",
+                  level=logging.WARNING, error_code=result.error_code,
+                  error_msg=result.error_message, **fields)
 
     def _wrote(self, returned_ms: int, exchange_ts_ms: int = 0) -> None:
         self.last_write_ms = max(self.last_write_ms, returned_ms, exchange_ts_ms)
@@ -290,10 +349,17 @@ class Executor:
                 order_id=result.order_id, client_order_id=request.client_order_id,
                 ticker=request.ticker, side=request.side, price=request.price,
                 remaining=result.remaining, filled=result.filled, created_ms=sent_ms,
+                expires_ms=request_expiry_ms(request),
             )
             self._overlay.record_placed(order, result.ts_ms or returned_ms)
         log_event(self._log, EventType.ORDER_PLACED, "order placed", status="ACCEPTED", **fields)
         report.events.append(_exec_event("ORDER_RESULT", "ACCEPTED", fields))
+
+
+def log_renewal_off(logger: logging.Logger, renewals: Renewals) -> None:
+    log_event(logger, EventType.RENEWAL_OFF,
+              "expiry renewal off for this run: kept orders will lapse and be placed again",
+              level=logging.WARNING, reason=renewals.disabled_reason)
 
 
 def _order_fields(order: RestingOrder, decision_ids: Mapping[str, str]) -> dict[str, Any]:

@@ -56,6 +56,11 @@ CYCLE_METRICS: tuple[MetricSpec, ...] = (
     MetricSpec("Cancel404FillRace", "Count", "cancel_404_fill_race"),
     MetricSpec("Cancel404LostAnswer", "Count", "cancel_404_lost_answer"),
     MetricSpec("Cancel404Stale", "Count", "cancel_404_stale"),
+    # expiry renewals: failed should stay near 0; deferred staying up means too little budget
+    MetricSpec("OrdersRenewed", "Count", "renewed"),
+    MetricSpec("RenewalsUnknown", "Count", "renew_unknown"),
+    MetricSpec("RenewalsFailed", "Count", "renew_failed"),
+    MetricSpec("RenewalsDeferred", "Count", "renew_deferred"),
     MetricSpec("Fills", "Count", "fills"),
     MetricSpec("MarketsQuoted", "Count", "markets_quoted"),
     MetricSpec("RestingOrders", "Count", "resting_orders"),

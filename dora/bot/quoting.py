@@ -2,7 +2,9 @@
 
 Both modes run the same pure strategy, diff and risk code; only the I/O pattern differs: batch mode
 reads all books in one multi-book call and sends one list of cancels and one of places through the
-client's batching, per-market mode reads each book and sends single-order calls.
+client's batching, per-market mode reads each book and sends single-order calls. After the
+cycle's cancels and places, the orders it kept that are close to lapsing get their expiry renewed
+(:mod:`dora.core.renewal`), in both modes from the whole cycle's kept orders at once.
 """
 
 from __future__ import annotations
@@ -11,11 +13,12 @@ import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
-from dora.bot.execute import ExecutionReport, Executor
+from dora.bot.execute import ExecutionReport, Executor, log_renewal_off
 from dora.bot.reconcile import Reconciler
 from dora.bot.state import BotState
 from dora.core.diff import Plan, diff_orders
 from dora.core.models import OrderBook, OrderRequest, PositionState, RestingOrder, TsMs
+from dora.core.renewal import Renewals
 from dora.core.risk import Rejection, RiskContext, check_plan
 from dora.core.strategy import QuoteDecision, QuoteInputs, compute_quotes, remove_own_orders
 from dora.core.units import Micros
@@ -45,6 +48,8 @@ class Quoter:
         self._executor = executor
         self._log = logger
         self._settings = settings
+        expiry_s = settings.order_expiry_s
+        self.renewals = Renewals(expiry_s) if expiry_s else None  # None: orders never expire
 
     def quote_batch(
         self, state: BotState, now_ms: TsMs, id_salt: str, decision_ids: Mapping[str, str]
@@ -61,6 +66,7 @@ class Quoter:
         )
         approved = self._approve(plan, state, now_ms, outcome)
         outcome.report = self._executor.execute(approved, decision_ids, batch=True)
+        outcome.report.merge(self._renew(state, approved.kept, now_ms, decision_ids))
         return outcome
 
     def quote_per_market(
@@ -69,6 +75,7 @@ class Quoter:
         markets = state.quotable_markets()
         outcome = QuoteOutcome()
         cycle = _CycleSoFar(list(state.resting))
+        kept: list[RestingOrder] = []
         for ticker in markets:
             self._reconciler.sync_books(state, [ticker])
             decision = compute_quotes(self._inputs(state, ticker, now_ms))
@@ -82,11 +89,24 @@ class Quoter:
             approved = self._approve(plan, state, now_ms, outcome, cycle)
             outcome.report.merge(self._executor.execute(approved, decision_ids, batch=False))
             _apply_to_resting(state, approved)
+            kept.extend(approved.kept)
         leftovers = [o for o in state.resting if o.ticker not in set(markets)]
         plan = diff_orders(leftovers, {}, managed=set(), id_prefix=self._settings.id_prefix,
                            id_salt=id_salt)
         outcome.report.merge(self._executor.execute(plan, decision_ids, batch=False))
+        outcome.report.merge(self._renew(state, kept, now_ms, decision_ids))
         return outcome
+
+    def _renew(
+        self, state: BotState, kept: Sequence[RestingOrder], now_ms: TsMs,
+        decision_ids: Mapping[str, str],
+    ) -> ExecutionReport:
+        renewals = self.renewals
+        if renewals is None:
+            return ExecutionReport()
+        if renewals.settle(state.resting, state.as_of_ms):
+            log_renewal_off(self._log, renewals)
+        return self._executor.renew(renewals, renewals.due(kept, now_ms), decision_ids)
 
     def cancel_all_own(self, state: BotState, *, batch: bool) -> ExecutionReport:
         """Cancel every order dora placed (by client order id prefix); never anyone else's."""

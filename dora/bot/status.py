@@ -74,6 +74,11 @@ class CycleSummary:
     cancel_404_fill_race: int = 0
     cancel_404_lost_answer: int = 0
     cancel_404_stale: int = 0
+    # expiry renewals (dora.core.renewal): confirmed, answer lost, refused/not sent, left for later
+    renewed: int = 0
+    renew_unknown: int = 0
+    renew_failed: int = 0
+    renew_deferred: int = 0
 
 
 def summarize_cycle(
@@ -102,6 +107,8 @@ def summarize_cycle(
         cancel_404_fill_race=report.gone[GoneClass.FILL_RACE],
         cancel_404_lost_answer=report.gone[GoneClass.LOST_ANSWER],
         cancel_404_stale=report.gone[GoneClass.STALE],
+        renewed=report.renewed, renew_unknown=report.renew_unknown,
+        renew_failed=report.renew_failed, renew_deferred=report.renew_deferred,
     )
     _log_summary(bot, summary, report.operations)
     return summary
@@ -134,6 +141,8 @@ def _log_summary(bot: CycleSource, summary: CycleSummary, operations: int) -> No
         "cancel_404_lost_answer": summary.cancel_404_lost_answer,
         "cancel_404_stale": summary.cancel_404_stale, "fills": summary.fills,
         "markets_quoted": summary.markets_quoted, "rate_limited": summary.rate_limited,
+        "orders_renewed": summary.renewed, "renew_unknown": summary.renew_unknown,
+        "renew_failed": summary.renew_failed, "renew_deferred": summary.renew_deferred,
     }
     log_event(bot.log, EventType.CYCLE_SUMMARY, "cycle summary", **fields)
     emit_cycle_metrics(bot.log, summary, env=bot.settings.env, timestamp_ms=bot.clock.now_ms())

@@ -158,6 +158,7 @@ class RestingOrder:
     status: OrderStatus = OrderStatus.RESTING
     created_ms: TsMs = 0
     order_group_id: str = ""
+    expires_ms: TsMs = 0  # when the exchange cancels it unless renewed; 0: it never expires
 
 
 @dataclass(frozen=True, slots=True)
@@ -272,6 +273,28 @@ class DecreaseResult:
     status: CancelStatus
     remaining: Count = 0
     ts_ms: TsMs = 0
+    error_code: str = ""
+    error_message: str = ""
+
+
+class RenewStatus(StrEnum):
+    """How an expiry-only amend (a renewal, :mod:`dora.core.renewal`) ended."""
+
+    RENEWED = "renewed"
+    UNKNOWN = "unknown"  # the answer was lost: it may have applied
+    NOT_SENT = "not_sent"  # it never reached the exchange (connection, 429, stop budget)
+    NOT_FOUND = "not_found"  # 404: the order is gone, or the exchange has no such call
+    CONFLICT = "conflict"  # 409: the order or its market cannot change now (closed, paused)
+    REJECTED = "rejected"  # 400/422: the request was not accepted as sent
+    UNSUPPORTED = "unsupported"  # the exchange refuses the call itself (retired, not allowed)
+
+
+@dataclass(frozen=True, slots=True)
+class RenewResult:
+    order_id: str
+    status: RenewStatus
+    expires_ms: TsMs = 0  # the expiry asked for
+    ts_ms: TsMs = 0  # the exchange's time of the answer; 0 when it gave none
     error_code: str = ""
     error_message: str = ""
 

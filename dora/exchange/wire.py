@@ -269,8 +269,9 @@ def parse_amend(body: Any, request: OrderRequest) -> PlaceResult:
 def parse_renew(body: Any, order_id: str, expires_ms: TsMs) -> RenewResult:
     what = "AmendOrderV2Response"
     o = obj(body, what)
+    req(o, "order_id", str, what)  # required; an expiry-only amend leaves the order its id
     return RenewResult(
-        order_id=opt(o, "order_id", str, what, order_id),
+        order_id=order_id,
         status=RenewStatus.RENEWED,
         expires_ms=expires_ms,
         ts_ms=req(o, "ts_ms", int, what),

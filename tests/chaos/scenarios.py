@@ -115,12 +115,12 @@ def run_stop_after_lost_answers(rig: ChaosRig, seed: int) -> Figures:
 
 
 def _storm(rig: ChaosRig, process: DoraProcess, rng: random.Random) -> None:
-    """Many 5xx and lost answers while every quote is replaced, three times: retried cancels
-    whose earlier attempt applied unseen, then read back through the lagging listing."""
+    """Many 5xx and lost answers while every quote is replaced, twice: retried cancels whose
+    earlier attempt applied unseen, then read back through the lagging listing."""
     rig.set_knobs(fault_rate="1/4", lost_response_rate="1/4")
-    for size in rng.sample(range(6, 12), 3):
+    for size in rng.sample(range(6, 12), 2):
         rig.resize_quotes(Decimal(size))
-        _wait_cycles(process, process.cycles() + rng.randint(6, 10))
+        _wait_cycles(process, process.cycles() + rng.randint(4, 7))
     rig.set_knobs(fault_rate="1/30")
 
 

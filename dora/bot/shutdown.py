@@ -67,6 +67,7 @@ class StopParts:
 @dataclass
 class StopOutcome:
     steps: dict[str, str] = field(default_factory=dict)  # name -> ok | failed: .. | skipped: ..
+    step_ms: dict[str, int] = field(default_factory=dict)  # name -> how long it took
     report: ExecutionReport = field(default_factory=ExecutionReport)
     unknown_creates: int = 0  # creates whose outcome was unknown when the stop began
     unknown_found_resting: int = 0  # of those, found resting by client order id (then cancelled)
@@ -103,18 +104,20 @@ class Shutdown:
         return self.outcome
 
     def _run_step(self, step: Step) -> None:
+        started = self._p.clock.monotonic()
         try:
             with self._budget.step(step.cap_s, leave_s=step.leave_s):
                 if (self._budget.remaining() or 0.0) < MIN_STEP_S:
                     self.outcome.steps[step.name] = "skipped: no time left"
                     return
                 step.run()
+            self.outcome.steps.setdefault(step.name, "ok")
         except DoraError as exc:
             self.outcome.steps[step.name] = f"failed: {type(exc).__name__}: {exc}"
             log_event(self._p.log, EventType.ERROR, f"shutdown step {step.name} failed: {exc}",
                       level=logging.ERROR, error_type=type(exc).__name__, step=step.name)
-            return
-        self.outcome.steps.setdefault(step.name, "ok")
+        finally:
+            self.outcome.step_ms[step.name] = round((self._p.clock.monotonic() - started) * 1000)
 
     # -- the steps ------------------------------------------------------------------------------
     def _stop_placing(self) -> None:
@@ -184,5 +187,6 @@ class Shutdown:
             unknown_creates=out.unknown_creates,
             unknown_found_resting=out.unknown_found_resting, final_fills=out.final_fills,
             left_resting=out.left_resting, confirmed=out.confirmed, left=out.left,
-            steps=out.steps, elapsed_ms=round(self._budget.elapsed() * 1000),
+            steps=out.steps, step_ms=out.step_ms,
+            elapsed_ms=round(self._budget.elapsed() * 1000),
         )

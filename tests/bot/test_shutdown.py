@@ -162,3 +162,11 @@ def test_a_restart_sees_what_a_killed_run_placed_inside_the_read_lag(bot_env_fac
     env.cycles(second, 1)
     assert targets_are_unique(env)
     assert len(env.resting()) == 2 * len(env.tickers)
+
+
+def test_a_stop_during_a_slow_startup_is_a_clean_stop_not_a_fatal_error(bot_env_factory):
+    env = bot_env_factory(markets=1, lag_ms=20_000, flow=False)
+    bot = env.make_bot(Mode.BATCH)
+    bot.stop.set()  # SIGTERM while startup waits for the lagging reads
+    assert bot.run() == 0
+    assert bot.cycle == 0

@@ -82,6 +82,7 @@ def test_a_stop_right_after_lost_answers_leaves_nothing_resting_and_says_so(bot_
     env.cycles(bot, 2, step_ms=200)
     outcome = bot.shutdown(reason="test")
     assert outcome.unknown_creates > 0, "no create lost its answer: the test proves nothing"
+    assert outcome.unknown_unresolved == 0
     assert env.resting() == []
     assert (outcome.confirmed, outcome.left_resting, outcome.left) == (True, 0, [])
     assert outcome.report.gone[GoneClass.STALE] == 0
@@ -170,3 +171,21 @@ def test_a_stop_during_a_slow_startup_is_a_clean_stop_not_a_fatal_error(bot_env_
     bot.stop.set()  # SIGTERM while startup waits for the lagging reads
     assert bot.run() == 0
     assert bot.cycle == 0
+
+
+def test_with_the_exchange_gone_the_stop_says_what_may_still_rest_and_why(bot_env_factory):
+    env = bot_env_factory(markets=2, flow=False, lost_response_rate=Fraction(1))
+    env.clock.advance_ms(5_000)
+    bot = env.make_bot(Mode.BATCH)
+    bot.startup()
+    env.cycles(bot, 1)  # every create's answer lost
+    env.sim.stop()  # and then the exchange stops answering at all
+    outcome = bot.shutdown(reason="test")
+    assert (outcome.confirmed, outcome.steps["save_early"], outcome.steps["save_final"]) == (
+        False, "ok", "ok")
+    assert outcome.steps["settle"].startswith("failed")
+    assert outcome.unknown_creates == outcome.unknown_unresolved == 2 * len(env.tickers)
+    assert outcome.left_resting == 2 * len(env.tickers)  # dora's best estimate, not confirmed
+    assert any("may still rest" in line for line in outcome.left)
+    assert any("unresolved" in line for line in outcome.left)
+    assert bot.budget.elapsed() <= bot.settings.shutdown_budget_s

@@ -17,7 +17,8 @@ from dora.bot.state import BotState
 from dora.core.diff import Plan, diff_orders
 from dora.core.models import OrderBook, OrderRequest, PositionState, RestingOrder, TsMs
 from dora.core.risk import Rejection, RiskContext, check_plan
-from dora.core.strategy import QuoteDecision, QuoteInputs, compute_quotes, remove_own_orders
+from dora.core.strategies.base import QuoteDecision, QuoteInputs, remove_own_orders
+from dora.core.strategies.classic import compute_quotes
 from dora.core.units import Micros
 from dora.runtime.logs import EventType, log_event
 

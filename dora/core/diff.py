@@ -24,7 +24,7 @@ from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 
 from dora.core.models import OrderRequest, OrderStatus, RestingOrder, Side
-from dora.core.strategy import TargetQuote
+from dora.core.strategies.base import TargetQuote
 from dora.core.units import Count, Price
 
 CLIENT_ORDER_ID_MAX = 64

@@ -12,7 +12,7 @@ from decimal import Decimal
 from typing import Any
 
 from dora.core.models import Level, OrderBook, PublicTrade
-from dora.core.strategy import QuoteDecision
+from dora.core.strategies.base import QuoteDecision
 from dora.core.timefmt import iso_ms
 from dora.core.units import Count, Price, count_to_decimal, price_to_decimal
 

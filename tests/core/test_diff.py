@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from dora.core.diff import Decrease, Plan, client_order_id, diff_orders
 from dora.core.models import OrderStatus, RestingOrder, Side
-from dora.core.strategy import TargetQuote
+from dora.core.strategies.base import TargetQuote
 from tests.core.builders import TICKER, C, order
 
 PREFIX = "dora-"

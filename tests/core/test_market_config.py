@@ -203,6 +203,15 @@ def test_global_config_reads_every_key() -> None:
         "daily_reset_hour_utc": Decimal("5"),
         "max_consecutive_errors": Decimal("4"),
         "risk_aversion_k": Decimal("0.5"),
+        "stop_loss": Decimal("5.000000"),
+        "take_profit": Decimal("7.500000"),
+        "max_hold_s": Decimal("3600"),
+        "close_positions_before_s": Decimal("900"),
+        "urgent_before_s": Decimal("60"),
+        "close_max_slippage": Decimal("0.0300"),
+        "close_on_disable": True,
+        "min_cash_reserve": Decimal("25.000000"),
+        "strategy": "microprice",
     }
     config, problems = parse_global_config(item)
     assert problems == []
@@ -217,6 +226,15 @@ def test_global_config_reads_every_key() -> None:
         close_guard_ms=0,
         daily_reset_hour_utc=5,
         max_consecutive_errors=4,
+        stop_loss=5_000_000,
+        take_profit=7_500_000,
+        max_hold_s=3600,
+        close_positions_before_s=900,
+        urgent_before_s=60,
+        close_max_slippage=300,
+        close_on_disable=True,
+        min_cash_reserve=25_000_000,
+        strategy="microprice",
         extra={"key": "global_config", "risk_aversion_k": Decimal("0.5")},
     )
     assert global_config_to_item(config) == item

@@ -11,7 +11,8 @@ position, then a fixed half-spread either side of it):
    ceil(min_spread / 2) snapped up; a quote that would take liquidity moves one tick behind the
    opposite best (``post_only_guard``);
 4. sizes and levels as the classic strategy; when the book spread is under ``min_spread`` only
-   the reducing side is quoted, for the whole position (the manager's exit-only meaning).
+   the reducing side is quoted, for the whole position, one tick inside the touch but never past
+   the reference (the manager's exit-only meaning: ``min_spread=0.50`` walks a position out).
 """
 
 from __future__ import annotations
@@ -51,7 +52,10 @@ class MicropriceStrategy:
         exit_only = book.spread is not None and book.spread < config.min_spread
         mode = "exit_only" if exit_only else "normal"
         grid = grid_prices(inputs.rules.price_ranges)
-        bid, ask = _prices(grid, book, reference, skew, config.min_spread)
+        if exit_only:
+            bid, ask = _exit_prices(grid, book, reference)
+        else:
+            bid, ask = _prices(grid, book, reference, skew, config.min_spread)
         record = PriceRecord(
             book, net, reference, source, 0, skew.as_fraction(), mode=mode,
             bid_price=bid[0] if bid else None, bid_rule=bid[1] if bid else "",
@@ -86,22 +90,41 @@ def _prices(
     return _guard_bid(grid, book, bid), _guard_ask(grid, book, ask)
 
 
-def _guard_bid(grid: tuple[Price, ...], book: BookSummary, bid: Price | None) -> Quote | None:
+def _exit_prices(
+    grid: tuple[Price, ...], book: BookSummary, reference: Price
+) -> tuple[Quote | None, Quote | None]:
+    """One tick inside the touch, the bid no higher and the ask no lower than the reference."""
+    bid = ask = None
+    if book.best_bid is not None:
+        inside = ticks_above(grid, book.best_bid)
+        bid = min(inside, snap_down(grid, reference) or inside) if inside is not None else None
+    if book.best_ask is not None:
+        inside = ticks_below(grid, book.best_ask)
+        ask = max(inside, snap_up(grid, reference) or inside) if inside is not None else None
+    return _guard_bid(grid, book, bid, "exit_inside_touch"), _guard_ask(
+        grid, book, ask, "exit_inside_touch")
+
+
+def _guard_bid(
+    grid: tuple[Price, ...], book: BookSummary, bid: Price | None, rule: str = "reservation"
+) -> Quote | None:
     if bid is None:
         return None
     if book.best_ask is not None and bid >= book.best_ask:
         guarded = ticks_below(grid, book.best_ask)
         return None if guarded is None else (guarded, "post_only_guard")
-    return bid, "reservation"
+    return bid, rule
 
 
-def _guard_ask(grid: tuple[Price, ...], book: BookSummary, ask: Price | None) -> Quote | None:
+def _guard_ask(
+    grid: tuple[Price, ...], book: BookSummary, ask: Price | None, rule: str = "reservation"
+) -> Quote | None:
     if ask is None:
         return None
     if book.best_bid is not None and ask <= book.best_bid:
         guarded = ticks_above(grid, book.best_bid)
         return None if guarded is None else (guarded, "post_only_guard")
-    return ask, "reservation"
+    return ask, rule
 
 
 def _exit_targets(

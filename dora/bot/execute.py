@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
 
 from dora.core.diff import Decrease, Plan
+from dora.core.fees import taker_fee_bound
+from dora.core.ledger import CashWrite, WriteKind
 from dora.core.models import (
     CancelResult,
     CancelStatus,
@@ -58,6 +60,7 @@ class ExecutionReport:
     place_unknown: int = 0
     place_held: int = 0
     events: list[dict[str, Any]] = field(default_factory=list)
+    writes: list[CashWrite] = field(default_factory=list)  # for the promised-cash ledger
 
     @property
     def operations(self) -> int:
@@ -77,6 +80,7 @@ class ExecutionReport:
         ):
             setattr(self, name, getattr(self, name) + getattr(other, name))
         self.events.extend(other.events)
+        self.writes.extend(other.writes)
 
 
 class Executor:
@@ -176,6 +180,8 @@ class Executor:
         else:
             report.cancelled += 1
             status = "CANCELLED"
+            report.writes.append(_released(WriteKind.CANCEL, order, result.reduced_by,
+                                           max(result.ts_ms, sent_ms)))
         log_event(self._log, EventType.ORDER_CANCELLED, "order cancelled", status=status, **fields)
         report.events.append(_exec_event("ORDER_CANCEL", status, fields))
 
@@ -199,6 +205,9 @@ class Executor:
         self._overlay.record_decreased(order.order_id, result.remaining,
                                        max(result.ts_ms, sent_ms))
         report.decreased += 1
+        report.writes.append(_released(WriteKind.DECREASE, order,
+                                       order.remaining - result.remaining,
+                                       max(result.ts_ms, sent_ms)))
         log_event(self._log, EventType.ORDER_RESULT, "order decreased", status="DECREASED",
                   **fields)
 
@@ -242,12 +251,14 @@ class Executor:
             # The exchange may still apply a create after dora stopped waiting for it.
             self._overlay.record_placed(unconfirmed_order(request, sent_ms),
                                         returned_ms + UNCONFIRMED_GRACE_MS)
+            report.writes.append(_placed(request, returned_ms + UNCONFIRMED_GRACE_MS))
             log_event(self._log, EventType.ORDER_RESULT, "outcome unknown; reconcile decides",
                       level=logging.WARNING, status="UNKNOWN", error_msg=result.error_message,
                       **fields)
             report.events.append(_exec_event("ORDER_RESULT", "ERROR", fields, "unknown_outcome"))
             return
         report.placed += 1
+        report.writes.append(_placed(request, max(result.ts_ms, sent_ms)))
         if result.remaining > 0:
             order = RestingOrder(
                 order_id=result.order_id, client_order_id=request.client_order_id,
@@ -257,6 +268,17 @@ class Executor:
             self._overlay.record_placed(order, max(result.ts_ms, sent_ms))
         log_event(self._log, EventType.ORDER_PLACED, "order placed", status="ACCEPTED", **fields)
         report.events.append(_exec_event("ORDER_RESULT", "ACCEPTED", fields))
+
+
+def _placed(request: OrderRequest, written_ms: int) -> CashWrite:
+    fees = 0 if request.post_only else taker_fee_bound(request.side, request.price, request.count)
+    return CashWrite(WriteKind.PLACE, request.client_order_id, request.ticker, request.side,
+                     request.price, request.count, written_ms, fees)
+
+
+def _released(kind: WriteKind, order: RestingOrder, count: Count, written_ms: int) -> CashWrite:
+    return CashWrite(kind, order.order_id, order.ticker, order.side, order.price, count,
+                     written_ms)
 
 
 def _order_fields(order: RestingOrder, decision_ids: Mapping[str, str]) -> dict[str, Any]:

@@ -65,6 +65,11 @@ class CycleSummary:
     daily_pnl: Micros
     halted: bool
     by_group: Mapping[str, Mapping[str, int]] = field(default_factory=dict)
+    balance: Micros | None = None  # the exchange's, as of its own timestamp
+    promised: Micros = 0  # dora's places the balance does not show yet
+    free: Micros | None = None  # balance - promised + released (cancels it does not show yet)
+    closing: int = 0  # markets with a close intent this cycle
+    market_errors: int = 0  # markets skipped because their strategy failed
 
 
 def summarize_cycle(
@@ -74,6 +79,7 @@ def summarize_cycle(
     delta = bot.client.stats.since(dict(stats_before))
     report = outcome.report
     own = [o for o in bot.state.resting if o.client_order_id.startswith(bot.settings.id_prefix)]
+    cash = bot.state.cash_view()
     summary = CycleSummary(
         cycle=bot.cycle, mode=bot.mode.value,
         duration_ms=round((bot.clock.monotonic() - started) * 1000),
@@ -89,6 +95,9 @@ def summarize_cycle(
         net_position=sum(p.net for p in bot.state.positions.values() if not p.settled),
         daily_pnl=bot.state.risk.daily_pnl, halted=bot.state.risk.trading_halted,
         by_group=_by_group(delta),
+        balance=cash.balance if cash else None, promised=cash.promised if cash else 0,
+        free=cash.free if cash else None, closing=len(outcome.closes),
+        market_errors=len(outcome.market_errors),
     )
     _log_summary(bot, summary, report.operations)
     return summary
@@ -118,6 +127,9 @@ def _log_summary(bot: CycleSource, summary: CycleSummary, operations: int) -> No
         "orders_placed": summary.placed, "orders_failed": summary.failed,
         "cancel_already_gone": summary.already_gone, "fills": summary.fills,
         "markets_quoted": summary.markets_quoted, "rate_limited": summary.rate_limited,
+        "markets_closing": summary.closing, "market_errors": summary.market_errors,
+        "balance_micros": summary.balance, "promised_micros": summary.promised,
+        "free_micros": summary.free,
     }
     log_event(bot.log, EventType.CYCLE_SUMMARY, "cycle summary", **fields)
     if operations and summary.failed * 2 > operations:
@@ -154,9 +166,17 @@ def format_status(s: CycleSummary) -> str:
         f"cycle {s.cycle:>4} [{state}] quoting {s.markets_quoted} mkts | resting {s.resting_orders}"
         f" | +{s.placed}/-{s.cancelled} orders | fills {s.fills_total}"
         f" | net {format_count(s.net_position)} | P&L ${format_micros(s.daily_pnl)[:-4]}"
+        f" | {_cash(s)}"
         f" | api {s.requests} req {s.tokens} tok | headroom r{s.read_headroom_pct}%"
         f" w{s.write_headroom_pct}% | {s.duration_ms} ms"
     )
+
+
+def _cash(s: CycleSummary) -> str:
+    if s.balance is None or s.free is None:
+        return "cash -"
+    return (f"cash ${format_micros(s.balance)[:-4]} promised ${format_micros(s.promised)[:-4]}"
+            f" free ${format_micros(s.free)[:-4]}")
 
 
 def format_run_summary(summaries: Sequence[CycleSummary]) -> str:

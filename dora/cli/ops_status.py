@@ -40,6 +40,7 @@ def status(env: str) -> None:
         for key in ("risk_state", "open_orders", "balance"):
             item = store.get_state_item(key) or {}
             click.echo(f"{key + ' saved:':<13}{item.get('last_updated', '-')}")
+        _echo_cash(store.get_state_item("balance") or {})
         _echo_positions(state.positions)
         orders = (store.get_state_item("open_orders") or {}).get("orders", {})
         click.echo(f"resting orders: {len(orders)}")
@@ -47,6 +48,14 @@ def status(env: str) -> None:
             click.echo(f"  {order.get('market_id')} {order.get('side')} {order.get('size')} @ "
                        f"{order.get('price')}  ({order_id})")
     _guarded(work)
+
+
+def _echo_cash(item: Mapping[str, object]) -> None:
+    """The saved balance and the promised-cash ledger's view of it (docs/architecture.md)."""
+    def dollars(key: str) -> str:
+        return f"${item[key]}" if item.get(key) is not None else "-"
+    click.echo(f"cash:        balance {dollars('balance')}, promised {dollars('promised')}, "
+               f"free {dollars('free')} (balance as of {item.get('exchange_updated_at', '-')})")
 
 
 def _echo_positions(positions: Mapping[str, PositionState]) -> None:

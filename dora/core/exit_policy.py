@@ -135,14 +135,6 @@ class CloseIntent:
             return None
         return CloseWalk(self.side, self.price)
 
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "reason": self.reason, "reasons": list(self.reasons), "side": self.side.value,
-            "size": self.size, "immediate": self.immediate, "price": self.price,
-            "reference": self.reference, "unrealized_micros": self.unrealized,
-            "detail": self.detail,
-        }
-
 
 class _Rule(NamedTuple):
     reason: str

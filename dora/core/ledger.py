@@ -127,6 +127,19 @@ class _Market:
         return collateral(self.net, bids, asks)
 
 
+def resting_collateral(
+    positions: Mapping[str, PositionState], orders: Iterable[RestingOrder]
+) -> Micros:
+    """Cash a set of resting orders holds, market by market, given the positions."""
+    markets: dict[str, _Market] = {}
+    for order in orders:
+        if order.status is OrderStatus.RESTING and order.remaining > 0:
+            position = positions.get(order.ticker)
+            market = markets.setdefault(order.ticker, _Market(position.net if position else 0))
+            market.orders[order.order_id] = (order.side, order.price, order.remaining)
+    return sum(m.held() for m in markets.values())
+
+
 def promises_for(
     writes: Sequence[CashWrite], positions: Mapping[str, PositionState],
     resting: Sequence[RestingOrder],

@@ -10,6 +10,7 @@ from dora.core.ledger import (
     WriteKind,
     collateral,
     promises_for,
+    resting_collateral,
 )
 from dora.core.models import PositionState, Side
 from tests.core.builders import NOW, TICKER, C, order
@@ -65,3 +66,10 @@ def test_recording_the_same_write_twice_keeps_one_promise() -> None:
     ledger = CashLedger().record([first]).record([again])
     assert ledger.promises == (again,)
     assert ledger.settle(NOW + 5) == CashLedger()
+
+
+def test_resting_collateral_adds_up_markets_each_with_its_own_position() -> None:
+    long = {TICKER: PositionState(TICKER, net=5 * C, open_cost=2_500_000)}
+    orders = [order(Side.ASK, 5500, 5 * C), order(Side.BID, 4000, 2 * C),
+              order(Side.BID, 3000, C, ticker="OTHER")]
+    assert resting_collateral(long, orders) == 4000 * 200 + 3000 * 100

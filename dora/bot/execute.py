@@ -5,6 +5,9 @@ hold. Per-market mode sends the same plan one order at a time. Per-order failure
 market, order and error and left to the next cycle's reconcile; nothing is retried mid-cycle.
 Every write is recorded in the read-lag overlay. A place is held back (to the next cycle) when a
 cancel on the same market and side failed: the order it was to replace may still be resting.
+``confirm``, when given, sees the places after the cancels and decreases went out (with the report
+so far) and returns the ones still to send: the cash check re-runs there on what the exchange
+really freed, since an order dora cancels may have filled first.
 """
 
 from __future__ import annotations
@@ -38,6 +41,7 @@ UNCONFIRMED_GRACE_MS = 10_000
 
 T = TypeVar("T")
 R = TypeVar("R")
+Confirm = Callable[[Sequence[OrderRequest], "ExecutionReport"], Sequence[OrderRequest]]
 
 
 class OrderWriter(Protocol):
@@ -93,7 +97,8 @@ class Executor:
         self._log = logger
 
     def execute(
-        self, plan: Plan, decision_ids: Mapping[str, str], *, batch: bool
+        self, plan: Plan, decision_ids: Mapping[str, str], *, batch: bool,
+        confirm: Confirm | None = None,
     ) -> ExecutionReport:
         report = ExecutionReport()
         cancellable = [o for o in plan.cancels if not is_unconfirmed(o)]
@@ -103,6 +108,8 @@ class Executor:
             if not is_unconfirmed(decrease.order):
                 self._decrease(decrease, decision_ids, report)
         places = self._hold_back(plan.places, uncancelled, decision_ids, report)
+        if confirm is not None and places:
+            places = list(confirm(places, report))
         self._place(places, decision_ids, report, batch=batch)
         return report
 
@@ -177,6 +184,7 @@ class Executor:
         if result.status is CancelStatus.NOT_FOUND:
             report.already_gone += 1
             status = "ALREADY_GONE"
+            report.writes.append(_released(WriteKind.GONE, order, 0, max(result.ts_ms, sent_ms)))
         else:
             report.cancelled += 1
             status = "CANCELLED"
@@ -201,6 +209,7 @@ class Executor:
         if result.status is CancelStatus.NOT_FOUND:
             self._overlay.record_cancelled(order.order_id, max(result.ts_ms, sent_ms))
             report.already_gone += 1
+            report.writes.append(_released(WriteKind.GONE, order, 0, max(result.ts_ms, sent_ms)))
             return
         self._overlay.record_decreased(order.order_id, result.remaining,
                                        max(result.ts_ms, sent_ms))

@@ -9,7 +9,9 @@ checks trim or refuse them (a refused or failing strategy skips the market: its 
 cancelled and the problem is in ``market_errors``), and the exit policy may replace them with a
 close (:mod:`dora.bot.closing`). Markets dora holds a position in are looked at even when they are
 not quoted (disabled or unconfigured), so such a position can still be closed. Every order then
-passes the same diff and risk checks, with the cash the promised-cash ledger says is free.
+passes the same diff and risk checks, with the cash the promised-cash ledger says is free. The
+cash check runs twice: on the plan, and again on its places once the cancels have gone out,
+counting only what the exchange says they freed (an order dora cancels may have filled first).
 """
 
 from __future__ import annotations
@@ -19,15 +21,15 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
 from dora.bot.closing import Closer
-from dora.bot.execute import ExecutionReport, Executor
+from dora.bot.execute import Confirm, ExecutionReport, Executor
 from dora.bot.reconcile import Reconciler
 from dora.bot.state import BotState
 from dora.bot.strategies import StrategyRegistry
 from dora.core.diff import Plan, diff_orders
 from dora.core.exit_policy import CloseIntent
-from dora.core.ledger import promises_for
+from dora.core.ledger import WriteKind, after_writes
 from dora.core.market_config import MarketConfig
-from dora.core.models import OrderRequest, PositionState, RestingOrder, Side, TimeInForce, TsMs
+from dora.core.models import OrderRequest, PositionState, RestingOrder, TimeInForce, TsMs
 from dora.core.risk import Rejection, RiskContext, check_plan
 from dora.core.strategies import QuoteDecision, QuoteInputs
 from dora.core.strategies.checks import StrategyOutputError, check_decision
@@ -92,7 +94,8 @@ class Quoter:
             min_order_size=self._settings.min_order_size,
         )
         approved = self._approve(plan, state, cycle, outcome)
-        outcome.report = self._execute(approved, state, decision_ids, batch=True)
+        outcome.report = self._execute(approved, state, decision_ids, batch=True,
+                                       confirm=(cycle, outcome))
         self._closer.after_execution(state, outcome.closes, outcome.report.events, ())
         return outcome
 
@@ -114,9 +117,10 @@ class Quoter:
                 min_order_size=self._settings.min_order_size,
             )
             approved = self._approve(plan, state, cycle, outcome, so_far)
-            report = self._execute(approved, state, decision_ids, batch=False)
+            report = self._execute(approved, state, decision_ids, batch=False,
+                                   confirm=(cycle, outcome))
             outcome.report.merge(report)
-            _apply_to_resting(state, approved)
+            _apply_to_resting(state, approved, report)
         self._closer.after_execution(state, outcome.closes, outcome.report.events, ())
         leftovers = [o for o in state.resting if o.ticker not in outcome.decisions]
         plan = diff_orders(leftovers, {}, managed=set(), id_prefix=self._settings.id_prefix,
@@ -132,20 +136,40 @@ class Quoter:
 
     def _cycle(self, state: BotState, now_ms: TsMs, id_salt: str,
                decision_ids: Mapping[str, str]) -> _Cycle:
-        view = state.cash_view()
         return _Cycle(now_ms, id_salt, decision_ids, self._closer.low_cash(state),
-                      view.free if view is not None else 0, frozenset(state.quotable_markets()))
+                      self._free_cash(state), frozenset(state.quotable_markets()))
 
     def _execute(
-        self, plan: Plan, state: BotState, decision_ids: Mapping[str, str], *, batch: bool
+        self, plan: Plan, state: BotState, decision_ids: Mapping[str, str], *, batch: bool,
+        confirm: tuple[_Cycle, QuoteOutcome] | None = None,
     ) -> ExecutionReport:
-        """Send the plan; every write the exchange took goes into the promised-cash ledger."""
-        resting = list(state.resting)
-        report = self._executor.execute(plan, decision_ids, batch=batch)
-        if report.writes:
-            promises = promises_for(report.writes, state.positions, resting)
-            state.cash_ledger = state.cash_ledger.record(promises)
+        """Send the plan; every write the exchange took goes into the promised-cash ledger.
+        With ``confirm`` (the cycle and its outcome) the places are checked again for cash
+        once the cancels and decreases are done."""
+        writes = _WriteRecorder(state)
+        check = None if confirm is None else self._cash_confirmation(state, writes, *confirm)
+        report = self._executor.execute(plan, decision_ids, batch=batch, confirm=check)
+        writes.record(report)
         return report
+
+    def _cash_confirmation(
+        self, state: BotState, writes: _WriteRecorder, cycle: _Cycle, outcome: QuoteOutcome
+    ) -> Confirm:
+        def confirm_cash(places: Sequence[OrderRequest],
+                         so_far: ExecutionReport) -> Sequence[OrderRequest]:
+            writes.record(so_far)
+            ctx = self._risk_context(state, writes.resting, cycle, outcome,
+                                     self._free_cash(state))
+            approved, rejections = check_plan(Plan(places=tuple(places)), ctx)
+            self._report_rejections(state, outcome, rejections)
+            return approved.places
+
+        return confirm_cash
+
+    @staticmethod
+    def _free_cash(state: BotState) -> Micros:
+        view = state.cash_view()
+        return view.free if view is not None else 0
 
     # -- one market ------------------------------------------------------------------------
     def _decide(
@@ -224,41 +248,66 @@ class Quoter:
         self, plan: Plan, state: BotState, cycle: _Cycle, outcome: QuoteOutcome,
         so_far: _CycleSoFar | None = None,
     ) -> Plan:
-        closing = {t: i.side for t, i in outcome.closes.items()}
         if so_far is None:
-            ctx = self._risk_context(state, state.resting, cycle, closing)
+            ctx = self._risk_context(state, state.resting, cycle, outcome, cycle.available_cash)
             approved, rejections = check_plan(plan, ctx)
         else:
-            ctx = self._risk_context(state, so_far.start, cycle, closing)
+            ctx = self._risk_context(state, so_far.start, cycle, outcome, cycle.available_cash)
             approved, rejections = so_far.check(plan, ctx)
+        self._report_rejections(state, outcome, rejections)
+        places = tuple(self._with_expiry(r, cycle.now_ms) for r in approved.places)
+        return replace(approved, places=places)
+
+    def _report_rejections(
+        self, state: BotState, outcome: QuoteOutcome, rejections: Sequence[Rejection]
+    ) -> None:
         for rejection in rejections:
             outcome.rejected += 1
             log_event(self._log, EventType.RISK_HALT, "order blocked by risk check",
                       level=logging.WARNING, market=rejection.request.ticker,
                       client_order_id=rejection.request.client_order_id, reason=rejection.reason)
         self._closer.after_execution(state, outcome.closes, (), rejections)
-        places = tuple(self._with_expiry(r, cycle.now_ms) for r in approved.places)
-        return replace(approved, places=places)
 
     def _with_expiry(self, request: OrderRequest, now_ms: TsMs) -> OrderRequest:
         if self._settings.order_expiry_s is None or request.time_in_force is not TimeInForce.GTC:
             return request
         return replace(request, expiration_s=now_ms // 1000 + self._settings.order_expiry_s)
 
+    @staticmethod
     def _risk_context(
-        self, state: BotState, resting: Sequence[RestingOrder], cycle: _Cycle,
-        closing: Mapping[str, Side],
+        state: BotState, resting: Sequence[RestingOrder], cycle: _Cycle, outcome: QuoteOutcome,
+        available_cash: Micros,
     ) -> RiskContext:
         return RiskContext(
             global_config=state.global_config,
             configs=state.valid_configs(),
             positions=state.positions,
             resting=resting,
-            available_cash=cycle.available_cash,
+            available_cash=available_cash,
             halted=state.risk.trading_halted,
-            closing=closing,
+            closing={t: i.side for t, i in outcome.closes.items()},
             cash_reserve=state.global_config.min_cash_reserve,
+            maybe_closed=state.cash_ledger.maybe_closed_by_market(),
         )
+
+
+class _WriteRecorder:
+    """Records an execution's writes in the promised-cash ledger as they happen (the cancels
+    before the places go out, then the places) against the resting set they changed."""
+
+    def __init__(self, state: BotState) -> None:
+        self._state = state
+        self.resting = list(state.resting)
+        self._done = 0
+
+    def record(self, report: ExecutionReport) -> None:
+        new = report.writes[self._done:]
+        if not new:
+            return
+        state = self._state
+        state.cash_ledger = state.cash_ledger.with_writes(new, state.positions, self.resting)
+        self.resting = after_writes(self.resting, new)
+        self._done = len(report.writes)
 
 
 class _CycleSoFar:
@@ -288,12 +337,14 @@ def _markets(state: BotState) -> list[str]:
     return sorted(set(state.quotable_markets()) | set(state.exit_markets()))
 
 
-def _apply_to_resting(state: BotState, plan: Plan) -> None:
-    """Keep the in-cycle resting view current between markets in per-market mode."""
+def _apply_to_resting(state: BotState, plan: Plan, report: ExecutionReport) -> None:
+    """Keep the in-cycle resting view current between markets in per-market mode: the cancels
+    are gone, and every place the exchange took (or may have) rests."""
     gone = {o.order_id for o in plan.cancels}
+    sent = {w.key for w in report.writes if w.kind is WriteKind.PLACE}
     state.resting = [o for o in state.resting if o.order_id not in gone]
-    state.resting.extend(_as_pending(r) for r in plan.places if r.time_in_force
-                         is TimeInForce.GTC)
+    state.resting.extend(_as_pending(r) for r in plan.places
+                         if r.client_order_id in sent and r.time_in_force is TimeInForce.GTC)
 
 
 def _as_pending(request: OrderRequest) -> RestingOrder:

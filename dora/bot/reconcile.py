@@ -89,6 +89,7 @@ class Reconciler:
             state.fills_total += len(applied.applied)
             state.unlogged_fills.extend(applied.applied)
         self._prune_seen(state)
+        state.cash_ledger = state.cash_ledger.settle_fills(state.as_of_ms)
         state.last_sync_ms["fills"] = state.as_of_ms
         return list(applied.applied)
 

@@ -8,7 +8,8 @@ are: long ``net + B`` (capped by ``max_inventory_yes``) and short ``A - net`` (c
 ``max_inventory_no``); only orders that push a worst case up count against a cap, so orders that
 reduce the position always fit. Global exposure is the sum over markets of max(long, short)
 worst cases. Cash: a bid reserves its price per contract, an ask $1 minus its price, except the
-contracts the opposite position covers (:func:`dora.core.ledger.collateral`), and an order that
+contracts the opposite position surely still covers (:func:`dora.core.ledger.collateral`; the
+ledger's ``maybe_closed`` contracts may have been closed by fills not read yet), and an order that
 may take liquidity (not post-only) also its largest possible taker fee; cash committed after the
 plan must fit in ``available_cash`` (the ledger's free cash) plus what the resting set reserves
 now (cancels free it, they are sent first), and an order that needs cash must leave
@@ -28,7 +29,7 @@ from dataclasses import dataclass, field, replace
 
 from dora.core.diff import Plan
 from dora.core.fees import taker_fee_bound
-from dora.core.ledger import collateral
+from dora.core.ledger import collateral, covering
 from dora.core.market_config import GlobalConfig, MarketConfig
 from dora.core.models import OrderRequest, OrderStatus, PositionState, RestingOrder, RiskState, Side
 from dora.core.positions import DAILY_LOSS_HALT_PREFIX
@@ -45,6 +46,7 @@ class RiskContext:
     halted: bool
     closing: Mapping[str, Side] = field(default_factory=dict)  # market -> its reducing side
     cash_reserve: Micros = 0
+    maybe_closed: Mapping[str, Count] = field(default_factory=dict)  # see ledger.MaybeClosed
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +60,7 @@ class _Market:
     net: Count = 0
     bids: list[tuple[Price, Count]] = field(default_factory=list)
     asks: list[tuple[Price, Count]] = field(default_factory=list)
+    cover: Count = 0  # the part of ``net`` that surely still covers orders (ledger.covering)
 
     def long_worst(self, extra: Count = 0) -> Count:
         return self.net + sum(c for _, c in self.bids) + extra
@@ -69,7 +72,7 @@ class _Market:
         return max(self.long_worst(), self.short_worst(), 0)
 
     def collateral(self) -> Micros:
-        return collateral(self.net, self.bids, self.asks)
+        return collateral(self.cover, self.bids, self.asks)
 
     def add(self, side: Side, price: Price, count: Count) -> None:
         (self.bids if side is Side.BID else self.asks).append((price, count))
@@ -84,7 +87,9 @@ class _Exposure:
     def __init__(self, ctx: RiskContext, plan: Plan) -> None:
         self.markets: dict[str, _Market] = {}
         for ticker, position in ctx.positions.items():
-            self._market(ticker).net = position.net
+            market = self._market(ticker)
+            market.net = position.net
+            market.cover = covering(position.net, ctx.maybe_closed.get(ticker, 0))
         before = self._orders(ctx.resting, {}, set())
         reserved_now = sum(m.collateral() for m in before.values())
         gone = {o.order_id for o in plan.cancels}
@@ -97,7 +102,7 @@ class _Exposure:
     def _orders(
         self, resting: Sequence[RestingOrder], reduced: Mapping[str, Count], gone: set[str]
     ) -> dict[str, _Market]:
-        markets = {t: _Market(m.net) for t, m in self.markets.items()}
+        markets = {t: _Market(m.net, cover=m.cover) for t, m in self.markets.items()}
         for order in resting:
             if order.status is not OrderStatus.RESTING or order.order_id in gone:
                 continue
@@ -159,7 +164,7 @@ class _Exposure:
 
     @staticmethod
     def _with(market: _Market, request: OrderRequest) -> _Market:
-        grown = _Market(market.net, list(market.bids), list(market.asks))
+        grown = _Market(market.net, list(market.bids), list(market.asks), market.cover)
         grown.add(request.side, request.price, request.count)
         return grown
 

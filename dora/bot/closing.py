@@ -9,7 +9,7 @@ Outcomes: ``placed`` / ``rejected`` (the exchange's answer), ``blocked`` (a risk
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
 from dora.bot.state import BotState
@@ -22,7 +22,7 @@ from dora.core.exit_policy import (
 )
 from dora.core.ledger import resting_collateral
 from dora.core.market_config import MarketConfig
-from dora.core.models import OrderBook, PositionState, TsMs
+from dora.core.models import OrderBook, PositionState, RestingOrder, TsMs
 from dora.core.risk import Rejection
 from dora.core.strategies import remove_own_orders
 from dora.core.units import Count, format_count, format_price
@@ -31,33 +31,50 @@ from dora.runtime.logs import EventType, log_event
 MAX_CLOSE_ORDERS = 10_000  # remembered close order ids (for their fills); oldest forgotten first
 
 
+OwnOrders = Mapping[str, Sequence[RestingOrder]]  # market -> dora's resting orders there
+
+
+def own_orders(resting: Sequence[RestingOrder], id_prefix: str) -> dict[str, list[RestingOrder]]:
+    """dora's resting orders (by client order id prefix), by market."""
+    own: dict[str, list[RestingOrder]] = {}
+    for order in resting:
+        if order.client_order_id.startswith(id_prefix):
+            own.setdefault(order.ticker, []).append(order)
+    return own
+
+
+def own_book(state: BotState, ticker: str, own: OwnOrders) -> OrderBook:
+    """The market's last book read, without dora's own resting size."""
+    return remove_own_orders(state.books.get(ticker, OrderBook(ticker)), own.get(ticker, ()))
+
+
 class Closer:
-    def __init__(self, logger: logging.Logger, id_prefix: str) -> None:
+    def __init__(self, logger: logging.Logger) -> None:
         self._log = logger
-        self._prefix = id_prefix
         self._announced: dict[str, tuple[object, ...]] = {}
 
-    def own_book(self, state: BotState, ticker: str) -> OrderBook:
-        own = [o for o in state.resting
-               if o.ticker == ticker and o.client_order_id.startswith(self._prefix)]
-        return remove_own_orders(state.books.get(ticker, OrderBook(ticker)), own)
-
-    def low_cash(self, state: BotState) -> dict[str, Count]:
+    def low_cash(self, state: BotState, own: OwnOrders) -> dict[str, Count]:
         """Which positions to shrink, and by how much, to bring free cash (counting what dora's
         own resting orders hold, which dora can free at will) back to ``min_cash_reserve``."""
         reserve = state.global_config.min_cash_reserve
         view = state.cash_view()
         if reserve <= 0 or view is None:
             return {}
-        own = [o for o in state.resting if o.client_order_id.startswith(self._prefix)]
-        available = view.free + resting_collateral(state.positions, own)
+        held = resting_collateral(state.positions, [o for orders in own.values() for o in orders])
         candidates = [
-            (state.positions[t], self.own_book(state, t), state.rules[t].fractional_trading)
+            (state.positions[t], own_book(state, t, own), state.rules[t].fractional_trading)
             for t in state.exit_markets() if t in state.books and self._may_close(state, t)
         ]
-        return low_cash_sizes(candidates, available, reserve)
+        return low_cash_sizes(candidates, view.free + held, reserve)
 
-    def intent(self, state: BotState, ticker: str, now_ms: TsMs,
+    def forget_all_but(self, state: BotState, tickers: Collection[str]) -> None:
+        """Markets the cycle does not look at (no position, not quoted) have no close."""
+        for ticker in [t for t in state.close_walks if t not in tickers]:
+            del state.close_walks[ticker]
+        for ticker in [t for t in self._announced if t not in tickers]:
+            self._announce(ticker, None, "")
+
+    def intent(self, state: BotState, ticker: str, book: OrderBook, now_ms: TsMs,
                low_cash_size: Count, decision_id: str) -> CloseIntent | None:
         position = state.positions.get(ticker, PositionState(ticker))
         rules = state.rules.get(ticker)
@@ -65,7 +82,7 @@ class Closer:
         if rules is not None and position.net and ticker in state.books:
             config = self._config(state, ticker)
             intent = compute_exit(ExitInputs(
-                rules, self.own_book(state, ticker), position,
+                rules, book, position,
                 exit_settings(config, state.global_config),
                 managed=config is not None and config.enabled,
                 fair_value=config.fair_value if config is not None else None,

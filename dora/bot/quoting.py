@@ -17,10 +17,10 @@ counting only what the exchange says they freed (an order dora cancels may have 
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
-from dora.bot.closing import Closer
+from dora.bot.closing import Closer, OwnOrders, own_book, own_orders
 from dora.bot.execute import Confirm, ExecutionReport, Executor
 from dora.bot.reconcile import Reconciler
 from dora.bot.state import BotState
@@ -29,7 +29,14 @@ from dora.core.diff import Plan, diff_orders
 from dora.core.exit_policy import CloseIntent
 from dora.core.ledger import WriteKind, after_writes
 from dora.core.market_config import MarketConfig
-from dora.core.models import OrderRequest, PositionState, RestingOrder, TimeInForce, TsMs
+from dora.core.models import (
+    OrderBook,
+    OrderRequest,
+    PositionState,
+    RestingOrder,
+    TimeInForce,
+    TsMs,
+)
 from dora.core.risk import Rejection, RiskContext, check_plan
 from dora.core.strategies import QuoteDecision, QuoteInputs
 from dora.core.strategies.checks import StrategyOutputError, check_decision
@@ -63,6 +70,7 @@ class _Cycle:
     low_cash: Mapping[str, Count]
     available_cash: Micros  # as the cycle starts: both modes spend it once
     quotable: frozenset[str]
+    own: OwnOrders  # dora's resting orders by market, as the cycle starts
 
 
 class Quoter:
@@ -75,7 +83,7 @@ class Quoter:
         self._log = logger
         self._settings = settings
         self._strategies = strategies or StrategyRegistry.discover(logger)
-        self._closer = Closer(logger, settings.id_prefix)
+        self._closer = Closer(logger)
         self._reported_errors: dict[str, str] = {}
 
     def quote_batch(
@@ -84,7 +92,7 @@ class Quoter:
         markets = _markets(state)
         self._reconciler.sync_books(state, markets)
         outcome = QuoteOutcome()
-        cycle = self._cycle(state, now_ms, id_salt, decision_ids)
+        cycle = self._cycle(state, now_ms, id_salt, decision_ids, markets)
         for ticker in markets:
             self._decide(state, ticker, cycle, outcome)
         targets = {t: d.targets for t, d in outcome.decisions.items()}
@@ -103,9 +111,10 @@ class Quoter:
         self, state: BotState, now_ms: TsMs, id_salt: str, decision_ids: Mapping[str, str]
     ) -> QuoteOutcome:
         outcome = QuoteOutcome()
-        cycle = self._cycle(state, now_ms, id_salt, decision_ids)  # low cash: last cycle's books
+        markets = _markets(state)
+        cycle = self._cycle(state, now_ms, id_salt, decision_ids, markets)
         so_far = _CycleSoFar(list(state.resting))
-        for ticker in _markets(state):
+        for ticker in markets:
             self._reconciler.sync_books(state, [ticker])
             decision = self._decide(state, ticker, cycle, outcome)
             if decision is None:
@@ -135,9 +144,13 @@ class Quoter:
         return self._execute(plan, state, {}, batch=batch)
 
     def _cycle(self, state: BotState, now_ms: TsMs, id_salt: str,
-               decision_ids: Mapping[str, str]) -> _Cycle:
-        return _Cycle(now_ms, id_salt, decision_ids, self._closer.low_cash(state),
-                      self._free_cash(state), frozenset(state.quotable_markets()))
+               decision_ids: Mapping[str, str], markets: Collection[str]) -> _Cycle:
+        """What the whole cycle shares. (In per-market mode the books are last cycle's here:
+        the low-cash choice is made on them, each market's own decision on its fresh book.)"""
+        own = own_orders(state.resting, self._settings.id_prefix)
+        self._closer.forget_all_but(state, markets)
+        return _Cycle(now_ms, id_salt, decision_ids, self._closer.low_cash(state, own),
+                      self._free_cash(state), frozenset(state.quotable_markets()), own)
 
     def _execute(
         self, plan: Plan, state: BotState, decision_ids: Mapping[str, str], *, batch: bool,
@@ -177,14 +190,18 @@ class Quoter:
     ) -> QuoteDecision | None:
         """The market's final targets: the strategy's checked quotes, or the exit policy's close
         in their place. None: dora has nothing to do there (its orders there are cancelled)."""
+        book = own_book(state, ticker, cycle.own)
         decision = None
         if ticker in cycle.quotable:
-            decision = self._strategy_decision(state, ticker, cycle.now_ms, outcome)
-        intent = self._closer.intent(state, ticker, cycle.now_ms, cycle.low_cash.get(ticker, 0),
+            decision = self._strategy_decision(state, ticker, book, cycle.now_ms, outcome)
+        intent = self._closer.intent(state, ticker, book, cycle.now_ms,
+                                     cycle.low_cash.get(ticker, 0),
                                      cycle.decision_ids.get(ticker, ""))
         if intent is not None:
             outcome.closes[ticker] = intent
-            record = decision.record if decision is not None else self._blank_record(state, ticker)
+            position = state.positions.get(ticker, PositionState(ticker))
+            record = (decision.record if decision is not None
+                      else PriceRecord(summarize_book(book), position.net))
             target = intent.target
             decision = QuoteDecision(ticker, (target,) if target else (),
                                      f"close:{intent.reason}", record)
@@ -193,9 +210,9 @@ class Quoter:
         return decision
 
     def _strategy_decision(
-        self, state: BotState, ticker: str, now_ms: TsMs, outcome: QuoteOutcome
+        self, state: BotState, ticker: str, book: OrderBook, now_ms: TsMs, outcome: QuoteOutcome
     ) -> QuoteDecision:
-        inputs = self._inputs(state, ticker, now_ms)
+        inputs = self._inputs(state, ticker, book, now_ms)
         config = inputs.config
         name = (config.strategy if isinstance(config, MarketConfig) else None) or (
             state.global_config.strategy)
@@ -228,14 +245,11 @@ class Quoter:
             log_event(self._log, EventType.DECISION_MADE, "market's strategy works again",
                       market=ticker)
 
-    def _blank_record(self, state: BotState, ticker: str) -> PriceRecord:
-        position = state.positions.get(ticker, PositionState(ticker))
-        return PriceRecord(summarize_book(self._closer.own_book(state, ticker)), position.net)
-
-    def _inputs(self, state: BotState, ticker: str, now_ms: TsMs) -> QuoteInputs:
+    @staticmethod
+    def _inputs(state: BotState, ticker: str, book: OrderBook, now_ms: TsMs) -> QuoteInputs:
         return QuoteInputs(
             rules=state.rules[ticker],
-            book=self._closer.own_book(state, ticker),
+            book=book,
             trades=state.trades.get(ticker, ()),
             position=state.positions.get(ticker, PositionState(ticker)),
             config=state.configs[ticker],

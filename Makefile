@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DURATION ?=
 
-.PHONY: run test lint bench clean
+.PHONY: run test lint bench soak-cash clean
 
 $(STAMP): requirements.txt setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -23,6 +23,9 @@ lint: $(STAMP)
 	$(BIN)/ruff check dora tests
 	$(BIN)/mypy dora
 	$(BIN)/lint-imports --no-logo
+
+soak-cash: $(STAMP)
+	DORA_SOAK=1 $(BIN)/python -m pytest tests/bot/test_cash_ledger_e2e.py -q -p no:logging
 
 bench: $(STAMP)
 	$(BIN)/python -m dora.cli.bench_core

@@ -77,16 +77,16 @@ def run_until_flat(env: BotEnv, bot: Bot, ticker: str, cycles: int) -> int:
 def test_a_position_is_walked_out_before_a_moved_close_time(bot_env_factory: Any) -> None:
     env = bot_env_factory(markets=1, seed=3)
     ticker = env.tickers[0]
-    configure(env, ticker, **FROZEN, max_inventory_yes=Decimal("6"), urgent_before_s=Decimal(60))
+    configure(env, ticker, **FROZEN, max_inventory_yes=Decimal("6"), urgent_before_s=Decimal(30))
     buy_for_dora(env, ticker, 6)
     bot = env.make_bot(Mode.BATCH)
     bot.startup()
     env.cycles(bot, 5)
     assert held(env, ticker) == 6 * C  # frozen: quoting alone does not trade it
-    control(env, f"/markets/{ticker}/close_time", {"close_in_s": 200})
-    took = run_until_flat(env, bot, ticker, 195)
-    assert 0 < took < 140  # flat while still walking out passively, long before the close
-    env.cycles(bot, 205 - took)
+    control(env, f"/markets/{ticker}/close_time", {"close_in_s": 120})
+    took = run_until_flat(env, bot, ticker, 115)
+    assert 0 < took < 90  # flat while still walking out passively, before it turned urgent
+    env.cycles(bot, 125 - took)
     with env.sim.lock:
         assert env.sim.engine.market(ticker).status.value == "closed"
     assert held(env, ticker) == 0

@@ -87,6 +87,8 @@ class Closer:
                 managed=config is not None and config.enabled,
                 fair_value=config.fair_value if config is not None else None,
                 now_ms=now_ms, walk=state.close_walks.get(ticker), low_cash_size=low_cash_size,
+                maybe_closed=state.cash_ledger.maybe_closed_by_market(
+                    state.positions).get(ticker, 0),
             ))
         walk = intent.walk if intent is not None else None
         if walk is None:

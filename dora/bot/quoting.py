@@ -301,7 +301,7 @@ class Quoter:
             halted=state.risk.trading_halted,
             closing={t: i.side for t, i in outcome.closes.items()},
             cash_reserve=state.global_config.min_cash_reserve,
-            maybe_closed=state.cash_ledger.maybe_closed_by_market(),
+            maybe_closed=state.cash_ledger.maybe_closed_by_market(state.positions),
         )
 
 

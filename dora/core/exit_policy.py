@@ -16,7 +16,7 @@ go, or None. The rules, in priority order (the first urgent one wins, else the f
   positions with the worst unrealized P&L first and closes just enough of them to restore it.
 
 Every rule but ``low_cash`` closes the whole position (whole contracts where the market trades
-only those). How:
+only those; less what fills dora has not read yet may already have closed). How:
 
 - passive: a post-only order on the reducing side, first at the near touch of that side (the best
   ask when selling), then one tick more aggressive each cycle (``walk``), never past
@@ -37,6 +37,7 @@ from typing import Any, NamedTuple
 
 from dora.core.fees import taker_fee
 from dora.core.grid import snap_down, snap_up, ticks_above, ticks_below, valid_prices
+from dora.core.ledger import covering
 from dora.core.market_config import GlobalConfig, MarketConfig
 from dora.core.models import MarketRules, OrderBook, PositionState, Side, TsMs
 from dora.core.positions import held_since_ms
@@ -104,6 +105,7 @@ class ExitInputs:
     now_ms: TsMs
     walk: CloseWalk | None = None
     low_cash_size: Count = 0
+    maybe_closed: Count = 0  # contracts fills not read yet may have closed (ledger.MaybeClosed)
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,7 +150,7 @@ def compute_exit(inputs: ExitInputs) -> CloseIntent | None:
         return None
     if not inputs.managed and not settings.close_on_disable:
         return None
-    full = exit_size(position.net, rules.fractional_trading)
+    full = exit_size(covering(position.net, inputs.maybe_closed), rules.fractional_trading)
     if full <= 0:
         return None
     book = summarize_book(inputs.book)

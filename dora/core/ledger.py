@@ -102,11 +102,14 @@ class Promise:
 
 @dataclass(frozen=True, slots=True)
 class MaybeClosed:
-    """Contracts of a position that a reducing order may have closed (by filling) before dora's
-    cancel reached it; dora's fills do not show it yet."""
+    """Contracts of one of dora's orders that may have filled before dora's cancel reached it
+    (the cancel released less than the order had left, or found it gone); dora's fills do not
+    show them yet. An ask that filled made the position smaller if it was long (or a short
+    larger); a bid, the other way round."""
 
     key: str  # the order id
     ticker: str
+    side: Side
     count: Count
     written_ms: TsMs
 
@@ -146,7 +149,7 @@ class CashLedger:
     ) -> CashLedger:
         """The ledger after dora's writes, made from the resting set ``resting``."""
         promises = _Promiser(self, positions, resting).promises(writes)
-        return self.record(promises, maybe_closed_by(writes, positions, resting))
+        return self.record(promises, maybe_filled_by(writes, resting))
 
     def settle(self, balance_as_of_ms: TsMs) -> CashLedger:
         """Forget the promises a balance as of ``balance_as_of_ms`` already shows."""
@@ -164,10 +167,14 @@ class CashLedger:
                         promised=sum(a for a in pending if a > 0),
                         released=-sum(a for a in pending if a < 0))
 
-    def maybe_closed_by_market(self) -> dict[str, Count]:
+    def maybe_closed_by_market(self, positions: Mapping[str, PositionState]) -> dict[str, Count]:
+        """Per market, the contracts of the position that fills dora has not read yet may
+        already have closed: the maybe-filled orders on the side that reduces it."""
         totals: dict[str, Count] = {}
         for entry in self.maybe_closed:
-            totals[entry.ticker] = totals.get(entry.ticker, 0) + entry.count
+            position = positions.get(entry.ticker)
+            if position is not None and position.net * entry.side.sign < 0:
+                totals[entry.ticker] = totals.get(entry.ticker, 0) + entry.count
         return totals
 
 
@@ -182,18 +189,22 @@ class _Market:
         asks = [(p, c) for s, p, c in self.orders.values() if s is Side.ASK]
         return collateral(self.cover, bids, asks)
 
-    def could_cover(self, side: Side) -> Count:
+    def could_cover(self, side: Side, maybe_filled: Count) -> Count:
         """The most contracts on ``side`` a position could cover, were every order of dora's on
-        the other side filled without dora knowing yet."""
+        the other side filled without dora knowing yet (those resting, and ``maybe_filled``
+        more that a cancel found partly or wholly gone)."""
         other = sum(c for s, _, c in self.orders.values() if s is side.opposite)
-        return max(-self.net if side is Side.BID else self.net, 0) + other
+        return max(-self.net if side is Side.BID else self.net, 0) + other + maybe_filled
 
 
 class _Promiser:
     def __init__(self, ledger: CashLedger, positions: Mapping[str, PositionState],
                  resting: Sequence[RestingOrder]) -> None:
         self._pending = {p.key: p for p in ledger.promises}
-        self._closed = ledger.maybe_closed_by_market()
+        self._closed = ledger.maybe_closed_by_market(positions)
+        self._maybe_filled: dict[tuple[str, Side], Count] = {}
+        for entry in ledger.maybe_closed:
+            self._note_maybe_filled(entry.ticker, entry.side, entry.count)
         self._positions = positions
         self._clients = {o.order_id: o.client_order_id for o in resting}
         self._markets: dict[str, _Market] = {}
@@ -201,6 +212,9 @@ class _Promiser:
             if order.status is OrderStatus.RESTING and order.remaining > 0:
                 self._market(order.ticker).orders[order.order_id] = (
                     order.side, order.price, order.remaining)
+
+    def _note_maybe_filled(self, ticker: str, side: Side, count: Count) -> None:
+        self._maybe_filled[(ticker, side)] = self._maybe_filled.get((ticker, side), 0) + count
 
     def _market(self, ticker: str) -> _Market:
         if ticker not in self._markets:
@@ -219,7 +233,9 @@ class _Promiser:
                 market.orders[key] = (write.side, write.price, write.count)
                 amount = market.held() - before + write.fee_bound
                 made.append(Promise(key, amount, write.written_ms, write.count))
-            elif write.kind is not WriteKind.GONE:  # a gone order stays: it may have filled
+            elif write.kind is WriteKind.GONE:  # it stays in the model: it may have filled
+                continue
+            else:
                 if write.kind is WriteKind.CANCEL:
                     made += self._release(market, write, key)
                 side, price, left = market.orders.get(write.key, (write.side, write.price, 0))
@@ -234,7 +250,8 @@ class _Promiser:
         if placed is not None and placed.count > 0:
             amount = max(placed.amount, 0) * min(write.count, placed.count) // placed.count
             return [Promise(key, -amount, placed.written_ms)] if amount else []
-        uncovered = max(write.count - market.could_cover(write.side), 0)
+        maybe = self._maybe_filled.get((write.ticker, write.side.opposite), 0)
+        uncovered = max(write.count - market.could_cover(write.side, maybe), 0)
         per_contract = write.price if write.side is Side.BID else ONE_DOLLAR - write.price
         amount = per_contract * uncovered
         return [Promise(key, -amount, write.written_ms)] if amount else []
@@ -256,25 +273,20 @@ def resting_collateral(
     return total
 
 
-def maybe_closed_by(
-    writes: Sequence[CashWrite], positions: Mapping[str, PositionState],
-    resting: Sequence[RestingOrder],
+def maybe_filled_by(
+    writes: Sequence[CashWrite], resting: Sequence[RestingOrder]
 ) -> list[MaybeClosed]:
-    """The contracts a cancel did not release (all of them when the order was already gone)
-    from an order on the side that reduces the position: they may have filled and closed that
-    much of it."""
+    """The contracts a cancel did not release (all of them when the order was already gone):
+    they may have filled. Which way that moved the position is decided when it is used, against
+    the position dora knows then (it may have read one fill and not the next)."""
     by_id = {o.order_id: o for o in resting}
     found = []
     for write in writes:
         order = by_id.get(write.key)
         stopped = write.kind in (WriteKind.CANCEL, WriteKind.GONE)
-        if not stopped or order is None or order.remaining <= write.count:
-            continue
-        position = positions.get(order.ticker)
-        net = position.net if position else 0
-        if net * order.side.sign < 0:  # a bid against a short, an ask against a long
-            found.append(MaybeClosed(write.key, order.ticker, order.remaining - write.count,
-                                     write.written_ms))
+        if stopped and order is not None and order.remaining > write.count:
+            found.append(MaybeClosed(write.key, order.ticker, order.side,
+                                     order.remaining - write.count, write.written_ms))
     return found
 
 

@@ -137,9 +137,9 @@ class _Exposure:
         if request.side is not reducing:
             return f"closing: a {request.side} adds to the position being closed"
         after = market.resting(reducing) + request.count
-        if after > abs(market.net):
+        if after > abs(market.cover):
             return (f"closing: {format_count(after)} contracts to close > position "
-                    f"{format_count(abs(market.net))}")
+                    f"{format_count(abs(market.cover))}")
         return self._cash_problem(self._cash(market, self._with(market, request), request), 0)
 
     def _cash_problem(self, cash: Micros, reserve: Micros) -> str:

@@ -240,3 +240,9 @@ def test_settings_come_from_the_market_then_the_global_config() -> None:
                                     max_slippage=200, close_on_disable=True)
     defaults = exit_settings(None, GlobalConfig())
     assert defaults == ExitSettings(close_before_ms=GlobalConfig().close_guard_ms)
+
+
+def test_a_close_never_asks_for_what_unread_fills_may_already_have_closed() -> None:
+    intent = compute_exit(replace(exit_inputs(close_in_ms=5 * MINUTE), maybe_closed=3 * C))
+    assert intent is not None and intent.size == 2 * C
+    assert compute_exit(replace(exit_inputs(close_in_ms=5 * MINUTE), maybe_closed=5 * C)) is None

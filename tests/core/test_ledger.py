@@ -81,19 +81,24 @@ def test_a_decrease_or_an_order_already_gone_frees_nothing() -> None:
 def test_a_reducing_close_promises_only_its_fee_bound_unless_the_long_may_be_gone() -> None:
     ioc = place("dora-x", Side.ASK, 4700, 5 * C, fee=90_000)
     assert amounts(CashLedger().with_writes([ioc], LONG5, [])) == {"place:dora-x": 90_000}
-    unsure = CashLedger(maybe_closed=(MaybeClosed("gone", TICKER, 2 * C, NOW),))
+    unsure = CashLedger(maybe_closed=(MaybeClosed("gone", TICKER, Side.ASK, 2 * C, NOW),))
     assert amounts(unsure.with_writes([ioc], LONG5, [])) == {
         "place:dora-x": 90_000 + 5300 * 2 * C}
 
 
-def test_a_cancel_that_found_less_than_expected_records_what_may_have_closed() -> None:
+def test_a_cancel_that_found_less_than_expected_records_what_may_have_filled() -> None:
     resting = [order(Side.ASK, 5200, 5 * C, oid="a1"), order(Side.BID, 4800, 5 * C, oid="b1")]
     writes = [cancel("a1", Side.ASK, 5200, 2 * C, NOW + 1),  # 3 of them filled first, maybe
-              cancel("b1", Side.BID, 4800, 0, NOW + 1, kind=WriteKind.GONE)]  # adds: no matter
+              cancel("b1", Side.BID, 4800, 0, NOW + 2, kind=WriteKind.GONE)]
     ledger = CashLedger().with_writes(writes, LONG5, resting)
-    assert ledger.maybe_closed == (MaybeClosed("a1", TICKER, 3 * C, NOW + 1),)
-    assert ledger.maybe_closed_by_market() == {TICKER: 3 * C}
-    assert ledger.settle_fills(NOW + 1).maybe_closed == ()
+    assert ledger.maybe_closed == (MaybeClosed("a1", TICKER, Side.ASK, 3 * C, NOW + 1),
+                                   MaybeClosed("b1", TICKER, Side.BID, 5 * C, NOW + 2))
+    # against a long only the asks may have closed it; against a short, the bids
+    assert ledger.maybe_closed_by_market(LONG5) == {TICKER: 3 * C}
+    short = {TICKER: PositionState(TICKER, net=-C, open_cost=40_000)}
+    assert ledger.maybe_closed_by_market(short) == {TICKER: 5 * C}
+    assert ledger.maybe_closed_by_market({}) == {}
+    assert ledger.settle_fills(NOW + 1).maybe_closed == ledger.maybe_closed[1:]
     assert after_writes(resting, writes) == []
 
 
@@ -109,3 +114,10 @@ def test_resting_collateral_adds_up_markets_each_with_its_own_position() -> None
     orders = [order(Side.ASK, 5500, 5 * C), order(Side.BID, 4000, 2 * C),
               order(Side.BID, 3000, C, ticker="OTHER")]
     assert resting_collateral(LONG5, orders) == 4000 * 200 + 3000 * 100
+
+
+def test_a_bid_that_may_have_filled_unseen_may_cover_the_ask_being_cancelled() -> None:
+    earlier = CashLedger(maybe_closed=(MaybeClosed("b", TICKER, Side.BID, 4 * C, NOW),))
+    resting = [order(Side.ASK, 5300, 5 * C, oid="a")]
+    ledger = earlier.with_writes([cancel("a", Side.ASK, 5300, 5 * C, NOW + 1)], {}, resting)
+    assert amounts(ledger) == {"cancel:a": -4700 * C}  # only 1 of the 5 surely uncovered

@@ -229,3 +229,9 @@ def test_orders_that_need_cash_keep_the_reserve_free_and_closes_may_use_it() -> 
     reducing = request(Side.ASK, 5000, 10 * C)  # covered by the long: needs no cash
     long_ctx = replace(context(positions={TICKER: 10 * C}, cash=0), cash_reserve=6_000_000)
     assert reasons(Plan(places=(reducing,)), long_ctx) == []
+
+
+def test_a_close_counts_only_the_position_unread_fills_cannot_have_closed() -> None:
+    ctx = replace(closing_context(5 * C), maybe_closed={TICKER: 3 * C})
+    assert reasons(Plan(places=(request(Side.ASK, 5100, 3 * C),)), ctx) == ["closing"]
+    assert reasons(Plan(places=(request(Side.ASK, 5100, 2 * C),)), ctx) == []

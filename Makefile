@@ -4,17 +4,19 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DURATION ?=
+HTTP ?=
+IMAGE ?= dora:local
 
-.PHONY: run test lint bench soak-cash clean
+.PHONY: run test lint bench soak-cash image clean
 
-$(STAMP): requirements.txt setup.cfg pyproject.toml
+$(STAMP): requirements/runtime.txt requirements/local.txt requirements/dev.txt setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements.txt
+	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements/dev.txt
 	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
 	touch $(STAMP)
 
 run: $(STAMP)
-	$(BIN)/dora run --status-line $(if $(DURATION),--duration $(DURATION))
+	$(BIN)/dora run --status-line $(if $(DURATION),--duration $(DURATION)) $(if $(HTTP),--http $(HTTP))
 
 test: $(STAMP)
 	$(BIN)/python -m pytest
@@ -23,6 +25,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check dora tests
 	$(BIN)/mypy dora
 	$(BIN)/lint-imports --no-logo
+	$(BIN)/cfn-lint deploy/dora.yaml
 
 soak-cash: $(STAMP)
 	DORA_SOAK=1 $(BIN)/python -m pytest tests/bot/test_cash_ledger_e2e.py -q -p no:logging
@@ -30,6 +33,10 @@ soak-cash: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m dora.cli.bench_core
 	$(BIN)/dora bench --markets 50 --cycles 20
+
+# The production image (needs a Docker engine; deploy/README.md has the push and deploy steps).
+image:
+	docker build -f deploy/Dockerfile -t $(IMAGE) .
 
 clean:
 	rm -rf $(VENV) build *.egg-info

@@ -3,9 +3,11 @@ DynamoDB endpoint (moto), and the bot wired to both as in production (``bot_env_
 
 from __future__ import annotations
 
+import io
 import logging
 import threading
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -21,6 +23,7 @@ from dora.cli.app import Connection, build_client
 from dora.exchange.client import KalshiClient
 from dora.exchange.credentials import Credentials
 from dora.runtime.clock import Clock, FakeClock
+from dora.runtime.logs import setup_logging
 from dora.sim.runner import RunningSim, SimSettings, start_sim
 from dora.store.localdb import start_local_dynamodb
 from dora.store.store import Store, make_dynamodb_resource
@@ -154,3 +157,23 @@ def bot_env_factory(sim_factory: Callable[..., RunningSim],
         return BotEnv(sim, store, client, env_name, tickers, clock, dynamo_endpoint)
 
     return make
+
+
+@contextmanager
+def captured_json_logs(*, env: str = "sim", run_id: str = "run-test", service: str = "dora-bot",
+                       version: str = "test", level: int = logging.INFO,
+                       ) -> Iterator[io.StringIO]:
+    """dora's JSON log handler writing into a StringIO, as production writes stdout; removed and
+    the root level restored afterwards."""
+    out = io.StringIO()
+    root = logging.getLogger()
+    previous_level = root.level
+    setup_logging(service=service, env=env, run_id=run_id, version=version, stream=out,
+                  level=level)
+    try:
+        yield out
+    finally:
+        for handler in list(root.handlers):
+            if getattr(handler, "_dora_json_handler", False):
+                root.removeHandler(handler)
+        root.setLevel(previous_level)

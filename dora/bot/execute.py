@@ -175,7 +175,7 @@ class Executor:
         fields = _order_fields(order, decision_ids) | {"latency_ms": latency_ms}
         if result.status is CancelStatus.FAILED:
             report.cancel_failed += 1
-            event = EventType.BATCH_CANCEL_FAILED if batch else EventType.ORDER_RESULT
+            event = EventType.BATCH_CANCEL_FAILED if batch else EventType.ORDER_CANCEL_FAILED
             log_event(self._log, event, "cancel failed", level=logging.WARNING,
                       error_code=result.error_code, error_msg=result.error_message, **fields)
             report.events.append(_exec_event("ORDER_CANCEL", "ERROR", fields, result.error_code))
@@ -203,7 +203,8 @@ class Executor:
         fields["reduce_to"] = format_count(decrease.reduce_to)
         if result.status is CancelStatus.FAILED:
             report.decrease_failed += 1
-            log_event(self._log, EventType.ORDER_RESULT, "decrease failed", level=logging.WARNING,
+            log_event(self._log, EventType.ORDER_DECREASE_FAILED, "decrease failed",
+                      level=logging.WARNING,
                       error_code=result.error_code, error_msg=result.error_message, **fields)
             return
         if result.status is CancelStatus.NOT_FOUND:
@@ -249,7 +250,7 @@ class Executor:
             "order_id": result.order_id, "latency_ms": latency_ms}
         if result.status is PlaceStatus.REJECTED:
             report.place_rejected += 1
-            event = EventType.BATCH_PLACE_FAILED if batch else EventType.ORDER_RESULT
+            event = EventType.BATCH_PLACE_FAILED if batch else EventType.ORDER_PLACE_FAILED
             log_event(self._log, event, "order rejected", level=logging.WARNING,
                       error_code=result.error_code, error_msg=result.error_message, **fields)
             report.events.append(_exec_event("ORDER_RESULT", "REJECTED", fields,

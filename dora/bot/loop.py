@@ -12,21 +12,28 @@ import logging
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
+from pathlib import Path
 
 from dora.bot.execute import Executor
 from dora.bot.persistence import Persister
 from dora.bot.quoting import QuoteOutcome, Quoter, QuoteSettings
 from dora.bot.reconcile import Reconciler
+from dora.bot.snapshot import SnapshotPublisher
 from dora.bot.state import BotState, Mode
 from dora.bot.status import CycleSummary, StatusSink, summarize_cycle
 from dora.core.errors import FatalError, StoreError, TransientError
-from dora.core.models import RestingOrder
+from dora.core.models import Fill, RestingOrder
 from dora.core.overlay import Overlay
 from dora.core.positions import roll_daily, unrealized_pnl
 from dora.core.risk import evaluate_halt
+from dora.core.units import Micros
 from dora.exchange.client import KalshiClient
 from dora.runtime.clock import Clock
+from dora.runtime.health import Heartbeat, write_heartbeat
 from dora.runtime.logs import EventType, decision_id, log_event
+
+# Exit codes: 0 stopped on request; 2 is click's usage error, so a fatal bot error is distinct.
+EXIT_FATAL = 3
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,6 +41,7 @@ class LoopSettings:
     default_mode: Mode = Mode.BATCH
     max_cycles: int | None = None
     duration_s: float | None = None
+    env: str = "sim"  # the environment this process runs as (log lines, metric dimension)
     id_prefix: str = "dora-"
     positions_every: int = 5
     trades_every: int = 12
@@ -43,13 +51,14 @@ class LoopSettings:
     order_expiry_s: int | None = 900
     interval_ms: int | None = None  # overrides the global loop_interval_ms (tests, benchmarks)
     shutdown_budget_s: float = 25.0
+    heartbeat_file: str | None = None  # rewritten after every cycle; `dora health` reads it
 
 
 class Bot:
     def __init__(
         self, client: KalshiClient, persister: Persister, clock: Clock, logger: logging.Logger,
         settings: LoopSettings, run_id: str, stop: threading.Event,
-        status: StatusSink | None = None,
+        status: StatusSink | None = None, snapshots: SnapshotPublisher | None = None,
     ) -> None:
         self.client = client
         self.clock = clock
@@ -69,6 +78,7 @@ class Bot:
         self.cycle = 0
         self.halt_reason = ""
         self._status = status
+        self._snapshots = snapshots
         self.summaries: list[CycleSummary] = []
 
     # -- lifecycle ---------------------------------------------------------------------------
@@ -85,7 +95,7 @@ class Bot:
                       error_type=type(exc).__name__, exc_info=not isinstance(exc, FatalError))
             self._record_special_quietly("fatal_error_cleanup_cancel")
             self.shutdown(reason="fatal_error")
-            return 2
+            return EXIT_FATAL
         self.shutdown(reason="stop")
         return 0
 
@@ -148,7 +158,7 @@ class Bot:
         self.persister.after_cycle(self.state, now_ms, outcome, ids,
                                    save=self.cycle % self.settings.save_every == 0)
         summary = summarize_cycle(self, outcome, fills, stats_before, started)
-        self._after_cycle(summary)
+        self._after_cycle(summary, fills)
         return summary
 
     def _sync_slow_reads(self, now_ms: int) -> None:
@@ -187,7 +197,7 @@ class Bot:
     def _announce_halt_change(self, reason: str) -> None:
         self.halt_reason = reason
         if not reason and not self.state.risk.trading_halted:
-            log_event(self.log, EventType.RISK_HALT, "trading resumed", halted=False)
+            log_event(self.log, EventType.RISK_RESUME, "trading resumed", halted=False)
             self.persister.save_state(self.state)
             return
         log_event(self.log, EventType.RISK_HALT, "trading halted", level=logging.CRITICAL,
@@ -242,16 +252,29 @@ class Bot:
             log_event(self.log, EventType.ERROR, f"halt after repeated failures failed: {exc}",
                       level=logging.ERROR, error_type=type(exc).__name__)
 
-    def _after_cycle(self, summary: CycleSummary) -> None:
+    def _after_cycle(self, summary: CycleSummary, fills: list[tuple[Fill, Micros]]) -> None:
         self.summaries.append(summary)
         if self._status is not None:
             self._status.show(summary)
+        if self.settings.heartbeat_file:
+            self._write_heartbeat(self.settings.heartbeat_file)
+        if self._snapshots is not None:
+            self._snapshots.publish(self, summary, fills)
         if self.cycle % self.settings.heartbeat_every == 0:
             log_event(self.log, EventType.HEARTBEAT, "heartbeat", loop_count=self.cycle,
                       markets_active=summary.markets_quoted, mode=self.mode.value,
                       open_orders_count=summary.resting_orders,
                       daily_pnl_micros=self.state.risk.daily_pnl,
                       halted=self.state.risk.trading_halted)
+
+    def _write_heartbeat(self, path: str) -> None:
+        beat = Heartbeat(self.clock.now_ms(), self.cycle, self.run_id,
+                         self.state.risk.trading_halted)
+        try:
+            write_heartbeat(Path(path), beat)
+        except OSError as exc:  # the health check then fails, which is the right signal
+            log_event(self.log, EventType.ERROR, f"heartbeat file not written: {exc}",
+                      level=logging.ERROR, error_type=type(exc).__name__, path=path)
 
     def _should_stop(self, started: float) -> bool:
         if self.stop.is_set():

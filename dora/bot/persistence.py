@@ -183,14 +183,21 @@ def _fill_event(fill: Fill, pnl: Micros, state: BotState) -> dict[str, Any]:
         "price": format_price(fill.price), "size": format_count(fill.count),
         "fees": micros_to_decimal(fill.fee), "pnl_delta": micros_to_decimal(pnl),
         "decision_id": state.decision_ids.get(fill.order_id, ""),
+        "client_order_id": state.client_order_ids.get(fill.order_id, ""),
     }
 
 
 def _remember_decision_ids(state: BotState, events: Sequence[Mapping[str, Any]]) -> None:
-    """order id -> the decision that placed it, for fills and the open_orders item."""
+    """order id -> the decision that placed it and its client order id, for fills and the
+    open_orders item."""
     for event in events:
         if event.get("status") == "ACCEPTED" and event.get("order_id"):
-            state.decision_ids[str(event["order_id"])] = str(event.get("decision_id", ""))
+            order_id = str(event["order_id"])
+            state.decision_ids[order_id] = str(event.get("decision_id", ""))
+            state.client_order_ids[order_id] = str(event.get("client_order_id", ""))
     resting = {o.order_id for o in state.resting}
-    if len(state.decision_ids) > 4 * max(len(resting), 256):
+    limit = 4 * max(len(resting), 256)
+    if len(state.decision_ids) > limit:
         state.decision_ids = {k: v for k, v in state.decision_ids.items() if k in resting}
+    if len(state.client_order_ids) > limit:
+        state.client_order_ids = {k: v for k, v in state.client_order_ids.items() if k in resting}

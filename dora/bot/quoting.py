@@ -277,7 +277,7 @@ class Quoter:
     ) -> None:
         for rejection in rejections:
             outcome.rejected += 1
-            log_event(self._log, EventType.RISK_HALT, "order blocked by risk check",
+            log_event(self._log, EventType.RISK_BLOCKED, "order blocked by risk check",
                       level=logging.WARNING, market=rejection.request.ticker,
                       client_order_id=rejection.request.client_order_id, reason=rejection.reason)
         self._closer.after_execution(state, outcome.closes, (), rejections)

@@ -68,6 +68,7 @@ class Reconciler:
         listed = self._reader.fetch_resting_orders()
         state.as_of_ms = as_of
         state.resting = self._overlay.apply(listed, as_of)
+        state.client_order_ids.update((o.order_id, o.client_order_id) for o in listed)
         state.last_sync_ms["orders"] = as_of
 
     def sync_fills(self, state: BotState) -> list[tuple[Fill, Micros]]:
@@ -185,6 +186,7 @@ class Reconciler:
             order_id=fill.order_id, side=fill.side.value, price=format_price(fill.price),
             size=format_count(fill.count), fee_micros=fill.fee, pnl_delta_micros=pnl,
             is_taker=fill.is_taker, decision_id=state.decision_ids.get(fill.order_id, ""),
+            client_order_id=state.client_order_ids.get(fill.order_id, ""),
         )
         reason = state.close_orders.get(fill.order_id)
         if reason is not None:

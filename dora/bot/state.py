@@ -47,6 +47,8 @@ class BotState:
     last_sync_ms: dict[str, TsMs] = field(default_factory=dict)
     decision_signatures: dict[str, tuple[object, ...]] = field(default_factory=dict)
     decision_ids: dict[str, str] = field(default_factory=dict)  # order id -> decision id
+    # order id -> client order id: Kalshi's fills carry only the order id; FILL lines name both
+    client_order_ids: dict[str, str] = field(default_factory=dict)
     cash_ledger: CashLedger = field(default_factory=CashLedger)  # dora's writes vs the balance
     close_walks: dict[str, CloseWalk] = field(default_factory=dict)  # last passive close price
     close_orders: dict[str, str] = field(default_factory=dict)  # order id -> close reason

@@ -8,6 +8,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TextIO
 
+from dora.bot.metrics import emit_cycle_metrics
 from dora.bot.quoting import QuoteOutcome
 from dora.bot.state import BotState, Mode
 from dora.core.models import Fill
@@ -22,6 +23,8 @@ from dora.runtime.logs import EventType, log_event
 class _Settings(Protocol):
     @property
     def id_prefix(self) -> str: ...
+    @property
+    def env(self) -> str: ...
 
 
 class CycleSource(Protocol):
@@ -65,9 +68,11 @@ class CycleSummary:
     daily_pnl: Micros
     halted: bool
     by_group: Mapping[str, Mapping[str, int]] = field(default_factory=dict)
+    # the promised-cash ledger's free cash: balance - promised + released; None until a balance
+    # has been read
+    free_cash: Micros | None = None
     balance: Micros | None = None  # the exchange's, as of its own timestamp
     promised: Micros = 0  # dora's places the balance does not show yet
-    free: Micros | None = None  # balance - promised + released (cancels it does not show yet)
     closing: int = 0  # markets with a close intent this cycle
     market_errors: int = 0  # markets skipped because their strategy failed
 
@@ -95,8 +100,8 @@ def summarize_cycle(
         net_position=sum(p.net for p in bot.state.positions.values() if not p.settled),
         daily_pnl=bot.state.risk.daily_pnl, halted=bot.state.risk.trading_halted,
         by_group=_by_group(delta),
-        balance=cash.balance if cash else None, promised=cash.promised if cash else 0,
-        free=cash.free if cash else None, closing=len(outcome.closes),
+        free_cash=cash.free if cash else None, balance=cash.balance if cash else None,
+        promised=cash.promised if cash else 0, closing=len(outcome.closes),
         market_errors=len(outcome.market_errors),
     )
     _log_summary(bot, summary, report.operations)
@@ -129,9 +134,10 @@ def _log_summary(bot: CycleSource, summary: CycleSummary, operations: int) -> No
         "markets_quoted": summary.markets_quoted, "rate_limited": summary.rate_limited,
         "markets_closing": summary.closing, "market_errors": summary.market_errors,
         "balance_micros": summary.balance, "promised_micros": summary.promised,
-        "free_micros": summary.free,
+        "free_micros": summary.free_cash,
     }
     log_event(bot.log, EventType.CYCLE_SUMMARY, "cycle summary", **fields)
+    emit_cycle_metrics(bot.log, summary, env=bot.settings.env, timestamp_ms=bot.clock.now_ms())
     if operations and summary.failed * 2 > operations:
         log_event(bot.log, EventType.CYCLE_SUMMARY,
                   "more than half of this cycle's order operations failed",
@@ -139,25 +145,35 @@ def _log_summary(bot: CycleSource, summary: CycleSummary, operations: int) -> No
 
 
 class StatusSink:
-    """Prints one status line per cycle: rewritten in place on a terminal, appended otherwise."""
+    """Prints one status line per cycle: rewritten in place on a terminal, appended otherwise.
 
-    def __init__(self, stream: TextIO | None = None) -> None:
+    A stream that goes away (the status piped to a pager that quits: a broken pipe) turns the
+    status line off; it never stops the bot."""
+
+    def __init__(self, stream: TextIO | None = None,
+                 logger: logging.Logger | None = None) -> None:
         self._stream = stream or sys.stderr
         self._tty = self._stream.isatty()
+        self._log = logger or logging.getLogger("dora.status")
+        self.enabled = True
 
     def show(self, s: CycleSummary) -> None:
         line = format_status(s)
-        if self._tty:
-            self._stream.write("\r\x1b[2K" + line)
-        else:
-            self._stream.write(line + "\n")
-        self._stream.flush()
+        self._write("\r\x1b[2K" + line if self._tty else line + "\n")
 
     def finish(self, summaries: Sequence[CycleSummary]) -> None:
-        if self._tty:
-            self._stream.write("\n")
-        self._stream.write(format_run_summary(summaries) + "\n")
-        self._stream.flush()
+        self._write(("\n" if self._tty else "") + format_run_summary(summaries) + "\n")
+
+    def _write(self, text: str) -> None:
+        if not self.enabled:
+            return
+        try:
+            self._stream.write(text)
+            self._stream.flush()
+        except (ValueError, OSError) as exc:  # a broken pipe; ValueError: a closed file
+            self.enabled = False
+            log_event(self._log, EventType.LOG, f"status line turned off: {exc}",
+                      level=logging.WARNING, error_type=type(exc).__name__)
 
 
 def format_status(s: CycleSummary) -> str:
@@ -173,10 +189,10 @@ def format_status(s: CycleSummary) -> str:
 
 
 def _cash(s: CycleSummary) -> str:
-    if s.balance is None or s.free is None:
+    if s.balance is None or s.free_cash is None:
         return "cash -"
     return (f"cash ${format_micros(s.balance)[:-4]} promised ${format_micros(s.promised)[:-4]}"
-            f" free ${format_micros(s.free)[:-4]}")
+            f" free ${format_micros(s.free_cash)[:-4]}")
 
 
 def format_run_summary(summaries: Sequence[CycleSummary]) -> str:

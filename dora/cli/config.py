@@ -21,6 +21,8 @@ KNOWN_ENV_VARS = (
     "KALSHI_PRIVATE_KEY_PATH",
     "KALSHI_PRIVATE_KEY",
     "DORA_SIM_READY_FILE",
+    "DORA_SHARDS",
+    "DORA_HEARTBEAT_FILE",
 )
 
 
@@ -33,6 +35,7 @@ class RunSettings:
     dynamodb_endpoint: str | None
     region: str
     tier: str
+    shards: int = 1  # DORA_SHARDS: how many shard leases the service runs (one per process)
 
     @property
     def embedded(self) -> bool:
@@ -54,6 +57,9 @@ def resolve_settings(
     if table_env not in ENVIRONMENTS:
         raise ConfigError(f"DORA_TABLE_ENV must be one of {', '.join(ENVIRONMENTS)}")
     region = environ.get("AWS_REGION") or environ.get("AWS_DEFAULT_REGION") or "us-east-1"
+    shards_text = environ.get("DORA_SHARDS") or "1"
+    if not shards_text.isdigit() or int(shards_text) < 1:
+        raise ConfigError(f"DORA_SHARDS must be a whole number >= 1, got {shards_text!r}")
     return RunSettings(
         env=env,
         url=url,
@@ -62,4 +68,5 @@ def resolve_settings(
         dynamodb_endpoint=environ.get("DORA_DYNAMODB_ENDPOINT") or None,
         region=region,
         tier=tier,
+        shards=int(shards_text),
     )

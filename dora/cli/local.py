@@ -7,6 +7,7 @@ and trades against them. Nothing leaves the machine.
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -49,21 +50,24 @@ def local_environment(
     clock: Clock, *, seed: int = 7, markets: int = 6, latency_ms: int = 0, lag_ms: int = 0,
     tier: str = "basic", flow: bool = True,
 ) -> Iterator[LocalEnvironment]:
-    sim = start_sim(SimSettings(seed=seed, markets=markets, latency_ms=latency_ms,
-                                lag_ms=lag_ms, tier=tier, flow=flow))
-    if flow:
-        with sim.lock:  # a livelier outside flow than the engine's default: fills come quickly
-            sim.engine.configure_flow(None, taker_rate_per_s=LOCAL_TAKER_RATE_PER_S)
-    try:
-        dynamo = start_local_dynamodb()
+    # the generated key lives as long as the stack, and its folder is removed with it
+    with tempfile.TemporaryDirectory(prefix="dora-sim-keys-") as key_dir:
+        sim = start_sim(SimSettings(seed=seed, markets=markets, latency_ms=latency_ms,
+                                    lag_ms=lag_ms, tier=tier, flow=flow), key_dir=key_dir)
+        if flow:
+            with sim.lock:  # a livelier outside flow than the engine's default: fills come quickly
+                sim.engine.configure_flow(None, taker_rate_per_s=LOCAL_TAKER_RATE_PER_S)
         try:
-            store = Store(make_dynamodb_resource(dynamo.endpoint_url, "us-east-1"), "sim", clock)
-            store.create_tables()
-            yield LocalEnvironment(sim, dynamo, store)
+            dynamo = start_local_dynamodb()
+            try:
+                store = Store(make_dynamodb_resource(dynamo.endpoint_url, "us-east-1"), "sim",
+                              clock)
+                store.create_tables()
+                yield LocalEnvironment(sim, dynamo, store)
+            finally:
+                dynamo.stop()
         finally:
-            dynamo.stop()
-    finally:
-        sim.stop()
+            sim.stop()
 
 
 def seed_example_configs(store: Store, tickers: Sequence[str], event_ticker: str = "") -> int:

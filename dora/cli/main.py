@@ -11,11 +11,14 @@ from dora.bot.state import Mode
 from dora.cli.app import run_bot
 from dora.cli.bench import bench
 from dora.cli.config import ENVIRONMENTS, resolve_settings
+from dora.cli.health import health
 from dora.cli.ops import error_message, flags, halt, init_db, markets, resume
 from dora.cli.ops_status import cancel_all, status
+from dora.cli.report import report
 from dora.cli.sim import sim_command
 from dora.core.errors import ConfigError, DoraError
 from dora.core.tiers import TIERS
+from dora.runtime.health import heartbeat_path
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -39,11 +42,18 @@ def main() -> None:
               help="Override the loop interval from the global config.")
 @click.option("--status-line", is_flag=True,
               help="Show a live one-line status; JSON logs go to .dora-local/ instead of stdout.")
+@click.option("--http", "http", default=None, metavar="HOST:PORT|off",
+              help="Serve the status page there (a non-loopback address needs DORA_HTTP_TOKEN). "
+                   "Default: 127.0.0.1:8750 for the embedded local run, off otherwise.")
 def run(
     batch: bool, env: str, url: str | None, loops: int | None, duration: float | None,
-    tier: str, interval_ms: int | None, status_line: bool,
+    tier: str, interval_ms: int | None, status_line: bool, http: str | None,
 ) -> None:
-    """Run the bot (dora's main job)."""
+    """Run the bot (dora's main job).
+
+    Exit status: 0 stopped on request (SIGTERM, Ctrl-C, --loops, --duration); 1 bad settings;
+    2 bad arguments; 3 a fatal error (bad credentials, a second writer): it cancelled its orders
+    and stopped."""
     if loops is not None and duration is not None:
         raise click.UsageError("give either --loops or --duration, not both")
     if env in ("demo", "prod") and url is not None:
@@ -52,9 +62,10 @@ def run(
         settings = resolve_settings(env=env, url=url, tier=tier, environ=os.environ)
         loop_settings = LoopSettings(
             default_mode=Mode.BATCH if batch else Mode.PER_MARKET, max_cycles=loops,
-            duration_s=duration, interval_ms=interval_ms,
+            duration_s=duration, interval_ms=interval_ms, env=settings.env,
+            heartbeat_file=str(heartbeat_path(os.environ)),
         )
-        code = run_bot(settings, loop_settings, os.environ, status_line=status_line)
+        code = run_bot(settings, loop_settings, os.environ, status_line=status_line, http=http)
     except ConfigError as exc:
         raise click.ClickException(str(exc)) from exc
     except DoraError as exc:
@@ -63,7 +74,7 @@ def run(
 
 
 main.add_command(sim_command, name="sim")
-for command in (init_db, markets, flags, halt, resume, status, cancel_all, bench):
+for command in (init_db, markets, flags, halt, resume, status, cancel_all, health, report, bench):
     main.add_command(command)
 
 

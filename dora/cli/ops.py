@@ -1,14 +1,15 @@
 """Operator commands: tables, market configs, flags, halt/resume, status, cancel-all.
 
 They talk to the same DynamoDB tables as the bot (suffix from --env or DORA_TABLE_ENV; endpoint from
-DORA_DYNAMODB_ENDPOINT, else the standard AWS settings). A bad value exits non-zero with a message
-that says how to fix it.
+DORA_DYNAMODB_ENDPOINT, else the standard AWS settings; --local for the stack `make run` started:
+dora/cli/target.py). A bad value exits non-zero with a message that says how to fix it; values are
+echoed in dollars and contracts.
 """
 
 from __future__ import annotations
 
 import json
-import os
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import fields as dataclass_fields
 from dataclasses import replace
@@ -17,7 +18,9 @@ from typing import Any, Final
 
 import click
 
-from dora.cli.config import ENVIRONMENTS, resolve_settings
+from dora.cli.config import resolve_settings
+from dora.cli.display import FLAG_KINDS, effective_flags, flag_value, market_line
+from dora.cli.target import Target, target_options
 from dora.core.errors import DoraError, StaleWriteError, StoreError
 from dora.core.market_config import (
     OPTIONAL_MARKET_FIELDS,
@@ -30,10 +33,6 @@ from dora.core.market_config import (
 from dora.runtime.clock import SystemClock
 from dora.store.store import Store, make_dynamodb_resource
 
-ENV_OPTION = click.option(
-    "--env", "env", type=click.Choice(ENVIRONMENTS), default="sim", show_default=True,
-    help="Which environment's tables (DORA_TABLE_ENV overrides).",
-)
 ALLOW_UNKNOWN_OPTION = click.option(
     "--allow-unknown", is_flag=True,
     help="Store field names dora does not know (other tools' fields) instead of refusing them.",
@@ -56,8 +55,8 @@ _STORE_HINT = (
 )
 
 
-def _store(env: str) -> Store:
-    settings = resolve_settings(env=env, url=None, tier="basic", environ=os.environ)
+def _store(target: Target) -> Store:
+    settings = resolve_settings(env=target.env, url=None, tier="basic", environ=target.environ)
     resource = make_dynamodb_resource(settings.dynamodb_endpoint, settings.region)
     return Store(resource, settings.table_env, SystemClock())
 
@@ -133,11 +132,12 @@ def _print_json(data: Any) -> None:
 
 
 @click.command("init-db")
-@ENV_OPTION
-def init_db(env: str) -> None:
-    """Create dora's DynamoDB tables (idempotent)."""
+@target_options(writes=True)
+def init_db(target: Target) -> None:
+    """Create dora's DynamoDB tables (idempotent), with point-in-time recovery and deletion
+    protection as the production stack has them."""
     def work() -> None:
-        created = _store(env).create_tables()
+        created = _store(target).create_tables()
         click.echo(f"created: {', '.join(created)}" if created else "all tables already exist")
     _guarded(work)
 
@@ -148,30 +148,32 @@ def markets() -> None:
 
 
 @markets.command("list")
-@ENV_OPTION
-def markets_list(env: str) -> None:
-    """One line per configured market: enabled, size, spread, caps, or why it is invalid."""
+@target_options(writes=False)
+def markets_list(target: Target) -> None:
+    """One line per configured market: enabled, size and caps in contracts, spread in dollars
+    (defaults filled in), or why the config is invalid."""
     def work() -> None:
-        for item in sorted(_store(env).load_market_config_items(), key=lambda i: i["market_id"]):
+        store = _store(target)
+        items = sorted(store.load_market_config_items(), key=lambda i: i["market_id"])
+        if not items:
+            click.echo(f"no market configs in {store.names['dora_market_config']}; add one with "
+                       "`dora markets set TICKER quote_size=5 min_spread=0.04 enabled=true`")
+        for item in items:
             parsed = parse_market_config(item)
             if isinstance(parsed, InvalidMarketConfig):
                 click.echo(f"{parsed.market_id:<40} INVALID: {parsed.reason}")
             else:
-                click.echo(
-                    f"{parsed.market_id:<40} {'enabled ' if parsed.enabled else 'disabled'} "
-                    f"size={item.get('quote_size')} spread={item.get('min_spread')} "
-                    f"caps={item.get('max_inventory_yes')}/{item.get('max_inventory_no')}"
-                )
+                click.echo(market_line(parsed))
     _guarded(work)
 
 
 @markets.command("show")
-@ENV_OPTION
+@target_options(writes=False)
 @click.argument("market_id")
-def markets_show(env: str, market_id: str) -> None:
+def markets_show(target: Target, market_id: str) -> None:
     """Print one market's config item."""
     def work() -> None:
-        item = _store(env).get_market_config_item(market_id)
+        item = _store(target).get_market_config_item(market_id)
         if item is None:
             raise click.ClickException(
                 f"no config for {market_id}; add one with `dora markets set`"
@@ -181,12 +183,12 @@ def markets_show(env: str, market_id: str) -> None:
 
 
 @markets.command("set")
-@ENV_OPTION
+@target_options(writes=True)
 @ALLOW_UNKNOWN_OPTION
 @click.argument("market_id")
 @click.argument("assignments", nargs=-1, required=True)
 def markets_set(
-    env: str, allow_unknown: bool, market_id: str, assignments: tuple[str, ...]
+    target: Target, allow_unknown: bool, market_id: str, assignments: tuple[str, ...]
 ) -> None:
     """Set fields, creating the config if needed. An empty value removes an optional field.
 
@@ -194,28 +196,30 @@ def markets_set(
     dora markets set TICKER quote_size=5 min_spread=0.04 enabled=true
     dora markets set TICKER fair_value=
     """
-    _update_market(env, market_id, parse_assignments(assignments, allow_unknown), create=True)
+    _update_market(target, market_id, parse_assignments(assignments, allow_unknown), create=True)
 
 
 @markets.command("enable")
-@ENV_OPTION
+@target_options(writes=True)
 @click.argument("market_id")
-def markets_enable(env: str, market_id: str) -> None:
+def markets_enable(target: Target, market_id: str) -> None:
     """Enable quoting in a market."""
-    _update_market(env, market_id, {"enabled": True}, create=False)
+    _update_market(target, market_id, {"enabled": True}, create=False)
 
 
 @markets.command("disable")
-@ENV_OPTION
+@target_options(writes=True)
 @click.argument("market_id")
-def markets_disable(env: str, market_id: str) -> None:
+def markets_disable(target: Target, market_id: str) -> None:
     """Disable a market: dora cancels its own orders there on the next cycle."""
-    _update_market(env, market_id, {"enabled": False}, create=False)
+    _update_market(target, market_id, {"enabled": False}, create=False)
 
 
-def _update_market(env: str, market_id: str, fields: Mapping[str, Any], *, create: bool) -> None:
+def _update_market(
+    target: Target, market_id: str, fields: Mapping[str, Any], *, create: bool
+) -> None:
     def work() -> None:
-        store = _store(env)
+        store = _store(target)
         existing = store.get_market_config_item(market_id)
         if existing is None and not create:
             raise click.ClickException(
@@ -226,8 +230,13 @@ def _update_market(env: str, market_id: str, fields: Mapping[str, Any], *, creat
         parsed = parse_market_config(item)
         if isinstance(parsed, InvalidMarketConfig):
             raise click.ClickException(f"not saved: {parsed.reason}")
+        if parsed.quote_size == 0:
+            raise click.ClickException(
+                f"not saved: quote_size=0 would keep {market_id} enabled but quote nothing; give a "
+                f"size in contracts, or stop quoting with `dora markets disable {market_id}`"
+            )
         store.put_market_config_item(item)
-        click.echo(f"{market_id}: saved")
+        click.echo(f"saved: {market_line(parsed)}")
     _guarded(work)
 
 
@@ -242,35 +251,52 @@ def flags() -> None:
 
 
 @flags.command("get")
-@ENV_OPTION
+@target_options(writes=False)
 @click.argument("name", required=False)
-def flags_get(env: str, name: str | None) -> None:
-    """Print all flags, or one."""
+def flags_get(target: Target, name: str | None) -> None:
+    """Print every flag with the value the bot uses (defaults marked), or one."""
     def work() -> None:
-        item = _store(env).load_global_config_item() or {}
+        item = _store(target).load_global_config_item() or {}
+        config, _ = parse_global_config(item)
         if name is None:
-            _print_json(item)
+            for line in effective_flags(config, item):
+                click.echo(line)
+        elif name in GLOBAL_KEYS:
+            default = "" if name in item else "  (default)"
+            click.echo(flag_value(name, getattr(config, name)) + default)
         elif name not in item:
-            raise click.ClickException(f"{name} is not set")
+            raise click.ClickException(f"{name} is not set (and is not a dora flag)")
         else:
             click.echo(str(item[name]))
     _guarded(work)
 
 
-@flags.command("set")
-@ENV_OPTION
+# A value like -5 is an argument here, not an unknown option: no `--` needed.
+@flags.command("set", context_settings={"ignore_unknown_options": True})
+@target_options(writes=True)
 @ALLOW_UNKNOWN_OPTION
 @click.argument("name")
 @click.argument("value")
-def flags_set(env: str, allow_unknown: bool, name: str, value: str) -> None:
+def flags_set(target: Target, allow_unknown: bool, name: str, value: str) -> None:
     """Set one flag, e.g. dora flags set use_batch_execution false"""
     require_known(name, GLOBAL_KEYS, allow_unknown)
     parsed = _parse_flag(name, value)
 
     def work() -> None:
-        _store(env).set_global_fields({name: parsed})
-        click.echo(f"{name} = {value}")
+        _store(target).set_global_fields({name: parsed})
+        if name in GLOBAL_KEYS:
+            config, _ = parse_global_config({name: parsed})
+            click.echo(f"{name} = {flag_value(name, getattr(config, name))}")
+        else:
+            click.echo(f"{name} = {value}")
     _guarded(work)
+
+
+# Flags whose zero is accepted by the bot but is never what an operator means.
+_NOT_ZERO: Final = {
+    "loop_interval_ms": "0 would run cycles back to back and spend the API budget as fast as the "
+                        "rate limiter allows; give the pause between cycles, e.g. 1000",
+}
 
 
 def _parse_flag(name: str, text: str) -> Any:
@@ -283,17 +309,22 @@ def _parse_flag(name: str, text: str) -> Any:
     except ValueError:  # the readers raise ConfigValueError; anything else has no key in it
         problems = [f"{name}={text!r} cannot be used"]
     if problems:
-        reasons = "; ".join(p.split("; using ")[0] for p in problems)  # nothing is saved
+        reasons = "; ".join(_in_units(name, p.split("; using ")[0]) for p in problems)
         raise click.ClickException(
             f"not saved: {reasons}. {name} expects {_expected_flag_type(name)}"
         )
+    if name in _NOT_ZERO and value == 0:
+        raise click.ClickException(f"not saved: {name} {_NOT_ZERO[name]}")
     return value
 
 
-# GlobalConfig's annotations (strings: market_config uses postponed annotations) -> what to type.
-_FLAG_TYPES: Final = {
-    f.name: str(f.type).removesuffix(" | None") for f in dataclass_fields(GlobalConfig)
-}
+def _in_units(name: str, problem: str) -> str:
+    """The reader reports values in internal units ("got -5000000"); show the operator's."""
+    def shown(match: re.Match[str]) -> str:
+        return f"got {flag_value(name, int(match.group(1)))}"
+    return re.sub(r"got (-?\d+)\b", shown, problem)
+
+
 _FLAG_TYPE_DESCRIPTIONS: Final = {
     "Count": "a number of contracts, e.g. 500",
     "Micros": "a dollar amount, e.g. 100",
@@ -305,23 +336,23 @@ _FLAG_TYPE_DESCRIPTIONS: Final = {
 
 
 def _expected_flag_type(name: str) -> str:
-    return _FLAG_TYPE_DESCRIPTIONS.get(_FLAG_TYPES.get(name, ""), "any value")
+    return _FLAG_TYPE_DESCRIPTIONS.get(FLAG_KINDS.get(name, ""), "any value")
 
 
 @click.command()
-@ENV_OPTION
+@target_options(writes=True)
 @click.option("--reason", required=True, callback=lambda _ctx, _param, text: _non_blank(text),
               help="Why trading stops (shown in status and logs).")
-def halt(env: str, reason: str) -> None:
+def halt(target: Target, reason: str) -> None:
     """Halt trading: the bot cancels its orders and places nothing until `dora resume`."""
-    _set_halt(env, True, reason)
+    _set_halt(target, True, reason)
 
 
 @click.command()
-@ENV_OPTION
-def resume(env: str) -> None:
+@target_options(writes=True)
+def resume(target: Target) -> None:
     """Resume trading after a halt."""
-    _set_halt(env, False, "")
+    _set_halt(target, False, "")
 
 
 def _non_blank(text: str) -> str:
@@ -330,10 +361,22 @@ def _non_blank(text: str) -> str:
     return text.strip()
 
 
-def _set_halt(env: str, halted: bool, reason: str) -> None:
+# A running bot saves risk_state every few cycles; the operator's versioned write can lose a race.
+HALT_WRITE_ATTEMPTS = 5
+
+
+def _set_halt(target: Target, halted: bool, reason: str) -> None:
     def work() -> None:
-        store = _store(env)
-        risk = store.load_state().risk
-        store.save_risk_state(replace(risk, trading_halted=halted, halt_reason=reason))
-        click.echo("trading halted" if halted else "trading resumed")
+        store = _store(target)
+        for attempt in range(1, HALT_WRITE_ATTEMPTS + 1):
+            risk = store.load_state().risk  # re-read: keep the bot's latest numbers
+            try:
+                store.save_risk_state(replace(risk, trading_halted=halted, halt_reason=reason))
+                break
+            except StaleWriteError:
+                if attempt == HALT_WRITE_ATTEMPTS:
+                    raise
+        tables = store.names["dora_state"]
+        click.echo(f"trading halted ({tables}): the bot cancels its orders within a cycle"
+                   if halted else f"trading resumed ({tables})")
     _guarded(work)

@@ -10,7 +10,10 @@ import json
 import os
 import signal
 import sys
+import tempfile
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from fractions import Fraction
 from pathlib import Path
 from types import FrameType
@@ -45,6 +48,15 @@ def _dollars(value: str) -> int:
         return parse_micros(value)
     except UnitError as exc:
         raise click.BadParameter(str(exc)) from None
+
+
+@contextmanager
+def _key_folder(key_dir: Path | None) -> Iterator[Path]:
+    if key_dir is not None:
+        yield key_dir
+        return
+    with tempfile.TemporaryDirectory(prefix="dora-sim-keys-") as folder:
+        yield Path(folder)
 
 
 def ready_info(sim: RunningSim) -> dict[str, str]:
@@ -88,7 +100,8 @@ def write_ready_file(path: Path, info: dict[str, str]) -> None:
               help="Register this public key PEM instead of generating a key pair.")
 @click.option("--key-id", help="Key id for --public-key (or for the generated key).")
 @click.option("--key-dir", type=click.Path(file_okay=False, path_type=Path),
-              help="Where a generated private key is written (default: a new temp dir).")
+              help="Where a generated private key is written (default: a temp dir removed at "
+                   "exit).")
 def sim_command(host: str, port: int, seed: int, markets: int, tier: str, latency_ms: int,
                 lag_ms: int, fault_rate: Fraction, lost_response_rate: Fraction, flow: bool,
                 starting_cash: str, ready_file: Path | None, public_key: str | None,
@@ -108,7 +121,8 @@ def sim_command(host: str, port: int, seed: int, markets: int, tier: str, latenc
 
     previous = {s: signal.signal(s, on_signal) for s in (signal.SIGTERM, signal.SIGINT)}
     try:
-        with start_sim(settings, key_dir=key_dir) as sim:
+        # without --key-dir the generated key goes to a temporary folder removed at exit
+        with _key_folder(key_dir) as folder, start_sim(settings, key_dir=folder) as sim:
             info = ready_info(sim)
             if ready_file is not None:
                 write_ready_file(ready_file, info)

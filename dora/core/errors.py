@@ -15,7 +15,12 @@ class FatalError(DoraError):
 
 class TransientError(DoraError):
     """Worth retrying later: 429, 5xx, connection reset, timeout. The cycle skips and the next
-    one starts from a fresh reconcile."""
+    one starts from a fresh reconcile. ``status_code`` is the HTTP status, None when no answer
+    came back (the retry log lines carry it)."""
+
+    def __init__(self, message: str, *, status_code: int | None = None) -> None:
+        super().__init__(message)
+        self.status_code = status_code
 
 
 class RateLimitedError(TransientError):

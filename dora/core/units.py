@@ -102,6 +102,16 @@ def format_micros(amount: Micros) -> str:
     return format_fixed(amount, MICROS_DIGITS)
 
 
+def format_dollars(amount: Micros) -> str:
+    """Micro-dollars -> dollars with cents for people to read ("-$1.24"): rounded half away
+    from zero, so a loss never shows smaller than it is. Exact figures use format_micros."""
+    cents, rest = divmod(abs(amount), MICROS_SCALE // 100)
+    cents += 1 if 2 * rest >= MICROS_SCALE // 100 else 0
+    whole, frac = divmod(cents, 100)
+    sign = "-" if amount < 0 and cents else ""
+    return f"{sign}${whole:,}.{frac:02d}"
+
+
 def notional(price: Price, count: Count) -> Micros:
     """Cash for ``count`` contracts at ``price``: exact, because the scales multiply to micros."""
     return price * count

@@ -43,6 +43,7 @@ from dora.exchange.ratelimit import RateLimiter
 from dora.exchange.stats import ApiStats
 from dora.exchange.wire import WireFormatError, parse_error
 from dora.runtime.clock import Clock
+from dora.runtime.logs import EventType, log_event
 
 DEFAULT_TIMEOUT = (3.05, 10.0)
 # No new attempt starts this long after the first: bounds a call (and a shutdown) in an outage.
@@ -109,9 +110,14 @@ class Transport:
 
     def _log_retry(self, state: RetryCallState) -> None:
         error = state.outcome.exception() if state.outcome else None
-        self._log.warning(
-            "retrying after %s: %s (attempt %d)", type(error).__name__, error, state.attempt_number,
-            extra={"event_type": "LOG", "attempt": state.attempt_number},
+        request = state.args[0] if state.args else None
+        endpoint = request.endpoint.key if isinstance(request, ApiRequest) else ""
+        log_event(
+            self._log, EventType.RETRY,
+            f"retrying {endpoint} after {type(error).__name__} (attempt {state.attempt_number})",
+            level=logging.WARNING, endpoint=endpoint,
+            status_code=getattr(error, "status_code", None), error_type=type(error).__name__,
+            error_msg=str(error), attempt=state.attempt_number,
         )
 
     def _attempt(self, request: ApiRequest) -> Any:
@@ -144,7 +150,8 @@ class Transport:
         if status == 429:
             self._record(endpoint, 0, started, rate_limited=True)
             backoff = self._limiter.on_rate_limited(endpoint.key, endpoint.bucket)
-            raise RateLimitedError(f"{endpoint.key}: 429 too many requests; backoff {backoff:.3f}s")
+            raise RateLimitedError(
+                f"{endpoint.key}: 429 too many requests; backoff {backoff:.3f}s", status_code=429)
         self._limiter.on_success()
         self._record(endpoint, cost, started, error=status >= 400 and status != 404,
                      not_found=status == 404)
@@ -195,7 +202,7 @@ def _http_error(endpoint: Endpoint, status: int, code: str, message: str) -> Exc
     if status in _REJECT_STATUSES:
         return OrderRejectedError(code, message, status)
     if status >= 500:
-        return OutcomeUnknownError(text)
+        return OutcomeUnknownError(text, status_code=status)
     if status in _FATAL_STATUSES:
         return FatalError(text)
     return FatalError(f"unexpected answer: {text}")

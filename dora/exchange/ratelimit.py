@@ -22,6 +22,7 @@ from fractions import Fraction
 
 from dora.core.tiers import Bucket, Tier
 from dora.runtime.clock import Clock
+from dora.runtime.logs import EventType, log_event
 
 _MIN_SLEEP_S = 0.001
 _TOKEN_EPSILON = 1e-3
@@ -148,16 +149,16 @@ class RateLimiter:
                 self._backoff_base_s * float(2 ** (hits - 1)), self._backoff_cap_s)
             for target in targets:
                 target.drain_and_block(backoff)
-        fields = {"consecutive_hits": hits, "backoff_s": backoff, "endpoint": endpoint}
-        self._log.warning(
-            "rate limited (429) on %s, hit %d in a row", endpoint, hits,
-            extra={"event_type": "RATE_LIMIT", **fields},
-        )
+        fields = {"consecutive_hits": hits, "backoff_s": backoff, "endpoint": endpoint,
+                  "status_code": 429, "error_type": "RateLimitedError",
+                  "bucket": str(bucket) if bucket is not None else "all"}
+        log_event(self._log, EventType.RATE_LIMIT,
+                  f"rate limited (429) on {endpoint}, hit {hits} in a row",
+                  level=logging.WARNING, **fields)
         if running <= 0:
-            self._log.warning(
-                "backing off %.3fs after 429 on %s", backoff, endpoint,
-                extra={"event_type": "RATE_LIMIT_BACKOFF", **fields},
-            )
+            log_event(self._log, EventType.RATE_LIMIT_BACKOFF,
+                      f"backing off {backoff:.3f}s after 429 on {endpoint}",
+                      level=logging.WARNING, **fields)
         return backoff
 
     def on_success(self) -> None:

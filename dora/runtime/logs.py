@@ -31,6 +31,7 @@ from dora.runtime.clock import Clock
 
 class EventType(StrEnum):
     STARTUP = "STARTUP"
+    CONFIG = "CONFIG"
     SHUTDOWN = "SHUTDOWN"
     HEARTBEAT = "HEARTBEAT"
     CONFIG_REFRESH = "CONFIG_REFRESH"
@@ -41,6 +42,8 @@ class EventType(StrEnum):
     ORDER_RESULT = "ORDER_RESULT"
     FILL = "FILL"
     RISK_HALT = "RISK_HALT"
+    RISK_RESUME = "RISK_RESUME"
+    RISK_BLOCKED = "RISK_BLOCKED"  # one order refused by the risk check (not a halt)
     STATE_SAVE = "STATE_SAVE"
     STATE_LOAD = "STATE_LOAD"
     DRIFT = "DRIFT"
@@ -53,11 +56,17 @@ class EventType(StrEnum):
     BATCH_PLACE_SUMMARY = "BATCH_PLACE_SUMMARY"
     RATE_LIMIT = "RATE_LIMIT"
     RATE_LIMIT_BACKOFF = "RATE_LIMIT_BACKOFF"
+    RETRY = "RETRY"
     CYCLE_SUMMARY = "CYCLE_SUMMARY"
+    METRICS = "METRICS"
     LOG = "LOG"
     FLAG = "FLAG"
     ORDER_PLACE = "ORDER_PLACE"
     ORDER_CANCEL = "ORDER_CANCEL"
+    # per-market mode's failures (batch mode's are BATCH_PLACE_FAILED / BATCH_CANCEL_FAILED)
+    ORDER_PLACE_FAILED = "ORDER_PLACE_FAILED"
+    ORDER_CANCEL_FAILED = "ORDER_CANCEL_FAILED"
+    ORDER_DECREASE_FAILED = "ORDER_DECREASE_FAILED"
     POSITION_CLOSE = "POSITION_CLOSE"
 
 
@@ -67,6 +76,7 @@ PEM_BLOCK = re.compile(
     r"-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----.*?(?:-----END [A-Z0-9 ]*PRIVATE KEY-----|\Z)", re.S
 )
 HEADER_IN_TEXT = re.compile(r"(KALSHI-ACCESS-[A-Z]+['\"]?\s*[:=]\s*['\"]?)[^'\"\s,}]+", re.I)
+EMF_KEY = "_aws"  # an embedded-metric-format directive (dora/bot/metrics.py) passes through
 CORE_FIELDS = ("ts", "level", "service", "env", "bot_version", "bot_run_id", "message",
                "event_type", "logger")
 _SKIPPED_RECORD_ATTRS = frozenset(RESERVED_ATTRS) | {"message", "asctime", "taskName"}
@@ -113,7 +123,7 @@ class DoraJsonFormatter(JsonFormatter):
         self, log_data: dict[str, Any], record: logging.LogRecord, message_dict: dict[str, Any]
     ) -> None:
         extras = {k: v for k, v in record.__dict__.items()
-                  if k not in _SKIPPED_RECORD_ATTRS and not k.startswith("_")}
+                  if k not in _SKIPPED_RECORD_ATTRS and (k == EMF_KEY or not k.startswith("_"))}
         log_data["ts"] = _iso_from_epoch_s(record.created)
         log_data["level"] = record.levelname
         log_data.update(self._dora_static)

@@ -7,11 +7,12 @@ Table shapes: :mod:`dora.store.tables`; item shapes: :mod:`dora.store.items`; op
 from __future__ import annotations
 
 import itertools
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from boto3.dynamodb.conditions import Key
 from botocore.exceptions import ClientError
 
 from dora.core.ledger import CashView
@@ -41,6 +42,7 @@ from dora.store.items import (
     risk_body,
     trade_row,
 )
+from dora.store.log_items import BOOK_MARK_ATTRIBUTES
 from dora.store.tables import (
     DECISION_LOG,
     EXECUTION_LOG,
@@ -251,6 +253,37 @@ class Store:
         items = [self._execution_item(event) for event in events]
         self._batch_put(EXECUTION_LOG, items)
 
+    def trade_log_items(
+        self, days: Sequence[str], *, page_size: int | None = None
+    ) -> Iterator[dict[str, Any]]:
+        """Every trade-log row of the given UTC days (the table's hash key), page by page."""
+        for day in days:
+            yield from self._query_day(TRADE_LOG, day, page_size, ())
+
+    def decision_book_items(
+        self, days: Sequence[str], *, page_size: int | None = None
+    ) -> Iterator[dict[str, Any]]:
+        """The market, time and best bid/ask of every decision record of the given UTC days
+        (only those attributes are read: the records are large)."""
+        for day in days:
+            yield from self._query_day(DECISION_LOG, day, page_size, BOOK_MARK_ATTRIBUTES)
+
+    def _query_day(
+        self, base: str, day: str, page_size: int | None, attributes: Sequence[str]
+    ) -> Iterator[dict[str, Any]]:
+        kwargs: dict[str, Any] = {"KeyConditionExpression": Key("date").eq(day)}
+        if page_size is not None:
+            kwargs["Limit"] = page_size
+        if attributes:
+            kwargs.update(_projection(attributes))
+        while True:
+            with store_boundary(f"read {self.names[base]} for {day}"):
+                response = self._table(base).query(**kwargs)
+            yield from (dict(item) for item in response.get("Items", []))
+            if "LastEvaluatedKey" not in response:
+                return
+            kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+
     def _decision_item(self, record: Mapping[str, Any]) -> dict[str, Any]:
         now = self._clock.now_ms()
         stamp = iso_ms(now)
@@ -296,3 +329,18 @@ class Store:
                 self._table(base).batch_writer() as batch:
             for item in items:
                 batch.put_item(Item=item)
+
+
+def _projection(paths: Sequence[str]) -> dict[str, Any]:
+    """A ProjectionExpression with every name behind a placeholder (``date`` and ``timestamp``
+    are DynamoDB reserved words)."""
+    names: dict[str, str] = {}
+    expressions = []
+    for path in paths:
+        parts = []
+        for name in path.split("."):
+            placeholder = next((k for k, v in names.items() if v == name), f"#p{len(names)}")
+            names[placeholder] = name
+            parts.append(placeholder)
+        expressions.append(".".join(parts))
+    return {"ProjectionExpression": ", ".join(expressions), "ExpressionAttributeNames": names}

@@ -17,7 +17,7 @@ from boto3.session import Session
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
-from dora.core.errors import StoreError
+from dora.core.errors import ConfigError, StoreError
 from dora.runtime.clock import Clock
 
 TABLES = (
@@ -36,12 +36,19 @@ DECISION_INDEX = "market_id-timestamp-index"
 EXECUTION_INDEX = "decision_id_event_ts"
 TTL_ATTRIBUTE = "expires_at"
 TTL_TABLES = (DECISION_LOG, EXECUTION_LOG)
+PITR_RECOVERY_DAYS = 35  # the longest DynamoDB keeps (docs/aws-notes.md#tables)
 
 BOTO_CONFIG = Config(retries={"mode": "standard", "max_attempts": 5}, connect_timeout=3,
                      read_timeout=10)
 LOOPBACK_BOTO_CONFIG = BOTO_CONFIG.merge(Config(defaults_mode="legacy"))
 DUMMY_CREDENTIALS = {"aws_access_key_id": "dora-local", "aws_secret_access_key": "dora-local"}
 TABLE_ACTIVE_POLLS = 120
+NO_CREDENTIALS_HINT = (
+    "no AWS credentials found for DynamoDB (looked in the environment, AWS_PROFILE and the shared "
+    "files, the ECS container endpoint and the instance metadata). Set AWS_PROFILE, or "
+    "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, and AWS_REGION; or point DORA_DYNAMODB_ENDPOINT "
+    "at a local DynamoDB (operator commands: --local for the stack `make run` started)"
+)
 _ENV_NAME = re.compile(r"[A-Za-z0-9_.-]{1,64}")
 
 
@@ -62,6 +69,9 @@ def make_dynamodb_resource(endpoint_url: str | None, region: str) -> Any:
     when it finds none; no endpoint means real AWS and the standard chain. The dummy credentials
     are passed explicitly, so nothing in ``os.environ`` changes, and the resource comes from the
     session whose chain was checked (not boto3's process-wide default session).
+
+    Real AWS without credentials fails here, at once, with a ConfigError that says what to set:
+    otherwise every DynamoDB call would fail later, after the chain's metadata probes.
     """
     session = Session(region_name=region)
     kwargs: dict[str, Any] = {"region_name": region, "config": BOTO_CONFIG}
@@ -71,12 +81,19 @@ def make_dynamodb_resource(endpoint_url: str | None, region: str) -> Any:
         kwargs["endpoint_url"] = endpoint_url
         if session.get_credentials() is None:
             kwargs.update(DUMMY_CREDENTIALS)
+    elif session.get_credentials() is None:
+        raise ConfigError(NO_CREDENTIALS_HINT)
     return session.resource("dynamodb", **kwargs)
 
 
 def is_loopback_endpoint(endpoint_url: str) -> bool:
     """True when the URL's host is localhost, 127.0.0.0/8 or ::1 (also IPv4-mapped)."""
-    host = urlsplit(endpoint_url).hostname or ""
+    return is_loopback_host(urlsplit(endpoint_url).hostname or "")
+
+
+def is_loopback_host(host: str) -> bool:
+    """True for localhost, 127.0.0.0/8 and ::1 (also IPv4-mapped), brackets or not."""
+    host = host.strip("[]").lower()
     if host == "localhost":
         return True
     try:
@@ -141,10 +158,12 @@ def table_specs() -> dict[str, dict[str, Any]]:
 
 
 def create_tables(client: Any, names: dict[str, str], clock: Clock) -> list[str]:
-    """Create the missing tables (PAY_PER_REQUEST) and enable TTL on the log tables.
+    """Create the missing tables as the production stack defines them (deploy/dora.yaml):
+    PAY_PER_REQUEST, deletion protection, point-in-time recovery, TTL on the log tables.
 
-    Existing tables are left as they are, except that TTL is switched on when it is off.
-    Returns the names of the tables created.
+    Existing tables keep their keys and data; PITR and TTL are switched on where they are off
+    (deletion protection is left as an existing table has it: an operator may have removed it on
+    purpose). Returns the names of the tables created.
     """
     created: list[str] = []
     specs = table_specs()
@@ -154,6 +173,7 @@ def create_tables(client: Any, names: dict[str, str], clock: Clock) -> list[str]
                 created.append(names[base])
         for base in TABLES:
             _wait_active(client, names[base], clock)
+            _ensure_point_in_time_recovery(client, names[base])
         for base in TTL_TABLES:
             _ensure_ttl(client, names[base])
     return created
@@ -161,7 +181,8 @@ def create_tables(client: Any, names: dict[str, str], clock: Clock) -> list[str]
 
 def _create_if_missing(client: Any, name: str, spec: dict[str, Any]) -> bool:
     try:
-        client.create_table(TableName=name, BillingMode="PAY_PER_REQUEST", **spec)
+        client.create_table(TableName=name, BillingMode="PAY_PER_REQUEST",
+                            DeletionProtectionEnabled=True, **spec)
     except ClientError as exc:
         if error_code(exc) == "ResourceInUseException":
             return False
@@ -175,6 +196,18 @@ def _wait_active(client: Any, name: str, clock: Clock) -> None:
             return
         clock.sleep(1.0)
     raise StoreError(f"table {name} did not become ACTIVE")
+
+
+def _ensure_point_in_time_recovery(client: Any, name: str) -> None:
+    described = client.describe_continuous_backups(TableName=name)["ContinuousBackupsDescription"]
+    recovery = described.get("PointInTimeRecoveryDescription", {})
+    if recovery.get("PointInTimeRecoveryStatus") == "ENABLED":
+        return
+    client.update_continuous_backups(
+        TableName=name,
+        PointInTimeRecoverySpecification={"PointInTimeRecoveryEnabled": True,
+                                          "RecoveryPeriodInDays": PITR_RECOVERY_DAYS},
+    )
 
 
 def _ensure_ttl(client: Any, name: str) -> None:

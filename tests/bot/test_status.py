@@ -17,7 +17,7 @@ def summary(**fields: object) -> CycleSummary:
 
 
 def test_the_status_line_shows_balance_promised_and_free_cash() -> None:
-    line = format_status(summary(balance=12_340_000, promised=2_000_000, free=10_840_000,
+    line = format_status(summary(balance=12_340_000, promised=2_000_000, free_cash=10_840_000,
                                  closing=1))
     assert "cash $12.34 promised $2.00 free $10.84" in line
 

@@ -8,6 +8,7 @@ from dora.core.units import (
     UnitError,
     dollars_decimal_to_price,
     format_count,
+    format_dollars,
     format_micros,
     format_price,
     notional,
@@ -81,3 +82,12 @@ def test_tapered_deci_cent_grid():
     assert next_tick(TAPERED_DECI_CENT, 1000, SnapDirection.UP) == 1100
     assert next_tick(TAPERED_DECI_CENT, 9000, SnapDirection.UP) == 9010
     assert snap_price(TAPERED_DECI_CENT, 9995, SnapDirection.UP) is None
+
+
+@pytest.mark.parametrize(
+    ("micros", "text"),
+    [(0, "$0.00"), (4_999, "$0.00"), (5_000, "$0.01"), (-5_000, "-$0.01"), (-4_999, "$0.00"),
+     (1_234_567_890, "$1,234.57"), (-2_540_000, "-$2.54"), (994_999, "$0.99"), (995_000, "$1.00")],
+)
+def test_format_dollars_rounds_half_away_from_zero_to_cents(micros, text):
+    assert format_dollars(micros) == text

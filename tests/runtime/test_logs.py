@@ -20,6 +20,7 @@ from dora.runtime.logs import (
     new_run_id,
     setup_logging,
 )
+from tests.conftest import captured_json_logs
 
 FAKE_PEM = (
     "-----BEGIN PRIVATE KEY-----\n"
@@ -32,16 +33,9 @@ REQUIRED = ("ts", "level", "service", "env", "bot_version", "bot_run_id", "messa
 
 @pytest.fixture
 def stream() -> Iterator[io.StringIO]:
-    out = io.StringIO()
-    previous_level = logging.getLogger().level
-    setup_logging(service="dora", env="sim", run_id="20260101-000000-abcdef", version="1.2.3",
-                  stream=out, level=logging.DEBUG)
-    yield out
-    root = logging.getLogger()
-    for handler in list(root.handlers):
-        if getattr(handler, "_dora_json_handler", False):
-            root.removeHandler(handler)
-    root.setLevel(previous_level)
+    with captured_json_logs(env="sim", run_id="20260101-000000-abcdef", service="dora",
+                            version="1.2.3", level=logging.DEBUG) as out:
+        yield out
 
 
 def lines(out: io.StringIO) -> list[dict[str, Any]]:

@@ -3,8 +3,10 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from botocore.exceptions import ClientError
 
-from dora.store.store import TABLES, Store, table_names
+from dora.core.errors import ConfigError
+from dora.store.store import TABLES, Store, make_dynamodb_resource, table_names
 from dora.store.tables import table_specs
 
 
@@ -91,3 +93,45 @@ def test_an_existing_table_is_kept_but_gets_ttl(make_store: Any, resource: Any) 
     assert name not in created
     assert resource.Table(name).get_item(Key={"date": "2025-12-01", "timestamp": "old"})["Item"]
     assert _ttl(resource, name)["TimeToLiveStatus"] == "ENABLED"
+
+
+def test_tables_have_point_in_time_recovery_and_deletion_protection(
+    store: Store, resource: Any
+) -> None:
+    client = resource.meta.client
+    for name in store.names.values():
+        assert _describe(resource, name)["DeletionProtectionEnabled"] is True
+        backups = client.describe_continuous_backups(TableName=name)["ContinuousBackupsDescription"]
+        recovery = backups["PointInTimeRecoveryDescription"]
+        assert recovery["PointInTimeRecoveryStatus"] == "ENABLED"
+        assert recovery["RecoveryPeriodInDays"] == 35
+    with pytest.raises(ClientError, match="DeletionProtectionEnabled"):
+        client.delete_table(TableName=store.names["dora_state"])
+
+
+def test_an_existing_table_gets_point_in_time_recovery(make_store: Any, resource: Any) -> None:
+    name = "dora_state_test"
+    spec = table_specs()["dora_state"]
+    resource.meta.client.create_table(TableName=name, BillingMode="PAY_PER_REQUEST", **spec)
+
+    make_store().create_tables()
+
+    backups = resource.meta.client.describe_continuous_backups(TableName=name)
+    status = backups["ContinuousBackupsDescription"]["PointInTimeRecoveryDescription"]
+    assert status["PointInTimeRecoveryStatus"] == "ENABLED"
+
+
+def test_real_aws_without_credentials_fails_at_once_with_what_to_set(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Any
+) -> None:
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE",
+                 "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+                 "AWS_WEB_IDENTITY_TOKEN_FILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    with pytest.raises(ConfigError, match="no AWS credentials") as raised:
+        make_dynamodb_resource(None, "us-east-1")
+    assert "AWS_PROFILE" in str(raised.value)
+    assert "DORA_DYNAMODB_ENDPOINT" in str(raised.value)

@@ -5,9 +5,13 @@ hold. Per-market mode sends the same plan one order at a time. Per-order failure
 market, order and error and left to the next cycle's reconcile; nothing is retried mid-cycle.
 Every write is recorded in the read-lag overlay, dated by the exchange's own timestamp or, without
 one, by when its answer arrived (never earlier: the write may have applied at any moment until
-then). A place is held back (to the next cycle) when a cancel on the same market and side failed:
-the order it was to replace may still be resting. Once a stop is requested nothing is placed. A
-cancel answered "already gone" is classed (:mod:`dora.core.cancel_history`).
+then). For the promised-cash ledger a place is dated the same way, a release as early as it may
+have applied. A place is held back (to the next cycle) when a cancel on the same market and side
+failed: the order it was to replace may still be resting. Once a stop is requested nothing is
+placed. A cancel answered "already gone" is classed (:mod:`dora.core.cancel_history`).
+``confirm``, when given, sees the places after the cancels and decreases went out (with the report
+so far) and returns the ones still to send: the cash check re-runs there on what the exchange
+really freed, since an order dora cancels may have filled first.
 """
 
 from __future__ import annotations
@@ -19,6 +23,8 @@ from typing import Any, Protocol, TypeVar
 
 from dora.core.cancel_history import CancelHistory, GoneClass
 from dora.core.diff import Decrease, Plan
+from dora.core.fees import taker_fee_bound
+from dora.core.ledger import CashWrite, WriteKind
 from dora.core.models import (
     CancelResult,
     CancelStatus,
@@ -40,6 +46,7 @@ UNCONFIRMED_GRACE_MS = 10_000
 
 T = TypeVar("T")
 R = TypeVar("R")
+Confirm = Callable[[Sequence[OrderRequest], "ExecutionReport"], Sequence[OrderRequest]]
 
 
 class OrderWriter(Protocol):
@@ -64,6 +71,7 @@ class ExecutionReport:
     place_stopped: int = 0
     gone: dict[GoneClass, int] = field(default_factory=lambda: dict.fromkeys(GoneClass, 0))
     events: list[dict[str, Any]] = field(default_factory=list)
+    writes: list[CashWrite] = field(default_factory=list)  # for the promised-cash ledger
 
     @property
     def operations(self) -> int:
@@ -85,6 +93,7 @@ class ExecutionReport:
         for gone_class, count in other.gone.items():
             self.gone[gone_class] += count
         self.events.extend(other.events)
+        self.writes.extend(other.writes)
 
 
 class Executor:
@@ -101,7 +110,8 @@ class Executor:
         self.last_write_ms = 0  # the latest moment one of dora's writes can have taken effect
 
     def execute(
-        self, plan: Plan, decision_ids: Mapping[str, str], *, batch: bool
+        self, plan: Plan, decision_ids: Mapping[str, str], *, batch: bool,
+        confirm: Confirm | None = None,
     ) -> ExecutionReport:
         report = ExecutionReport()
         self.history.prune(self._clock.now_ms())
@@ -117,6 +127,8 @@ class Executor:
             log_event(self._log, EventType.ORDER_RESULT, "stopping: places not sent",
                       status="STOPPED", count=len(places))
             places = []
+        if confirm is not None and places:
+            places = list(confirm(places, report))
         self._place(places, decision_ids, report, batch=batch)
         return report
 
@@ -188,6 +200,8 @@ class Executor:
         decision_ids: Mapping[str, str], report: ExecutionReport, *, batch: bool,
     ) -> None:
         fields = _order_fields(order, decision_ids) | {"latency_ms": latency_ms}
+        # a release is dated as early as it may have applied (a late date could count it twice)
+        sent_ms = returned_ms - latency_ms
         if result.status is CancelStatus.FAILED:
             report.cancel_failed += 1
             if result.error_code == "outcome_unknown":
@@ -206,9 +220,12 @@ class Executor:
             report.gone[gone] += 1
             fields["gone_class"] = gone.value
             status = "ALREADY_GONE"
+            report.writes.append(_released(WriteKind.GONE, order, 0, max(result.ts_ms, sent_ms)))
         else:
             report.cancelled += 1
             status = "CANCELLED"
+            report.writes.append(_released(WriteKind.CANCEL, order, result.reduced_by,
+                                           max(result.ts_ms, sent_ms)))
         self.history.record_gone(order.order_id, returned_ms)
         log_event(self._log, EventType.ORDER_CANCELLED, "order cancelled", status=status, **fields)
         report.events.append(_exec_event("ORDER_CANCEL", status, fields))
@@ -217,6 +234,7 @@ class Executor:
         self, decrease: Decrease, decision_ids: Mapping[str, str], report: ExecutionReport
     ) -> None:
         order = decrease.order
+        sent_ms = self._clock.now_ms()
         result = self._writer.decrease_order(order.order_id, decrease.reduce_to)
         returned_ms = self._clock.now_ms()
         self._wrote(returned_ms, result.ts_ms)
@@ -232,10 +250,14 @@ class Executor:
             self._overlay.record_cancelled(order.order_id, result.ts_ms or returned_ms)
             self.history.record_gone(order.order_id, returned_ms)
             report.already_gone += 1
+            report.writes.append(_released(WriteKind.GONE, order, 0, max(result.ts_ms, sent_ms)))
             return
         self._overlay.record_decreased(order.order_id, result.remaining,
                                        result.ts_ms or returned_ms)
         report.decreased += 1
+        report.writes.append(_released(WriteKind.DECREASE, order,
+                                       order.remaining - result.remaining,
+                                       max(result.ts_ms, sent_ms)))
         log_event(self._log, EventType.ORDER_RESULT, "order decreased", status="DECREASED",
                   **fields)
 
@@ -278,6 +300,7 @@ class Executor:
             # The exchange may still apply a create after dora stopped waiting for it.
             self._overlay.record_placed(unconfirmed_order(request, sent_ms),
                                         returned_ms + UNCONFIRMED_GRACE_MS)
+            report.writes.append(_placed(request, returned_ms + UNCONFIRMED_GRACE_MS))
             log_event(self._log, EventType.ORDER_RESULT, "outcome unknown; reconcile decides",
                       level=logging.WARNING, status="UNKNOWN", error_msg=result.error_message,
                       **fields)
@@ -285,6 +308,9 @@ class Executor:
             return
         report.placed += 1
         self._wrote(returned_ms, result.ts_ms)
+        # dated as late as it may have applied: a promise dated too early could look already
+        # reflected in a balance that does not show it yet
+        report.writes.append(_placed(request, result.ts_ms or returned_ms))
         if result.remaining > 0:
             order = RestingOrder(
                 order_id=result.order_id, client_order_id=request.client_order_id,
@@ -294,6 +320,17 @@ class Executor:
             self._overlay.record_placed(order, result.ts_ms or returned_ms)
         log_event(self._log, EventType.ORDER_PLACED, "order placed", status="ACCEPTED", **fields)
         report.events.append(_exec_event("ORDER_RESULT", "ACCEPTED", fields))
+
+
+def _placed(request: OrderRequest, written_ms: int) -> CashWrite:
+    fees = 0 if request.post_only else taker_fee_bound(request.side, request.price, request.count)
+    return CashWrite(WriteKind.PLACE, request.client_order_id, request.ticker, request.side,
+                     request.price, request.count, written_ms, fees)
+
+
+def _released(kind: WriteKind, order: RestingOrder, count: Count, written_ms: int) -> CashWrite:
+    return CashWrite(kind, order.order_id, order.ticker, order.side, order.price, count,
+                     written_ms)
 
 
 def _order_fields(order: RestingOrder, decision_ids: Mapping[str, str]) -> dict[str, Any]:

@@ -223,7 +223,8 @@ class Bot:
         if not force and self.cycle % max(every, 1) != 0:
             return
         self.persister.refresh_config(self.state)
-        self.reconciler.sync_rules(self.state, sorted(self.state.configs))
+        held = {t for t, p in self.state.positions.items() if p.net and not p.settled}
+        self.reconciler.sync_rules(self.state, sorted(set(self.state.configs) | held))
         wanted = self._wanted_mode()
         if wanted is not self.mode:
             log_event(self.log, EventType.MODE_SWITCH, f"execution mode {self.mode} -> {wanted}",

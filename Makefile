@@ -11,7 +11,7 @@ SEEDS ?= 1 2 3
 KILLS ?= 6
 RUNS ?= 2
 
-.PHONY: run test lint bench chaos image clean
+.PHONY: run test lint bench chaos soak-cash image clean
 
 $(STAMP): requirements/runtime.txt requirements/local.txt requirements/dev.txt setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -33,7 +33,11 @@ lint: $(STAMP)
 
 chaos: $(STAMP)
 	DORA_CHAOS_SEEDS="$(SEEDS)" DORA_CHAOS_KILLS=$(KILLS) DORA_CHAOS_RUNS=$(RUNS) \
+		DORA_CHAOS_OUTAGES="hang refuse" \
 		$(BIN)/python -m pytest tests/chaos -s -o timeout=1800
+
+soak-cash: $(STAMP)
+	DORA_SOAK=1 $(BIN)/python -m pytest tests/bot/test_cash_ledger_e2e.py -q -p no:logging
 
 bench: $(STAMP)
 	$(BIN)/python -m dora.cli.bench_core

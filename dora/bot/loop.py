@@ -24,7 +24,7 @@ from dora.bot.shutdown import Shutdown, StopOutcome, StopParts
 from dora.bot.snapshot import SnapshotPublisher
 from dora.bot.state import BotState, Mode
 from dora.bot.status import CycleSummary, StatusSink, summarize_cycle
-from dora.core.errors import FatalError, StoreError, TransientError
+from dora.core.errors import FatalError, OutOfTimeError, StoreError, TransientError
 from dora.core.models import Fill, RestingOrder
 from dora.core.overlay import Overlay
 from dora.core.positions import roll_daily, unrealized_pnl
@@ -99,6 +99,8 @@ class Bot:
                 cycle_started = self.clock.monotonic()
                 self._guarded_cycle()
                 self._sleep_rest(cycle_started)
+        except OutOfTimeError:  # a stop came during startup and outlasted its wind-down
+            pass
         except Exception as exc:  # a fatal error or a bug: stop quoting safely either way
             log_event(self.log, EventType.ERROR, f"fatal: {exc}", level=logging.CRITICAL,
                       error_type=type(exc).__name__, exc_info=not isinstance(exc, FatalError))
@@ -221,7 +223,8 @@ class Bot:
         if not force and self.cycle % max(every, 1) != 0:
             return
         self.persister.refresh_config(self.state)
-        self.reconciler.sync_rules(self.state, sorted(self.state.configs))
+        held = {t for t, p in self.state.positions.items() if p.net and not p.settled}
+        self.reconciler.sync_rules(self.state, sorted(set(self.state.configs) | held))
         wanted = self._wanted_mode()
         if wanted is not self.mode:
             log_event(self.log, EventType.MODE_SWITCH, f"execution mode {self.mode} -> {wanted}",

@@ -70,6 +70,10 @@ CYCLE_METRICS: tuple[MetricSpec, ...] = (
     # Money stays exact: integer micro-dollars; dashboards and alarms divide by 1e6.
     MetricSpec("DailyPnlMicros", "None", "daily_pnl"),
     MetricSpec("FreeCashMicros", "None", "free_cash"),
+    MetricSpec("BalanceMicros", "None", "balance"),
+    MetricSpec("PromisedCashMicros", "None", "promised"),
+    MetricSpec("MarketsClosing", "Count", "closing"),
+    MetricSpec("MarketErrors", "Count", "market_errors"),
 )
 # Summary fields that are deliberately not metrics (identifiers, running totals, nested maps).
 NOT_METRICS = frozenset({"cycle", "mode", "fills_total", "net_position", "by_group"})

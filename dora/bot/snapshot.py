@@ -247,6 +247,7 @@ class SnapshotPublisher:
         self._series.add(SeriesPoint(now_ms, self._session_realized, unrealized, nets))
         interval = bot.settings.interval_ms
         balance = state.balance
+        ledger = state.cash_view()
         return BotSnapshot(
             run_id=bot.run_id, version=self._version, labels=self._labels, taken_ms=now_ms,
             interval_ms=state.global_config.loop_interval_ms if interval is None else interval,
@@ -261,6 +262,7 @@ class SnapshotPublisher:
             series=self._series.view(),
             rate=RateView(bot.client.limiter.tier.name, summary.read_headroom_pct,
                           summary.write_headroom_pct, self._rate_limited),
+            cash=CashView(ledger.balance, ledger.promised, ledger.free) if ledger else None,
         )
 
     def _track_realized(self, state: BotState, fills: Sequence[tuple[Fill, Micros]]) -> None:

@@ -69,7 +69,13 @@ class CycleSummary:
     daily_pnl: Micros
     halted: bool
     by_group: Mapping[str, Mapping[str, int]] = field(default_factory=dict)
-    free_cash: Micros | None = None  # None until a balance has been read
+    # the promised-cash ledger's free cash: balance - promised + released; None until a balance
+    # has been read
+    free_cash: Micros | None = None
+    balance: Micros | None = None  # the exchange's, as of its own timestamp
+    promised: Micros = 0  # dora's places the balance does not show yet
+    closing: int = 0  # markets with a close intent this cycle
+    market_errors: int = 0  # markets skipped because their strategy failed
     # cancels answered "already gone", by why (dora.core.cancel_history); stale must stay 0
     cancel_404_fill_race: int = 0
     cancel_404_lost_answer: int = 0
@@ -88,6 +94,7 @@ def summarize_cycle(
     delta = bot.client.stats.since(dict(stats_before))
     report = outcome.report
     own = [o for o in bot.state.resting if o.client_order_id.startswith(bot.settings.id_prefix)]
+    cash = bot.state.cash_view()
     summary = CycleSummary(
         cycle=bot.cycle, mode=bot.mode.value,
         duration_ms=round((bot.clock.monotonic() - started) * 1000),
@@ -103,7 +110,9 @@ def summarize_cycle(
         net_position=sum(p.net for p in bot.state.positions.values() if not p.settled),
         daily_pnl=bot.state.risk.daily_pnl, halted=bot.state.risk.trading_halted,
         by_group=_by_group(delta),
-        free_cash=bot.state.balance.balance if bot.state.balance is not None else None,
+        free_cash=cash.free if cash else None, balance=cash.balance if cash else None,
+        promised=cash.promised if cash else 0, closing=len(outcome.closes),
+        market_errors=len(outcome.market_errors),
         cancel_404_fill_race=report.gone[GoneClass.FILL_RACE],
         cancel_404_lost_answer=report.gone[GoneClass.LOST_ANSWER],
         cancel_404_stale=report.gone[GoneClass.STALE],
@@ -141,6 +150,9 @@ def _log_summary(bot: CycleSource, summary: CycleSummary, operations: int) -> No
         "cancel_404_lost_answer": summary.cancel_404_lost_answer,
         "cancel_404_stale": summary.cancel_404_stale, "fills": summary.fills,
         "markets_quoted": summary.markets_quoted, "rate_limited": summary.rate_limited,
+        "markets_closing": summary.closing, "market_errors": summary.market_errors,
+        "balance_micros": summary.balance, "promised_micros": summary.promised,
+        "free_micros": summary.free_cash,
         "orders_renewed": summary.renewed, "renew_unknown": summary.renew_unknown,
         "renew_failed": summary.renew_failed, "renew_deferred": summary.renew_deferred,
     }
@@ -190,9 +202,17 @@ def format_status(s: CycleSummary) -> str:
         f"cycle {s.cycle:>4} [{state}] quoting {s.markets_quoted} mkts | resting {s.resting_orders}"
         f" | +{s.placed}/-{s.cancelled} orders | fills {s.fills_total}"
         f" | net {format_count(s.net_position)} | P&L ${format_micros(s.daily_pnl)[:-4]}"
+        f" | {_cash(s)}"
         f" | api {s.requests} req {s.tokens} tok | headroom r{s.read_headroom_pct}%"
         f" w{s.write_headroom_pct}% | {s.duration_ms} ms"
     )
+
+
+def _cash(s: CycleSummary) -> str:
+    if s.balance is None or s.free_cash is None:
+        return "cash -"
+    return (f"cash ${format_micros(s.balance)[:-4]} promised ${format_micros(s.promised)[:-4]}"
+            f" free ${format_micros(s.free_cash)[:-4]}")
 
 
 def format_run_summary(summaries: Sequence[CycleSummary]) -> str:

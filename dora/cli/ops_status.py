@@ -18,7 +18,7 @@ from dora.core.errors import DoraError
 from dora.core.models import CancelStatus, PositionState
 from dora.core.positions import avg_entry_price
 from dora.core.timefmt import parse_iso_ms
-from dora.core.units import format_count
+from dora.core.units import UnitError, dollars_decimal_to_micros, format_count
 from dora.runtime.clock import SystemClock
 
 # Not an option: any other prefix could match orders dora did not place (an operator's own).
@@ -45,12 +45,25 @@ def status(target: Target) -> None:
         for key in ("risk_state", "open_orders", "balance"):
             item = store.get_state_item(key) or {}
             click.echo(f"{key + ' saved:':<19}{_saved_at(item, now_ms)}")
+        _echo_cash(store.get_state_item("balance") or {})
         _echo_positions(state.positions)
         orders = (store.get_state_item("open_orders") or {}).get("orders", {})
         click.echo(f"resting orders: {len(orders)}")
         for order_id, order in sorted(orders.items()):
             click.echo(f"  {order_line(order)}  ({order_id})")
     _guarded(work)
+
+
+def _echo_cash(item: Mapping[str, Any]) -> None:
+    """The saved balance and the promised-cash ledger's view of it (docs/architecture.md)."""
+    def amount(key: str) -> str:
+        value = item.get(key)
+        try:
+            return "-" if value is None else dollars(dollars_decimal_to_micros(value))
+        except UnitError:
+            return str(value)
+    click.echo(f"cash:              balance {amount('balance')}, promised {amount('promised')}, "
+               f"free {amount('free')} (balance as of {item.get('exchange_updated_at', '-')})")
 
 
 def _saved_at(item: Mapping[str, Any], now_ms: int) -> str:

@@ -320,6 +320,9 @@ class PositionState:
 
     ``open_cost`` is the cash paid for the open long lot (net > 0) or received for the open short
     lot (net < 0); the average entry price is derived from it, so no rounding accumulates.
+    ``opened_ms`` is when the open lot was opened (its first fill, or when dora first saw it if it
+    came from elsewhere); ``last_reduced_ms`` is the time of the last fill that made it smaller.
+    Both are 0 when unknown. The stuck-position rule and the health checks read them.
     """
 
     ticker: str
@@ -328,6 +331,8 @@ class PositionState:
     realized_pnl: Micros = 0  # net of fees
     fees_paid: Micros = 0
     settled: bool = False
+    opened_ms: TsMs = 0
+    last_reduced_ms: TsMs = 0
 
 
 @dataclass(frozen=True, slots=True)

@@ -67,6 +67,7 @@ class EventType(StrEnum):
     ORDER_PLACE_FAILED = "ORDER_PLACE_FAILED"
     ORDER_CANCEL_FAILED = "ORDER_CANCEL_FAILED"
     ORDER_DECREASE_FAILED = "ORDER_DECREASE_FAILED"
+    POSITION_CLOSE = "POSITION_CLOSE"
     # expiry renewal (dora.core.renewal): one line per renewal sent, one when it is turned off
     ORDER_RENEWED = "ORDER_RENEWED"
     ORDER_RENEW_FAILED = "ORDER_RENEW_FAILED"

@@ -16,6 +16,7 @@ from boto3.dynamodb.conditions import Key
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
+from dora.core.ledger import CashView
 from dora.core.models import Balance, Fill, PositionState, RestingOrder, RiskState, TsMs
 from dora.core.timefmt import iso_ms, utc_date
 from dora.core.units import Micros
@@ -240,8 +241,8 @@ class Store:
     ) -> None:
         self._state.put(OPEN_ORDERS, open_orders_body(orders, decision_ids, self._clock.now_ms()))
 
-    def save_balance(self, balance: Balance) -> None:
-        self._state.put(BALANCE, balance_body(balance, self._clock.now_ms()))
+    def save_balance(self, balance: Balance, cash: CashView | None = None) -> None:
+        self._state.put(BALANCE, balance_body(balance, self._clock.now_ms(), cash))
 
     def save_api_errors(self, errors: Mapping[str, ApiErrorRecord]) -> None:
         self._state.put(API_ERRORS, api_errors_body(errors, self._clock.now_ms()))

@@ -1,5 +1,6 @@
 """Chaos settings from the environment (``make chaos`` sets them; ``make test`` runs the short
-defaults): DORA_CHAOS_SEEDS (space or comma separated), DORA_CHAOS_KILLS, DORA_CHAOS_RUNS."""
+defaults): DORA_CHAOS_SEEDS (space or comma separated), DORA_CHAOS_KILLS, DORA_CHAOS_RUNS,
+DORA_CHAOS_OUTAGES (hang, refuse)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import pytest
 
 from dora.sim.runner import RunningSim
 from tests.chaos.harness import ChaosRig
+from tests.chaos.proxy import Mode
 from tests.chaos.scenarios import SIM_FAULTS
 
 
@@ -22,6 +24,11 @@ def chaos_seeds() -> list[int]:
 
 def chaos_kills() -> int:
     return int(os.environ.get("DORA_CHAOS_KILLS", "3"))
+
+
+def chaos_outages() -> list[Mode]:
+    """How the exchange and DynamoDB stop answering in the outage test (hang is the worst case)."""
+    return [Mode(part) for part in os.environ.get("DORA_CHAOS_OUTAGES", "hang").split()]
 
 
 def chaos_runs() -> int:

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from dora.core.fees import taker_fee_bound
 from dora.core.models import Side, TimeInForce, TsMs
 from dora.core.units import Count, Price
 from dora.sim.engine.core import EVENT_EXPIRE, ID_GROUP
 from dora.sim.engine.groups import OrderGroup
 from dora.sim.engine.markets import MarketState
-from dora.sim.engine.matching import CLIENT_ORDER_ID, MatchingMixin, fee_bound
+from dora.sim.engine.matching import CLIENT_ORDER_ID, MatchingMixin
 from dora.sim.engine.orders import LiveOrder
 from dora.sim.engine.records import EngineError
 
@@ -103,7 +104,7 @@ class OrderOpsMixin(MatchingMixin):
             order.ticker, (order.side, price, count - order.filled), replacing=order)
         in_place = price == order.price and count - order.filled <= order.remaining
         if not in_place:
-            extra += fee_bound(order.side, price, count - order.filled)
+            extra += taker_fee_bound(order.side, price, count - order.filled)
         if extra > account.available:
             raise EngineError(400, "insufficient_balance", "insufficient balance for this amend")
 

@@ -112,6 +112,19 @@ def close_market(ctx: SimContext, request: Request) -> Response:
     return Response(200, {})
 
 
+def set_close_time(ctx: SimContext, request: Request) -> Response:
+    """``{"close_in_s": 90}`` or ``{"close_ms": <epoch ms>}``: move an open market's close."""
+    body = _body(request)
+    close_in_s = _typed(body, "close_in_s", int)
+    close_ms = _typed(body, "close_ms", int)
+    if (close_in_s is None) == (close_ms is None):
+        raise invalid("give exactly one of close_in_s and close_ms")
+    if close_ms is None:
+        close_ms = ctx.now_ms() + close_in_s * 1000
+    ctx.engine.set_close_time(request.params["ticker"], close_ms)
+    return Response(200, {"close_ms": close_ms})
+
+
 def settle_market(ctx: SimContext, request: Request) -> Response:
     result = _typed(_body(request), "result", str)
     if result not in ("yes", "no"):
@@ -246,6 +259,7 @@ CONTROL_ROUTES = (
     _route("POST", "/markets", add_market),
     _route("POST", "/markets/{ticker}/fair_value", set_fair_value),
     _route("POST", "/markets/{ticker}/close", close_market),
+    _route("POST", "/markets/{ticker}/close_time", set_close_time),
     _route("POST", "/markets/{ticker}/settle", settle_market),
     _route("POST", "/markets/{ticker}/pause", pause_market),
     _route("POST", "/markets/{ticker}/resume", resume_market),

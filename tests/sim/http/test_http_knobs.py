@@ -47,6 +47,38 @@ def test_read_lag_shows_a_cancelled_order_as_resting(frozen: tuple[RunningSim, F
     assert api.get(f"/portfolio/orders/{order_id}").json()["order"]["status"] == "canceled"
 
 
+def test_under_read_lag_the_balance_and_its_timestamp_are_both_from_the_past(
+    frozen: tuple[RunningSim, FakeClock]
+) -> None:
+    """The promised-cash ledger trusts updated_ts: a lagging balance must never carry a
+    timestamp later than the state it shows."""
+    sim, clock = frozen
+    api = Api(sim)
+    clock.advance_ms(10_000)
+    before = api.get("/portfolio/balance").json()
+    control(sim, "POST", "/knobs", {"lag_ms": 3_000})
+    placed_ms = clock.now_ms()
+    api.create(price="0.40", count="10")  # holds $4.00 from now on
+    lagging = api.get("/portfolio/balance").json()
+    assert lagging["balance_dollars"] == before["balance_dollars"]
+    assert lagging["updated_ts"] * 1000 <= placed_ms - 3_000
+    clock.advance_ms(3_000)
+    caught_up = api.get("/portfolio/balance").json()
+    assert int(before["balance"]) - int(caught_up["balance"]) == 400
+    assert caught_up["updated_ts"] * 1000 == placed_ms
+
+
+def test_an_order_beyond_the_available_balance_is_refused_as_insufficient_balance(
+    sim_factory: Callable[..., RunningSim]
+) -> None:
+    sim = sim_factory(clock=FakeClock(), flow=False, tick_ms=0, starting_cash=5_000_000)
+    api = Api(sim)
+    api.create(price="0.40", count="10")  # $4.00 of the $5.00
+    assert_error(api.post("/portfolio/events/orders", json=order_body(price="0.40", count="3")),
+                 400, "insufficient_balance")
+    assert api.create(price="0.40", count="2")["remaining_count"] == "2.00"
+
+
 def test_latency_sleeps_on_the_sim_clock(frozen: tuple[RunningSim, FakeClock]) -> None:
     sim, clock = frozen
     control(sim, "POST", "/knobs", {"latency_ms": 250})

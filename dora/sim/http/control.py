@@ -13,10 +13,10 @@ from fractions import Fraction
 from typing import Any
 from urllib.parse import parse_qs
 
-from dora.core.models import MarketStatus
+from dora.core.models import MarketStatus, SelfTradePrevention, Side, TimeInForce
 from dora.core.tiers import tier_named
-from dora.core.units import UnitError, parse_micros, parse_price
-from dora.sim.engine.records import EngineError
+from dora.core.units import UnitError, parse_count, parse_micros, parse_price
+from dora.sim.engine.records import CreateOrder, EngineError
 from dora.sim.http.auth import generate_key_pair_pem
 from dora.sim.http.context import Route, RouteKind, Router, SimContext
 from dora.sim.http.http_types import ApiError, Query, Request, Response, invalid
@@ -26,6 +26,8 @@ from dora.sim.http.wire_market import MarketActivity, market_json
 
 CONTROL_PREFIX = "/_sim"
 DAY_MS = 24 * 3_600_000
+MAKER_CASH = 10**15  # micro-dollars: a maker for benchmarks never runs short
+CENT = 100
 
 
 def is_loopback(host: str) -> bool:
@@ -242,6 +244,36 @@ def add_account(ctx: SimContext, request: Request) -> Response:
     return Response(201, answer if private_pem is None else {**answer, "private_key": private_pem})
 
 
+def maker_quotes(ctx: SimContext, request: Request) -> Response:
+    """Replace one outside maker's quotes: ``{"maker": "bench-maker", "half_spread": "0.10",
+    "offset": "0.01", "count": "100.00", "tickers": [...], "clear": ["flow-maker"]}`` cancels
+    the maker's orders (and every order of the accounts in ``clear``), then rests a bid and an
+    ask ``half_spread`` either side of each market's fair value (rounded down to the cent),
+    moved by ``offset``. Without ``tickers``: every open market. No rate limit, no fees
+    beyond the engine's own: a benchmark's way to move every book at once."""
+    body = _body(request)
+    maker = _typed(body, "maker", str, "bench-maker")
+    half = _price(_typed(body, "half_spread", str, "0.10"), "half_spread")
+    offset = _price(_typed(body, "offset", str, "0"), "offset")
+    try:
+        count = parse_count(_typed(body, "count", str, "100.00"))
+    except UnitError:
+        raise invalid("count must be a contract string like \"100.00\"") from None
+    tickers = _typed(body, "tickers", list) or [m.ticker for m in ctx.engine.markets(status="open")]
+    for account in [*_typed(body, "clear", list, []), maker]:
+        if str(account) in ctx.engine.accounts:
+            ctx.engine.cancel_all(str(account))
+    if maker not in ctx.engine.accounts:
+        ctx.engine.open_account(maker, MAKER_CASH)
+    for ticker in tickers:
+        fair = ctx.engine.fair_value(str(ticker)) // CENT * CENT
+        for side, price in ((Side.BID, fair - half + offset), (Side.ASK, fair + half + offset)):
+            ctx.engine.create_order(maker, CreateOrder(
+                ticker=str(ticker), side=side, price=price, count=count,
+                time_in_force=TimeInForce.GTC, self_trade_prevention=SelfTradePrevention.MAKER))
+    return Response(200, {"maker": maker, "markets": len(tickers)})
+
+
 def set_tier(ctx: SimContext, request: Request) -> Response:
     try:
         tier = tier_named(_typed(_body(request), "tier", str, ""))
@@ -272,6 +304,7 @@ CONTROL_ROUTES = (
     _route("POST", "/advance", advance),
     _route("POST", "/accounts", add_account),
     _route("POST", "/tier", set_tier),
+    _route("POST", "/maker_quotes", maker_quotes),
 )
 
 

@@ -1,5 +1,6 @@
 """Request counters the control surface exposes: by "METHOD /template", by status, cancel 404s;
-and, for tests that judge a client by the exchange's own record, every cancel answer."""
+and, for tests that judge a client by the exchange's own record, every cancel answer and a journal
+of when each API request arrived and when its answer left, in the exchange's own order."""
 
 from __future__ import annotations
 
@@ -12,6 +13,20 @@ from typing import Any
 from dora.core.models import TsMs
 
 CANCEL_ANSWERS_KEPT = 100_000  # the newest; a long-running sim stays bounded
+JOURNAL_KEPT = 100_000
+
+
+@dataclass(frozen=True, slots=True)
+class JournalEntry:
+    """One moment in an API request's life at the exchange: ``arrived`` (before it was handled)
+    or ``answered`` (its answer left, after the latency knob's delay). ``request`` numbers the
+    request; ``seq`` orders every entry."""
+
+    seq: int
+    request: int
+    moment: str
+    method: str
+    template: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,7 +46,21 @@ class RequestCounters:
         self._statuses: Counter[str] = Counter()
         self._cancel_404 = 0
         self._cancel_answers: deque[CancelAnswer] = deque(maxlen=CANCEL_ANSWERS_KEPT)
+        self._journal: deque[JournalEntry] = deque(maxlen=JOURNAL_KEPT)
+        self._seq = 0
         self._lock = threading.Lock()
+
+    def journal(self, request: int | None, moment: str, method: str, template: str) -> int:
+        """Record a moment of a request (``request`` None: a new one); its request number."""
+        with self._lock:
+            self._seq += 1
+            number = self._seq if request is None else request
+            self._journal.append(JournalEntry(self._seq, number, moment, method, template))
+            return number
+
+    def journal_entries(self) -> list[JournalEntry]:
+        with self._lock:
+            return list(self._journal)
 
     def count_request(self, method: str, template: str) -> None:
         with self._lock:
@@ -68,3 +97,4 @@ class RequestCounters:
             self._statuses.clear()
             self._cancel_404 = 0
             self._cancel_answers.clear()
+            self._journal.clear()

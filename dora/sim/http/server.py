@@ -64,15 +64,24 @@ class SimApp:
         path, _, raw_query = call.target.partition("?")
         if path == CONTROL_PREFIX or path.startswith(CONTROL_PREFIX + "/"):
             return self.control.handle(call.method, path, raw_query, call.body, call.client_host)
+        counters = self.ctx.counters
+        template = self._template(call.method, path)
+        request = counters.journal(None, "arrived", call.method, template)
         response = self._handle_api(call, path, raw_query)
         if response.lose_response:
-            self.ctx.counters.count_status(0)
+            counters.count_status(0)
         else:
-            self.ctx.counters.count_status(response.status)
+            counters.count_status(response.status)
         latency_ms = self.ctx.knobs.values.latency_ms
         if latency_ms > 0:
             self.ctx.clock.sleep(latency_ms / 1000)
+        counters.journal(request, "answered", call.method, template)
         return response
+
+    def _template(self, method: str, path: str) -> str:
+        relative = path[len(API_PREFIX):] if path.startswith(API_PREFIX + "/") else None
+        match = self.router.match(method, relative) if relative is not None else None
+        return match.route.template if match is not None else "<unmatched>"
 
     def _handle_api(self, call: Call, path: str, raw_query: str) -> Response:
         relative = path[len(API_PREFIX):] if path.startswith(API_PREFIX + "/") else None

@@ -1,13 +1,15 @@
 """KalshiClient: typed calls on the Kalshi V2 REST API returning dora's own types.
 
 Reads fetch every page and raise on failure (TransientError after retries, FatalError, ...);
-order writes return per-order results (see :mod:`dora.exchange.orders`).
+order writes return per-order results (see :mod:`dora.exchange.orders`). The client owns a small
+bounded pool (:mod:`dora.exchange.parallel`): the chunks of one read or one list of writes go out
+together, and :meth:`KalshiClient.run_together` sends a phase's independent calls at once.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any, TypeVar
 
 import requests
@@ -39,7 +41,8 @@ from dora.exchange import wire_reads as wr
 from dora.exchange.auth import Signer
 from dora.exchange.groups import OrderGroups
 from dora.exchange.http import DEFAULT_TIMEOUT, ApiRequest, Transport
-from dora.exchange.orders import OrderEntry
+from dora.exchange.orders import OrderEntry, Sent
+from dora.exchange.parallel import DEFAULT_WIDTH, Outcome, Together
 from dora.exchange.ratelimit import RateLimiter
 from dora.exchange.stats import ApiStats
 from dora.exchange.wire import WireFormatError
@@ -57,6 +60,7 @@ class KalshiClient:
         max_batch: int = 20, timeout: tuple[float, float] = DEFAULT_TIMEOUT,
         session: requests.Session | None = None, page_size: int = MAX_PAGE_SIZE,
         max_attempts: int = 5, logger: logging.Logger | None = None,
+        concurrency: int = DEFAULT_WIDTH,
     ) -> None:
         if not 1 <= page_size <= MAX_PAGE_SIZE:
             raise ValueError(f"page_size must be in 1..{MAX_PAGE_SIZE}, got {page_size}")
@@ -65,15 +69,22 @@ class KalshiClient:
         self.clock = clock
         self.stats = ApiStats()
         self._page_size = page_size
+        self.together = Together(concurrency)
         self._transport = Transport(
             base_url, credentials, limiter, clock, self.stats, timeout=timeout, session=session,
-            max_attempts=max_attempts, logger=logger,
+            max_attempts=max_attempts, logger=logger, pool_size=concurrency + 2,
         )
-        self._orders = OrderEntry(self._transport, limiter, max_batch=max_batch, logger=logger)
+        self._orders = OrderEntry(self._transport, limiter, clock, self.together,
+                                  max_batch=max_batch, logger=logger)
         self._groups = OrderGroups(self._transport)
 
     def close(self) -> None:
+        self.together.close()
         self._transport.close()
+
+    def run_together(self, calls: Sequence[Callable[[], T]]) -> list[Outcome[T]]:
+        """Independent calls at once over the shared pool; every outcome once all have ended."""
+        return self.together.run(calls)
 
     def bound_by(self, budget: TimeLeft | None) -> None:
         """Fit every later call into ``budget`` (a stop budget; see :mod:`dora.exchange.http`)."""
@@ -93,18 +104,24 @@ class KalshiClient:
         base = [("status", status)] if status else []
         if tickers is None:
             return self._all_pages(ep.MARKETS, base, wr.parse_markets_page)
-        markets: list[MarketRules] = []
-        for chunk in _chunks(_unique(tickers), MAX_TICKERS_PER_CALL):
+        def chunk_call(chunk: Sequence[str]) -> Callable[[], list[MarketRules]]:
             params = [*base, ("tickers", ",".join(chunk))]
-            markets += self._all_pages(ep.MARKETS, params, wr.parse_markets_page)
-        return markets
+            return lambda: self._all_pages(ep.MARKETS, params, wr.parse_markets_page)
+
+        chunks = _chunks(_unique(tickers), MAX_TICKERS_PER_CALL)
+        return _joined(self.together.all([chunk_call(chunk) for chunk in chunks]))
 
     def fetch_orderbooks(self, tickers: Sequence[str]) -> dict[str, OrderBook]:
-        """Books for many markets through the multi-book endpoint, at most 100 tickers a call."""
+        """Books for many markets through the multi-book endpoint, at most 100 tickers a call
+        (the calls go out together)."""
+        def chunk_call(chunk: Sequence[str]) -> Callable[[], dict[str, OrderBook]]:
+            params = [("tickers", ticker) for ticker in chunk]
+            return lambda: wr.parse_orderbooks(self._get(ep.ORDERBOOKS, params))
+
         books: dict[str, OrderBook] = {}
-        for chunk in _chunks(_unique(tickers), MAX_TICKERS_PER_CALL):
-            body = self._get(ep.ORDERBOOKS, [("tickers", ticker) for ticker in chunk])
-            books.update(wr.parse_orderbooks(body))
+        chunks = _chunks(_unique(tickers), MAX_TICKERS_PER_CALL)
+        for part in self.together.all([chunk_call(chunk) for chunk in chunks]):
+            books.update(part)
         return books
 
     def fetch_trades(
@@ -184,8 +201,19 @@ class KalshiClient:
     def cancel_orders(self, order_ids: Sequence[str]) -> list[CancelResult]:
         return self._orders.cancel_orders(order_ids)
 
+    def place_batches(self, requests: Sequence[OrderRequest]) -> list[Sent[PlaceResult]]:
+        return self._orders.place_batches(requests)
+
+    def cancel_batches(self, order_ids: Sequence[str]) -> list[Sent[CancelResult]]:
+        return self._orders.cancel_batches(order_ids)
+
     def decrease_order(self, order_id: str, reduce_to: Count) -> DecreaseResult:
         return self._orders.decrease_order(order_id, reduce_to)
+
+    def decrease_orders(
+        self, decreases: Sequence[tuple[str, Count]]
+    ) -> list[Sent[DecreaseResult]]:
+        return self._orders.decrease_orders(decreases)
 
     def amend_order(self, order: RestingOrder, price: Price, total_count: Count) -> PlaceResult:
         return self._orders.amend_order(order, price, total_count)
@@ -253,6 +281,10 @@ class KalshiClient:
 
 def _unique(values: Sequence[str]) -> list[str]:
     return list(dict.fromkeys(values))
+
+
+def _joined(parts: Iterable[list[T]]) -> list[T]:
+    return [item for part in parts for item in part]
 
 
 def _chunks(values: Sequence[T], size: int) -> list[Sequence[T]]:

@@ -8,6 +8,11 @@ backoff); 404 -> NotFoundError; 401/403/410 and other unexpected 4xx -> FatalErr
 Only requests marked ``retry`` (reads, cancels, idempotent writes) are repeated, on any
 TransientError, with capped exponential backoff and jitter slept on the injected clock.
 
+Thread-safe: the requests of one phase go out from several threads at once
+(:mod:`dora.exchange.parallel`) over the one session's connection pool (urllib3's pools are
+thread-safe; dora's requests carry no cookies), each through the shared rate limiter and stats,
+both locked.
+
 Under a stop budget (:meth:`Transport.bound_by`) every attempt's timeouts are cut to the time left,
 no retry starts that could not finish in time, and nothing is sent once the time is gone
 (OutOfTimeError).
@@ -56,6 +61,7 @@ DEFAULT_TIMEOUT = (3.05, 10.0)
 # No new attempt starts this long after the first: bounds a call (and a shutdown) in an outage.
 RETRY_WINDOW_S = 15.0
 MIN_ATTEMPT_S = 0.2  # under a stop budget, an attempt with less time than this is not sent
+DEFAULT_POOL_SIZE = 10  # connections kept per host (urllib3's pool_maxsize)
 _REJECT_STATUSES = frozenset({400, 409, 422})
 _FATAL_STATUSES = frozenset({401, 403, 410})
 
@@ -82,6 +88,7 @@ class Transport:
         stats: ApiStats, *, timeout: tuple[float, float] = DEFAULT_TIMEOUT,
         session: requests.Session | None = None, max_attempts: int = 5,
         retry_wait_max_s: float = 4.0, logger: logging.Logger | None = None,
+        pool_size: int = DEFAULT_POOL_SIZE,
     ) -> None:
         parts = urlsplit(base_url.rstrip("/"))
         if parts.scheme not in {"http", "https"} or not parts.netloc:
@@ -93,7 +100,7 @@ class Transport:
         self._clock = clock
         self._stats = stats
         self._timeout = timeout
-        self._session = session or _new_session()
+        self._session = session or _new_session(pool_size)
         self._max_attempts = max_attempts
         self._backoff = wait_exponential_jitter(multiplier=0.25, max=retry_wait_max_s, jitter=0.25)
         self._log = logger or logging.getLogger("dora.exchange")
@@ -231,10 +238,11 @@ class _StopWhenOutOfTime(stop_base):
         return left is not None and left < retry_state.upcoming_sleep + MIN_ATTEMPT_S
 
 
-def _new_session() -> requests.Session:
+def _new_session(pool_size: int) -> requests.Session:
     session = requests.Session()
     # urllib3 must never repeat a request on its own: a repeated POST could place an order twice.
-    adapter = HTTPAdapter(max_retries=0)
+    # One pool per host, with a connection for each request a phase may have in flight at once.
+    adapter = HTTPAdapter(max_retries=0, pool_maxsize=pool_size)
     session.mount("http://", adapter)
     session.mount("https://", adapter)
     return session

@@ -1,7 +1,10 @@
 """Order entry (V2): create, batch create, cancel, batch cancel, decrease, amend, renew (an
 expiry-only amend), cancel-all.
 
-Per-order outcomes are data. Creates and amends are sent exactly once: if the answer is lost
+Per-order outcomes are data. The requests of one list (the batches of ``place_orders`` and
+``cancel_orders``, the single decreases of ``decrease_orders``) go out together
+(:mod:`dora.exchange.parallel`); the ``*_batches`` forms say, per request, when it was sent and
+when its answer arrived. Creates and amends are sent exactly once: if the answer is lost
 (timeout, broken connection, 5xx) the result is UNKNOWN and the next reconcile decides by
 ``client_order_id``. Cancels and decreases are safe to repeat and are retried by the transport.
 Only FatalError (bad credentials, retired endpoint, schema drift on reads) escapes; a renewal is
@@ -12,8 +15,8 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import replace
-from typing import Any, TypeVar
+from dataclasses import dataclass, replace
+from typing import Any, Generic, TypeVar
 
 from dora.core.errors import (
     FatalError,
@@ -39,20 +42,35 @@ from dora.core.units import Count, Price
 from dora.exchange import endpoints as ep
 from dora.exchange import wire
 from dora.exchange.http import ApiRequest, Transport
+from dora.exchange.parallel import Together
 from dora.exchange.ratelimit import RateLimiter
+from dora.runtime.clock import Clock
 
 T = TypeVar("T")
+R = TypeVar("R")
+
+
+@dataclass(frozen=True, slots=True)
+class Sent(Generic[R]):
+    """The results one request carried, when it was sent and when its answer arrived (dora's
+    clock, ms)."""
+
+    results: list[R]
+    sent_ms: int
+    returned_ms: int
 
 
 class OrderEntry:
     def __init__(
-        self, transport: Transport, limiter: RateLimiter, *, max_batch: int = 20,
-        logger: logging.Logger | None = None,
+        self, transport: Transport, limiter: RateLimiter, clock: Clock, together: Together, *,
+        max_batch: int = 20, logger: logging.Logger | None = None,
     ) -> None:
         if max_batch < 1:
             raise ValueError(f"max_batch must be at least 1, got {max_batch}")
         self._transport = transport
         self._limiter = limiter
+        self._clock = clock
+        self._together = together
         self._max_batch = max_batch
         self._log = logger or logging.getLogger("dora.exchange")
 
@@ -69,14 +87,31 @@ class OrderEntry:
 
     def place_orders(self, requests: Sequence[OrderRequest]) -> list[PlaceResult]:
         """Any number of orders, in as many batch requests as needed; results in input order."""
+        return _flat(self.place_batches(requests))
+
+    def place_batches(self, requests: Sequence[OrderRequest]) -> list[Sent[PlaceResult]]:
+        """As :meth:`place_orders`, the batch requests sent together; per request, in order."""
         _require_unique_client_ids(requests)
         size = self.batch_size(ep.BATCH_CREATE.bucket, ep.BATCH_CREATE.cost(1))
-        results: list[PlaceResult] = []
-        for chunk in _chunks(requests, size):
-            call = ApiRequest(ep.BATCH_CREATE, body=wire.batch_create_body(chunk),
-                              items=len(chunk), retry=False)
-            results += self._send_creates(chunk, call, wire.parse_batch_create)
-        return results
+        return self._each(list(_chunks(requests, size)), self._create_batch)
+
+    def _create_batch(self, chunk: Sequence[OrderRequest]) -> list[PlaceResult]:
+        call = ApiRequest(ep.BATCH_CREATE, body=wire.batch_create_body(chunk),
+                          items=len(chunk), retry=False)
+        return self._send_creates(chunk, call, wire.parse_batch_create)
+
+    def _each(
+        self, chunks: Sequence[T], send: Callable[[T], list[R]]
+    ) -> list[Sent[R]]:
+        """``send`` for every chunk, all at once; each timed on its own thread."""
+        def timed(chunk: T) -> Callable[[], Sent[R]]:
+            def call() -> Sent[R]:
+                sent_ms = self._clock.now_ms()
+                results = send(chunk)
+                return Sent(results, sent_ms, self._clock.now_ms())
+            return call
+
+        return self._together.all([timed(chunk) for chunk in chunks])
 
     def amend_order(self, order: RestingOrder, price: Price, total_count: Count) -> PlaceResult:
         """Move a resting order to ``price`` with ``total_count`` = filled + wanted remaining."""
@@ -148,11 +183,12 @@ class OrderEntry:
 
     def cancel_orders(self, order_ids: Sequence[str]) -> list[CancelResult]:
         """Any number of cancels, batched; an order that is already gone is NOT_FOUND (done)."""
+        return _flat(self.cancel_batches(order_ids))
+
+    def cancel_batches(self, order_ids: Sequence[str]) -> list[Sent[CancelResult]]:
+        """As :meth:`cancel_orders`, the batch requests sent together; per request, in order."""
         size = self.batch_size(ep.BATCH_CANCEL.bucket, ep.BATCH_CANCEL.cost(1))
-        results: list[CancelResult] = []
-        for chunk in _chunks(order_ids, size):
-            results += self._cancel_batch(chunk)
-        return results
+        return self._each(list(_chunks(order_ids, size)), self._cancel_batch)
 
     def _cancel_batch(self, order_ids: Sequence[str]) -> list[CancelResult]:
         call = ApiRequest(ep.BATCH_CANCEL, body=wire.batch_cancel_body(order_ids),
@@ -182,6 +218,12 @@ class OrderEntry:
         except _CANCEL_FAILURES as exc:
             status, code, message = _cancel_failure(exc)
             return DecreaseResult(order_id, status, error_code=code, error_message=message)
+
+    def decrease_orders(
+        self, decreases: Sequence[tuple[str, Count]]
+    ) -> list[Sent[DecreaseResult]]:
+        """Several (order id, reduce_to) decreases, sent together; per request, in order."""
+        return self._each(list(decreases), lambda d: [self.decrease_order(*d)])
 
     def cancel_all(self) -> None:
         """Cancel every resting order of the account (raises if it could not be done)."""
@@ -227,6 +269,10 @@ def _require_unique_client_ids(requests: Sequence[OrderRequest]) -> None:
         if request.client_order_id in seen:
             raise ValueError(f"client_order_id {request.client_order_id!r} appears twice")
         seen.add(request.client_order_id)
+
+
+def _flat(sent: Sequence[Sent[R]]) -> list[R]:
+    return [result for request in sent for result in request.results]
 
 
 def _chunks(values: Sequence[T], size: int) -> Iterator[Sequence[T]]:

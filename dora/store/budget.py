@@ -10,12 +10,14 @@ SDK retry.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from typing import Any
 
 from botocore.config import Config
 
 from dora.core.errors import StoreError
+from dora.runtime.clock import Clock
 from dora.runtime.deadline import TimeLeft
 
 ResourceFactory = Callable[[Config], Any]  # a resource like the normal one, with this config
@@ -33,16 +35,63 @@ def single_attempt_config(connect_s: float, read_s: float) -> Config:
                   retries={"mode": "standard", "total_max_attempts": 1})
 
 
+class WaitMeter:
+    """Seconds each thread has spent waiting for DynamoDB's answers (from just before a request
+    is sent until its answer is in, every attempt): the loop's share of a cycle that is
+    DynamoDB's own time, not dora's."""
+
+    def __init__(self, clock: Clock) -> None:
+        self._clock = clock
+        self._local = threading.local()
+        self._lock = threading.Lock()
+        self._waited: dict[int, float] = {}
+
+    def watch(self, client: Any) -> None:
+        client.meta.events.register("before-send.dynamodb", self._sending)
+        client.meta.events.register("needs-retry.dynamodb", self._answered)
+
+    def take_ms(self) -> int:
+        """The calling thread's wait since its last ``take_ms``, in whole milliseconds."""
+        with self._lock:
+            waited = self._waited.pop(threading.get_ident(), 0.0)
+        return round(waited * 1000)
+
+    def _sending(self, **_: Any) -> None:
+        self._local.started = self._clock.monotonic()
+
+    def _answered(self, **_: Any) -> None:
+        started = getattr(self._local, "started", None)
+        if started is None:
+            return
+        self._local.started = None
+        waited = self._clock.monotonic() - started
+        with self._lock:
+            key = threading.get_ident()
+            self._waited[key] = self._waited.get(key, 0.0) + waited
+
+
 class BoundedResources:
     """The resource for the next call: the normal one, or under a running stop budget the
-    variant that fits. Without ``variants`` the normal resource serves (retries still stop)."""
+    variant that fits. Without ``variants`` the normal resource serves (retries still stop).
+    Safe to use from several threads (a log writer's beside the loop's)."""
 
-    def __init__(self, resource: Any, variants: ResourceFactory | None = None) -> None:
+    def __init__(
+        self, resource: Any, variants: ResourceFactory | None = None,
+        meter: WaitMeter | None = None,
+    ) -> None:
         self.default = resource
         self._variants = variants
+        self._meter = meter
         self._built: dict[tuple[float, float], Any] = {}
+        self._building = threading.Lock()
         self._budget: TimeLeft | None = None
         resource.meta.client.meta.events.register("needs-retry.dynamodb", self._no_late_retry)
+        self._metered(resource)
+
+    def _metered(self, resource: Any) -> Any:
+        if self._meter is not None:
+            self._meter.watch(resource.meta.client)
+        return resource
 
     def bound_by(self, budget: TimeLeft | None) -> None:
         self._budget = budget
@@ -59,10 +108,12 @@ class BoundedResources:
 
     def _variant(self, connect_s: float, read_s: float) -> Any:
         key = (connect_s, read_s)
-        if key not in self._built:
-            assert self._variants is not None
-            self._built[key] = self._variants(single_attempt_config(connect_s, read_s))
-        return self._built[key]
+        with self._building:
+            if key not in self._built:
+                assert self._variants is not None
+                self._built[key] = self._metered(
+                    self._variants(single_attempt_config(connect_s, read_s)))
+            return self._built[key]
 
     def _time_left(self) -> float | None:
         return None if self._budget is None else self._budget.remaining()

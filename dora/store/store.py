@@ -16,13 +16,14 @@ from boto3.dynamodb.conditions import Key
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
+from dora.core.errors import StoreError
 from dora.core.ledger import CashView
 from dora.core.models import Balance, Fill, PositionState, RestingOrder, RiskState, TsMs
 from dora.core.timefmt import iso_ms, utc_date
 from dora.core.units import Micros
 from dora.runtime.clock import Clock
 from dora.runtime.deadline import TimeLeft
-from dora.store.budget import BoundedResources, ResourceFactory
+from dora.store.budget import BoundedResources, ResourceFactory, WaitMeter
 from dora.store.codec import expires_at, to_item
 from dora.store.items import (
     API_ERRORS,
@@ -65,8 +66,10 @@ from dora.store.tables import (
 from dora.store.versioned import VersionedItems
 
 __all__ = [
+    "LOG_BATCH_ITEMS",
     "TABLES",
     "ApiErrorRecord",
+    "LogItemsRefused",
     "Store",
     "StoredState",
     "connect_store",
@@ -76,6 +79,14 @@ __all__ = [
 ]
 
 DEFAULT_LOG_TTL_DAYS = 30
+LOG_BATCH_ITEMS = 25  # BatchWriteItem's most items per request
+# DynamoDB refuses these items as they are: sending them again cannot help
+_REFUSED_CODES = frozenset({"ValidationException", "SerializationException",
+                            "ItemCollectionSizeLimitExceededException"})
+
+
+class LogItemsRefused(StoreError):
+    """DynamoDB refused a batch of log-table items as malformed; retrying cannot help."""
 
 
 def dynamodb_variants(endpoint_url: str | None, region: str) -> ResourceFactory:
@@ -112,7 +123,8 @@ class Store:
             raise ValueError(f"log_ttl_days must be positive, got {log_ttl_days}")
         self.env = env
         self.names = table_names(env)
-        self._resources = BoundedResources(resource, variants)
+        self._meter = WaitMeter(clock)
+        self._resources = BoundedResources(resource, variants, self._meter)
         self._clock = clock
         self._ttl_days = log_ttl_days
         self._state = VersionedItems(self._resources.now, self.names[STATE], clock)
@@ -127,6 +139,10 @@ class Store:
     def bound_by(self, budget: TimeLeft | None) -> None:
         """Fit every later call into ``budget`` (a stop budget)."""
         self._resources.bound_by(budget)
+
+    def take_wait_ms(self) -> int:
+        """How long the calling thread waited for DynamoDB's answers since it last asked."""
+        return self._meter.take_ms()
 
     def _table(self, base: str) -> Any:
         return self._resources.now().Table(self.names[base])
@@ -271,13 +287,43 @@ class Store:
 
     def put_decision_records(self, records: Sequence[Mapping[str, Any]]) -> None:
         """Decision-log items keyed by date and a unique timestamp, expiring after the TTL."""
-        items = [self._decision_item(record) for record in records]
-        self._batch_put(DECISION_LOG, items)
+        self._batch_put(DECISION_LOG, self.decision_items(records))
 
     def put_execution_events(self, events: Sequence[Mapping[str, Any]]) -> None:
         """Execution-log items (``bot_run_id`` required), expiring after the TTL."""
-        items = [self._execution_item(event) for event in events]
-        self._batch_put(EXECUTION_LOG, items)
+        self._batch_put(EXECUTION_LOG, self.execution_items(events))
+
+    def decision_items(self, records: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+        """The decision-log items of ``records``, keyed and dated now (write them with
+        :meth:`write_log_batch`)."""
+        return [self._decision_item(record) for record in records]
+
+    def execution_items(self, events: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+        """The execution-log items of ``events``, keyed and dated now."""
+        return [self._execution_item(event) for event in events]
+
+    def write_log_batch(
+        self, base: str, items: Sequence[Mapping[str, Any]]
+    ) -> list[dict[str, Any]]:
+        """At most :data:`LOG_BATCH_ITEMS` prepared log-table items in one BatchWriteItem;
+        returns the items DynamoDB left unprocessed (send them again later). Safe to call from
+        another thread than the loop's: only the resource's low-level client is used, which is
+        safe to share between threads. Raises LogItemsRefused for items DynamoDB refuses."""
+        if len(items) > LOG_BATCH_ITEMS:
+            raise ValueError(f"at most {LOG_BATCH_ITEMS} items a batch, got {len(items)}")
+        name = self.names[base]
+        requests = [{"PutRequest": {"Item": dict(item)}} for item in items]
+        try:
+            with store_boundary(f"write {len(items)} items to {name}"):
+                client = self._resources.now().meta.client
+                response = client.batch_write_item(RequestItems={name: requests})
+        except StoreError as exc:
+            cause = exc.__cause__
+            if isinstance(cause, ClientError) and error_code(cause) in _REFUSED_CODES:
+                raise LogItemsRefused(str(exc)) from cause
+            raise
+        unprocessed = response.get("UnprocessedItems", {}).get(name, [])
+        return [dict(entry["PutRequest"]["Item"]) for entry in unprocessed]
 
     def trade_log_items(
         self, days: Sequence[str], *, page_size: int | None = None

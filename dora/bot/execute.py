@@ -1,8 +1,11 @@
 """Send a plan to the exchange: cancels first (freeing collateral), then decreases, then places.
 
 Batch mode hands whole lists to the client, which splits them into batches the write bucket can
-hold. Per-market mode sends the same plan one order at a time. Per-order failures are logged with
-market, order and error and left to the next cycle's reconcile; nothing is retried mid-cycle.
+hold and sends the batches of one list together (docs/architecture.md#the-loop): every cancel
+batch (and decrease) of the plan has been answered before the first place goes out, and the place
+batches then go out together. Per-market mode sends the same plan one order at a time.
+Per-order failures are logged with market, order and error and left to the next cycle's
+reconcile; nothing is retried mid-cycle.
 Every write is recorded in the read-lag overlay, dated by the exchange's own timestamp or, without
 one, by when its answer arrived (never earlier: the write may have applied at any moment until
 then). For the promised-cash ledger a place is dated the same way, a release as early as it may
@@ -21,8 +24,9 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
+from dora.bot.phases import PhaseTimes
 from dora.bot.renew import Renewer
 from dora.core.cancel_history import CancelHistory, GoneClass
 from dora.core.diff import Decrease, Plan
@@ -41,6 +45,7 @@ from dora.core.models import (
 from dora.core.overlay import Overlay, is_unconfirmed, request_expiry_ms, unconfirmed_order
 from dora.core.renewal import Renewals
 from dora.core.units import Count, format_count, format_price
+from dora.exchange.orders import Sent
 from dora.runtime.clock import Clock
 from dora.runtime.logs import EventType, log_event
 
@@ -56,12 +61,25 @@ Confirm = Callable[[Sequence[OrderRequest], "ExecutionReport"], Sequence[OrderRe
 
 class OrderWriter(Protocol):
     def place_order(self, request: OrderRequest) -> PlaceResult: ...
-    def place_orders(self, requests: Sequence[OrderRequest]) -> list[PlaceResult]: ...
+    def place_batches(self, requests: Sequence[OrderRequest]) -> list[Sent[PlaceResult]]: ...
     def cancel_order(self, order_id: str) -> CancelResult: ...
-    def cancel_orders(self, order_ids: Sequence[str]) -> list[CancelResult]: ...
-    def decrease_order(self, order_id: str, reduce_to: Count) -> DecreaseResult: ...
+    def cancel_batches(self, order_ids: Sequence[str]) -> list[Sent[CancelResult]]: ...
+    def decrease_orders(
+        self, decreases: Sequence[tuple[str, Count]]
+    ) -> list[Sent[DecreaseResult]]: ...
     def renew_order(self, order: RestingOrder, expiration_s: int) -> RenewResult: ...
     def spare_write_tokens(self) -> int: ...  # (renewals: dora.bot.renew.RenewWriter)
+
+
+@dataclass(frozen=True, slots=True)
+class Answered(Generic[R]):
+    """One result, when the answer that carried it arrived, how long its request took, and which
+    batch request carried it (None: a single-order request)."""
+
+    result: R
+    returned_ms: int
+    latency_ms: int
+    batch: str | None = None
 
 
 @dataclass
@@ -111,15 +129,17 @@ class ExecutionReport:
 class Executor:
     def __init__(
         self, writer: OrderWriter, overlay: Overlay, clock: Clock, logger: logging.Logger,
-        *, may_place: Callable[[], bool] = lambda: True,
+        *, may_place: Callable[[], bool] = lambda: True, phases: PhaseTimes | None = None,
     ) -> None:
         self._writer = writer
         self._overlay = overlay
         self._clock = clock
         self._log = logger
         self._may_place = may_place
+        self._phases = phases or PhaseTimes(clock)
         self.history = CancelHistory()
         self.last_write_ms = 0  # the latest moment one of dora's writes can have taken effect
+        self._batches = 0  # batch requests sent so far: names each one for the execution log
         self._renewer = Renewer(writer, overlay, clock, logger, may_renew=may_place,
                                 on_write=self._wrote, grace_ms=UNCONFIRMED_GRACE_MS)
 
@@ -129,12 +149,12 @@ class Executor:
     ) -> ExecutionReport:
         report = ExecutionReport()
         self.history.prune(self._clock.now_ms())
-        cancellable = [o for o in plan.cancels if not is_unconfirmed(o)]
-        uncancelled = self._cancel(cancellable, decision_ids, report, batch=batch)
-        uncancelled += [o for o in plan.cancels if is_unconfirmed(o)]
-        for decrease in plan.decreases:
-            if not is_unconfirmed(decrease.order):
-                self._decrease(decrease, decision_ids, report)
+        with self._phases.timing("cancels"):
+            cancellable = [o for o in plan.cancels if not is_unconfirmed(o)]
+            uncancelled = self._cancel(cancellable, decision_ids, report, batch=batch)
+            uncancelled += [o for o in plan.cancels if is_unconfirmed(o)]
+            self._decrease([d for d in plan.decreases if not is_unconfirmed(d.order)],
+                           decision_ids, report)
         places = self._hold_back(plan.places, uncancelled, decision_ids, report)
         if places and not self._may_place():
             report.place_stopped += len(places)
@@ -143,14 +163,16 @@ class Executor:
             places = []
         if confirm is not None and places:
             places = list(confirm(places, report))
-        self._place(places, decision_ids, report, batch=batch)
+        with self._phases.timing("places"):
+            self._place(places, decision_ids, report, batch=batch)
         return report
 
     def renew(
         self, renewals: Renewals, due: Sequence[RestingOrder], decision_ids: Mapping[str, str]
     ) -> ExecutionReport:
         """Renew the expiry of ``due`` within this cycle's spare write tokens (:mod:`.renew`)."""
-        counts = self._renewer.renew(renewals, due, lambda o: _order_fields(o, decision_ids))
+        with self._phases.timing("places"):
+            counts = self._renewer.renew(renewals, due, lambda o: _order_fields(o, decision_ids))
         return ExecutionReport(renewed=counts.renewed, renew_unknown=counts.unknown,
                                renew_failed=counts.failed, renew_deferred=counts.deferred)
 
@@ -184,46 +206,56 @@ class Executor:
         by_id = {o.order_id: o for o in orders}
         if batch:
             log_event(self._log, EventType.BATCH_CANCEL, "cancelling orders", count=len(orders))
-        results, returned, latencies = self._send(
-            self._writer.cancel_orders, self._writer.cancel_order, list(by_id), batch=batch)
-        for result, returned_ms, latency_ms in zip(results, returned, latencies, strict=True):
-            self._record_cancel(by_id[result.order_id], result, returned_ms, latency_ms,
-                                decision_ids, report, batch=batch)
+        answers = self._send(self._writer.cancel_batches, self._writer.cancel_order, list(by_id),
+                             batch=batch)
+        for answer in answers:
+            self._record_cancel(by_id[answer.result.order_id], answer, decision_ids, report,
+                                batch=batch)
         if batch:
             log_event(self._log, EventType.BATCH_CANCEL_SUMMARY, "cancel summary",
                       requested=len(orders), cancelled=report.cancelled,
                       already_gone=report.already_gone, failed=report.cancel_failed)
-        return [by_id[r.order_id] for r in results if r.status is CancelStatus.FAILED]
+        return [by_id[a.result.order_id] for a in answers
+                if a.result.status is CancelStatus.FAILED]
 
     def _send(
-        self, many: Callable[[list[T]], list[R]], one: Callable[[T], R], items: list[T], *,
+        self, many: Callable[[list[T]], list[Sent[R]]], one: Callable[[T], R], items: list[T], *,
         batch: bool,
-    ) -> tuple[list[R], list[int], list[int]]:
-        """Results and, per result, when the answer that carried it arrived and how long its
-        request took."""
-        if batch:
-            started = self._clock.now_ms()
-            results = many(items)
-            returned = self._clock.now_ms()
-            self._wrote(returned)
-            return results, [returned] * len(results), [returned - started] * len(results)
-        results, returned_at, latencies = [], [], []
-        for item in items:
-            started = self._clock.now_ms()
-            results.append(one(item))
-            returned = self._clock.now_ms()
-            self._wrote(returned)
-            returned_at.append(returned)
-            latencies.append(returned - started)
-        return results, returned_at, latencies
+    ) -> list[Answered[R]]:
+        """Every result, with when the answer that carried it arrived, how long its request took
+        and (in batch mode) which batch request carried it."""
+        if not batch:
+            return [self._send_one(one, item) for item in items]
+        try:
+            sent = many(items)
+        except Exception:  # some batches may have been applied: the stop waits for them too
+            self._wrote(self._clock.now_ms())
+            raise
+        answers: list[Answered[R]] = []
+        for request in sent:
+            self._batches += 1
+            self._wrote(request.returned_ms)
+            latency = request.returned_ms - request.sent_ms
+            answers += [Answered(r, request.returned_ms, latency, str(self._batches))
+                        for r in request.results]
+        return answers
+
+    def _send_one(self, one: Callable[[T], R], item: T) -> Answered[R]:
+        started = self._clock.now_ms()
+        result = one(item)
+        returned = self._clock.now_ms()
+        self._wrote(returned)
+        return Answered(result, returned, returned - started)
 
     def _record_cancel(
-        self, order: RestingOrder, result: CancelResult, returned_ms: int, latency_ms: int,
+        self, order: RestingOrder, answer: Answered[CancelResult],
         decision_ids: Mapping[str, str], report: ExecutionReport, *, batch: bool,
     ) -> None:
-        fields = _order_fields(order, decision_ids) | {"latency_ms": latency_ms}
-        # a release is dated as early as it may have applied (a late date could count it twice)
-        sent_ms = returned_ms - latency_ms
+        result, returned_ms = answer.result, answer.returned_ms
+        fields = _order_fields(order, decision_ids) | {"latency_ms": answer.latency_ms}
+        # a release is dated as early as it may have applied (a late date could count it twice):
+        # when its own request was sent, the batches sent beside it notwithstanding
+        sent_ms = returned_ms - answer.latency_ms
         if result.status is CancelStatus.FAILED:
             report.cancel_failed += 1
             if result.error_code == "outcome_unknown":
@@ -231,7 +263,8 @@ class Executor:
             event = EventType.BATCH_CANCEL_FAILED if batch else EventType.ORDER_CANCEL_FAILED
             log_event(self._log, event, "cancel failed", level=logging.WARNING,
                       error_code=result.error_code, error_msg=result.error_message, **fields)
-            report.events.append(_exec_event("ORDER_CANCEL", "ERROR", fields, result.error_code))
+            report.events.append(_exec_event("ORDER_CANCEL", "ERROR", fields, result.error_code,
+                                             answer.batch))
             return
         self._wrote(returned_ms, result.ts_ms)
         self._overlay.record_cancelled(order.order_id, result.ts_ms or returned_ms)
@@ -250,15 +283,31 @@ class Executor:
                                            max(result.ts_ms, sent_ms)))
         self.history.record_gone(order.order_id, returned_ms)
         log_event(self._log, EventType.ORDER_CANCELLED, "order cancelled", status=status, **fields)
-        report.events.append(_exec_event("ORDER_CANCEL", status, fields))
+        report.events.append(_exec_event("ORDER_CANCEL", status, fields, "", answer.batch))
 
     def _decrease(
-        self, decrease: Decrease, decision_ids: Mapping[str, str], report: ExecutionReport
+        self, decreases: Sequence[Decrease], decision_ids: Mapping[str, str],
+        report: ExecutionReport,
+    ) -> None:
+        """Every decrease of the plan, sent together."""
+        if not decreases:
+            return
+        try:
+            sent = self._writer.decrease_orders(
+                [(d.order.order_id, d.reduce_to) for d in decreases])
+        except Exception:  # some may have been applied: the stop waits for them too
+            self._wrote(self._clock.now_ms())
+            raise
+        for decrease, request in zip(decreases, sent, strict=True):
+            self._record_decrease(decrease, request, decision_ids, report)
+
+    def _record_decrease(
+        self, decrease: Decrease, request: Sent[DecreaseResult],
+        decision_ids: Mapping[str, str], report: ExecutionReport,
     ) -> None:
         order = decrease.order
-        sent_ms = self._clock.now_ms()
-        result = self._writer.decrease_order(order.order_id, decrease.reduce_to)
-        returned_ms = self._clock.now_ms()
+        (result,) = request.results
+        sent_ms, returned_ms = request.sent_ms, request.returned_ms
         self._wrote(returned_ms, result.ts_ms)
         fields = _order_fields(order, decision_ids)
         fields["reduce_to"] = format_count(decrease.reduce_to)
@@ -289,33 +338,33 @@ class Executor:
     ) -> None:
         if not requests:
             return
-        sent_ms = self._clock.now_ms()
         if batch:
             log_event(self._log, EventType.BATCH_PLACE, "placing orders", count=len(requests))
-        results, returned, latencies = self._send(
-            self._writer.place_orders, self._writer.place_order, requests, batch=batch)
-        for result, returned_ms, latency_ms in zip(results, returned, latencies, strict=True):
-            self._record_place(result, sent_ms, returned_ms, latency_ms, decision_ids, report,
-                               batch=batch)
+        answers = self._send(self._writer.place_batches, self._writer.place_order, requests,
+                             batch=batch)
+        for answer in answers:
+            self._record_place(answer, decision_ids, report, batch=batch)
         if batch:
             log_event(self._log, EventType.BATCH_PLACE_SUMMARY, "place summary",
                       requested=len(requests), placed=report.placed,
                       rejected=report.place_rejected, unknown=report.place_unknown)
 
     def _record_place(
-        self, result: PlaceResult, sent_ms: int, returned_ms: int, latency_ms: int,
-        decision_ids: Mapping[str, str], report: ExecutionReport, *, batch: bool,
+        self, answer: Answered[PlaceResult], decision_ids: Mapping[str, str],
+        report: ExecutionReport, *, batch: bool,
     ) -> None:
+        result, returned_ms = answer.result, answer.returned_ms
+        sent_ms = returned_ms - answer.latency_ms
         request = result.request
         fields = _request_fields(request, decision_ids) | {
-            "order_id": result.order_id, "latency_ms": latency_ms}
+            "order_id": result.order_id, "latency_ms": answer.latency_ms}
         if result.status is PlaceStatus.REJECTED:
             report.place_rejected += 1
             event = EventType.BATCH_PLACE_FAILED if batch else EventType.ORDER_PLACE_FAILED
             log_event(self._log, event, "order rejected", level=logging.WARNING,
                       error_code=result.error_code, error_msg=result.error_message, **fields)
             report.events.append(_exec_event("ORDER_RESULT", "REJECTED", fields,
-                                             result.error_code))
+                                             result.error_code, answer.batch))
             return
         if result.status is PlaceStatus.UNKNOWN:
             report.place_unknown += 1
@@ -326,7 +375,8 @@ class Executor:
             log_event(self._log, EventType.ORDER_RESULT, "outcome unknown; reconcile decides",
                       level=logging.WARNING, status="UNKNOWN", error_msg=result.error_message,
                       **fields)
-            report.events.append(_exec_event("ORDER_RESULT", "ERROR", fields, "unknown_outcome"))
+            report.events.append(_exec_event("ORDER_RESULT", "ERROR", fields, "unknown_outcome",
+                                             answer.batch))
             return
         report.placed += 1
         self._wrote(returned_ms, result.ts_ms)
@@ -342,7 +392,7 @@ class Executor:
             )
             self._overlay.record_placed(order, result.ts_ms or returned_ms)
         log_event(self._log, EventType.ORDER_PLACED, "order placed", status="ACCEPTED", **fields)
-        report.events.append(_exec_event("ORDER_RESULT", "ACCEPTED", fields))
+        report.events.append(_exec_event("ORDER_RESULT", "ACCEPTED", fields, "", answer.batch))
 
 
 def _placed(request: OrderRequest, written_ms: int) -> CashWrite:
@@ -373,10 +423,16 @@ def _request_fields(request: OrderRequest, decision_ids: Mapping[str, str]) -> d
     }
 
 
+BATCH_KEY = "batch"  # an execution event's batch request (absent: a single-order request)
+
+
 def _exec_event(
-    event_type: str, status: str, fields: Mapping[str, Any], error_code: str = ""
+    event_type: str, status: str, fields: Mapping[str, Any], error_code: str = "",
+    batch: str | None = None,
 ) -> dict[str, Any]:
     event = {"event_type": event_type, "status": status, **fields}
     if error_code:
         event["error_code"] = error_code
+    if batch is not None:
+        event[BATCH_KEY] = batch
     return event

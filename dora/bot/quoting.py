@@ -20,10 +20,12 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Collection, Mapping, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass, field, replace
 
 from dora.bot.closing import Closer, OwnOrders, own_book, own_orders
 from dora.bot.execute import Confirm, ExecutionReport, Executor
+from dora.bot.phases import PhaseTimes
 from dora.bot.reconcile import Reconciler
 from dora.bot.renew import log_renewal_off
 from dora.bot.state import BotState
@@ -81,9 +83,11 @@ class Quoter:
     def __init__(
         self, reconciler: Reconciler, executor: Executor, logger: logging.Logger,
         settings: QuoteSettings, strategies: StrategyRegistry | None = None,
+        phases: PhaseTimes | None = None,
     ) -> None:
         self._reconciler = reconciler
         self._executor = executor
+        self._phases = phases
         self._log = logger
         self._settings = settings
         self._strategies = strategies or StrategyRegistry.discover(logger)
@@ -93,10 +97,14 @@ class Quoter:
         self.renewals = Renewals(expiry_s) if expiry_s else None  # None: orders never expire
 
     def quote_batch(
-        self, state: BotState, now_ms: TsMs, id_salt: str, decision_ids: Mapping[str, str]
+        self, state: BotState, now_ms: TsMs, id_salt: str, decision_ids: Mapping[str, str],
+        *, fresh_books: Collection[str] = (),
     ) -> QuoteOutcome:
-        markets = _markets(state)
-        self._reconciler.sync_books(state, markets)
+        """``fresh_books``: markets whose books this cycle's reads already brought; the others
+        are read here (a market with a new position since)."""
+        markets = cycle_markets(state)
+        fresh = frozenset(fresh_books)
+        self._read_books(state, [m for m in markets if m not in fresh])
         outcome = QuoteOutcome()
         cycle = self._cycle(state, now_ms, id_salt, decision_ids, markets)
         for ticker in markets:
@@ -118,12 +126,12 @@ class Quoter:
         self, state: BotState, now_ms: TsMs, id_salt: str, decision_ids: Mapping[str, str]
     ) -> QuoteOutcome:
         outcome = QuoteOutcome()
-        markets = _markets(state)
+        markets = cycle_markets(state)
         cycle = self._cycle(state, now_ms, id_salt, decision_ids, markets)
         so_far = _CycleSoFar(list(state.resting))
         kept: list[RestingOrder] = []
         for ticker in markets:
-            self._reconciler.sync_books(state, [ticker])
+            self._read_books(state, [ticker])
             decision = self._decide(state, ticker, cycle, outcome)
             if decision is None:
                 continue
@@ -146,6 +154,12 @@ class Quoter:
         outcome.report.merge(self._execute(plan, state, decision_ids, batch=False))
         outcome.report.merge(self._renew(state, kept, now_ms, decision_ids))
         return outcome
+
+    def _read_books(self, state: BotState, tickers: Sequence[str]) -> None:
+        if not tickers:
+            return
+        with self._phases.timing("reads") if self._phases else nullcontext():
+            self._reconciler.sync_books(state, tickers)
 
     def _renew(
         self, state: BotState, kept: Sequence[RestingOrder], now_ms: TsMs,
@@ -367,7 +381,7 @@ class _CycleSoFar:
                 tuple(r for r in rejections if r.request.client_order_id in new_ids))
 
 
-def _markets(state: BotState) -> list[str]:
+def cycle_markets(state: BotState) -> list[str]:
     """The markets dora quotes and the ones it holds a position in, in a stable order."""
     return sorted(set(state.quotable_markets()) | set(state.exit_markets()))
 

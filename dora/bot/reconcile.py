@@ -1,16 +1,29 @@
 """Reconcile dora's view from the exchange, the single source of truth.
 
-Each ``sync_*`` fetches one kind of truth and folds it into :class:`BotState`. A failed fetch
-raises (house rule 4): the cycle is abandoned and the next one starts from a fresh reconcile.
+Each ``sync_*`` fetches one kind of truth and folds it into :class:`BotState`; a cycle sends all
+its reads together (:meth:`Reconciler.read_cycle`, :mod:`dora.bot.reads`) and folds the answers in
+with the ``apply_*`` methods. A failed fetch raises (house rule 4): the cycle is abandoned and the
+next one starts from a fresh reconcile.
+
+The as-of time a listing is corrected with (docs/kalshi-notes.md#read-lag): the read-lag overlay
+forgets dora's writes up to it, so it must be a moment the listing certainly reflects. A
+``user_data_timestamp`` sent together with the listing may have been served after it, when the
+exchange's reads had moved on, so its value can be later than what the listing shows. The one
+that is safe is the newest timestamp whose answer arrived before the listing was sent: the
+exchange's reads only move forward, so a listing served after that answer reflects at least
+that much. Each cycle's own timestamp serves the next cycle. The cost: dora's own writes stay in
+the overlay one cycle longer than the exchange strictly needs (the listing wins for every order
+it shows; see :meth:`dora.core.overlay.Overlay.apply`).
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
-from typing import Protocol
+from typing import Any, Protocol
 
+from dora.bot.reads import TRADE_LOOKBACK_MS, CycleReads, ParallelReader, ReadPlan, read_together
 from dora.bot.state import BotState
 from dora.core.models import (
     Balance,
@@ -19,7 +32,6 @@ from dora.core.models import (
     MarketRules,
     OrderBook,
     PositionState,
-    PublicTrade,
     RestingOrder,
     Settlement,
     TsMs,
@@ -31,25 +43,12 @@ from dora.runtime.clock import Clock
 from dora.runtime.logs import EventType, log_event
 
 
-class ExchangeReader(Protocol):
-    def fetch_user_data_timestamp(self) -> TsMs: ...
-    def fetch_resting_orders(self, ticker: str | None = None) -> list[RestingOrder]: ...
-    def fetch_fills(
-        self, since_ms: TsMs, until_ms: TsMs | None = None, ticker: str | None = None
-    ) -> list[Fill]: ...
-    def fetch_positions(self) -> list[ExchangePosition]: ...
-    def fetch_balance(self) -> Balance: ...
+class ExchangeReader(ParallelReader, Protocol):
     def fetch_markets(
         self, tickers: Sequence[str] | None = None, status: str | None = None
     ) -> list[MarketRules]: ...
-    def fetch_orderbooks(self, tickers: Sequence[str]) -> dict[str, OrderBook]: ...
-    def fetch_trades(
-        self, ticker: str, since_ms: TsMs | None = None, limit: int = 100
-    ) -> list[PublicTrade]: ...
-    def fetch_settlements(self, since_ms: TsMs | None = None) -> list[Settlement]: ...
 
 
-TRADE_LOOKBACK_MS = 24 * 3_600_000
 POLL_MIN_S, POLL_MAX_S = 0.05, 0.5  # between user_data_timestamp polls
 
 
@@ -63,11 +62,62 @@ class Reconciler:
         self._log = logger
         self._overlap_ms = fill_overlap_ms
         self._suspected_drift: dict[str, int] = {}
+        self._answered_as_of: TsMs = 0  # the newest user_data_timestamp answered so far
 
+    # -- a cycle's reads, together --------------------------------------------------------------
+    def read_cycle(self, state: BotState, plan: ReadPlan) -> CycleReads:
+        """Send the timestamp, orders and fills reads and ``plan``'s together; fold them in with
+        :meth:`apply_orders`, :meth:`apply_fills` and :meth:`apply_rest`, in that order."""
+        since = max(0, state.risk.last_fill_ts_ms - self._overlap_ms)
+        return read_together(self._reader, plan, fills_since_ms=since,
+                             as_of_ms=self._safe_as_of())
+
+    def apply_orders(self, state: BotState, reads: CycleReads) -> None:
+        timestamp = reads.timestamp.get()
+        self._fold_orders(state, reads.orders.get(), reads.as_of_ms)
+        self._answered(timestamp)
+
+    def apply_fills(self, state: BotState, reads: CycleReads) -> list[tuple[Fill, Micros]]:
+        return self._fold_fills(state, reads.fills.get())
+
+    def apply_rest(self, state: BotState, reads: CycleReads) -> None:
+        """The balance, positions, settlements, trades and books (any failure raised here)."""
+        if reads.balance is not None:
+            self._fold_balance(state, reads.balance.get())
+        if reads.positions is not None:
+            self._fold_positions(state, reads.positions.get())
+        if reads.settlements is not None:
+            self._fold_settlements(state, reads.settlements.get())
+        if reads.trades:
+            for ticker, trades in reads.trades.items():
+                state.trades[ticker] = tuple(trades.get())
+            state.last_sync_ms["trades"] = reads.plan.now_ms
+        if reads.plan.books:
+            books: dict[str, OrderBook] = {}
+            for part in reads.books:
+                books.update(part.get())
+            self._fold_books(state, reads.plan.books, books)
+
+    # -- one read at a time -----------------------------------------------------------------------
     def sync_orders(self, state: BotState) -> None:
-        """Resting orders as the exchange lists them, corrected for its read lag."""
-        as_of = self._reader.fetch_user_data_timestamp()
-        listed = self._reader.fetch_resting_orders()
+        """Resting orders as the exchange lists them, corrected for its read lag (the listing and
+        a new timestamp go out together; see the module docstring for the as-of time)."""
+        as_of = self._safe_as_of()
+        calls: list[Callable[[], Any]] = [self._reader.fetch_user_data_timestamp,
+                                          self._reader.fetch_resting_orders]
+        timestamp, listed = self._reader.run_together(calls)
+        self._fold_orders(state, listed.get(), as_of)
+        self._answered(timestamp.get())
+
+    def _safe_as_of(self) -> TsMs:
+        if not self._answered_as_of:  # nothing answered yet: one timestamp first
+            self._answered(self._reader.fetch_user_data_timestamp())
+        return self._answered_as_of
+
+    def _answered(self, as_of: TsMs) -> None:
+        self._answered_as_of = max(self._answered_as_of, as_of)
+
+    def _fold_orders(self, state: BotState, listed: list[RestingOrder], as_of: TsMs) -> None:
         state.as_of_ms = as_of
         state.resting = self._overlay.apply(listed, as_of)
         state.client_order_ids.update((o.order_id, o.client_order_id) for o in listed)
@@ -80,6 +130,7 @@ class Reconciler:
         give_up = clock.monotonic() + timeout_s
         while True:
             as_of = self._reader.fetch_user_data_timestamp()
+            self._answered(as_of)
             if as_of >= past_ms:
                 return as_of
             left = give_up - clock.monotonic()
@@ -97,7 +148,9 @@ class Reconciler:
     def sync_fills(self, state: BotState) -> list[tuple[Fill, Micros]]:
         """New fills since the stored cursor (overlapping window, deduped by fill_id)."""
         since = max(0, state.risk.last_fill_ts_ms - self._overlap_ms)
-        fills = self._reader.fetch_fills(since_ms=since)
+        return self._fold_fills(state, self._reader.fetch_fills(since_ms=since))
+
+    def _fold_fills(self, state: BotState, fills: list[Fill]) -> list[tuple[Fill, Micros]]:
         applied = apply_fills(state.positions, frozenset(state.seen_fills), fills)
         state.positions = dict(applied.positions)
         for fill, pnl in applied.applied:
@@ -118,13 +171,18 @@ class Reconciler:
         return list(applied.applied)
 
     def sync_books(self, state: BotState, tickers: Sequence[str]) -> None:
-        """A ticker the answer leaves out loses its old book: never quote off a stale one."""
         if tickers:
-            fresh = self._reader.fetch_orderbooks(list(tickers))
-            for ticker in tickers:
-                state.books.pop(ticker, None)
-            state.books.update(fresh)
-            state.last_sync_ms["books"] = state.as_of_ms
+            self._fold_books(state, tickers, self._reader.fetch_orderbooks(list(tickers)))
+
+    @staticmethod
+    def _fold_books(
+        state: BotState, tickers: Sequence[str], fresh: dict[str, OrderBook]
+    ) -> None:
+        """A ticker the answer leaves out loses its old book: never quote off a stale one."""
+        for ticker in tickers:
+            state.books.pop(ticker, None)
+        state.books.update(fresh)
+        state.last_sync_ms["books"] = state.as_of_ms
 
     def sync_trades(self, state: BotState, tickers: Sequence[str], now_ms: TsMs) -> None:
         for ticker in tickers:
@@ -138,14 +196,21 @@ class Reconciler:
             state.rules.update({m.ticker: m for m in markets})
 
     def sync_balance(self, state: BotState) -> None:
+        self._fold_balance(state, self._reader.fetch_balance())
+
+    @staticmethod
+    def _fold_balance(state: BotState, balance: Balance) -> None:
         """The balance, and the promised-cash ledger forgets what the balance now shows."""
-        state.balance = self._reader.fetch_balance()
+        state.balance = balance
         state.cash_ledger = state.cash_ledger.settle(state.balance.updated_ts_ms or state.as_of_ms)
         state.last_sync_ms["balance"] = state.as_of_ms
 
     def sync_positions(self, state: BotState) -> None:
+        self._fold_positions(state, self._reader.fetch_positions())
+
+    def _fold_positions(self, state: BotState, positions: list[ExchangePosition]) -> None:
         """Compare with the exchange's positions; a difference seen twice in a row is adopted."""
-        reported = {p.ticker: p for p in self._reader.fetch_positions()}
+        reported = {p.ticker: p for p in positions}
         tickers = set(reported) | {t for t, p in state.positions.items() if p.net and not p.settled}
         for ticker in sorted(tickers):
             ours = state.positions.get(ticker, PositionState(ticker))
@@ -155,8 +220,11 @@ class Reconciler:
         state.last_sync_ms["positions"] = state.as_of_ms
 
     def sync_settlements(self, state: BotState, since_ms: TsMs) -> Micros:
+        return self._fold_settlements(state, self._reader.fetch_settlements(since_ms=since_ms))
+
+    def _fold_settlements(self, state: BotState, settlements: list[Settlement]) -> Micros:
         realized: Micros = 0
-        for settlement in self._reader.fetch_settlements(since_ms=since_ms):
+        for settlement in settlements:
             position = state.positions.get(settlement.ticker)
             if position is None or position.settled:
                 continue

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import TypeVar
 
 from dora.bot.execute import UNCONFIRMED_GRACE_MS, Executor
 from dora.core.cancel_history import GoneClass
@@ -21,7 +22,10 @@ from dora.core.models import (
 )
 from dora.core.overlay import Overlay
 from dora.core.units import Count
+from dora.exchange.orders import Sent
 from dora.runtime.clock import FakeClock
+
+T = TypeVar("T")
 
 START_MS = 1_767_225_600_000
 
@@ -57,6 +61,22 @@ class FakeWriter:
 
     def decrease_order(self, order_id: str, reduce_to: Count) -> DecreaseResult:
         raise AssertionError("no decreases in these plans")
+
+    # the client's batch forms: here every list is one request, timed on the fake clock
+    def place_batches(self, requests: Sequence[OrderRequest]) -> list[Sent[PlaceResult]]:
+        return [self._timed(lambda: self.place_orders(requests))]
+
+    def cancel_batches(self, order_ids: Sequence[str]) -> list[Sent[CancelResult]]:
+        return [self._timed(lambda: self.cancel_orders(order_ids))]
+
+    def decrease_orders(self, decreases: Sequence[tuple[str, Count]]
+                        ) -> list[Sent[DecreaseResult]]:
+        return [self._timed(lambda d=d: [self.decrease_order(*d)]) for d in decreases]
+
+    def _timed(self, send: Callable[[], list[T]]) -> Sent[T]:
+        sent_ms = self.clock.now_ms()
+        results = send()
+        return Sent(results, sent_ms, self.clock.now_ms())
 
 
 def resting(order_id: str, ticker: str, side: Side, price: int) -> RestingOrder:

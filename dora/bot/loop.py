@@ -1,29 +1,34 @@
 """dora's main job: one plain synchronous loop (docs/architecture.md#the-loop).
 
 Each cycle: refresh configs and flags (every N cycles), roll the trading day, reconcile from the
-exchange (orders with the read-lag overlay, fills, positions/balance/settlements on their cadence),
-check halt conditions, then quote in batch or per-market mode, persist on cadence, and log one
-CYCLE_SUMMARY. Startup waits until the exchange's reads reflect every earlier run's writes, then
-reconciles before quoting. Once a stop is requested nothing more is placed, every call fits the
-stop budget, and the shutdown steps of :mod:`dora.bot.shutdown` run.
+exchange (orders with the read-lag overlay, fills, the balance, books in batch mode, and positions,
+settlements and public trades on their cadence: all these reads go out together), check halt
+conditions, then quote in batch or per-market mode, persist on cadence, and log one
+CYCLE_SUMMARY with the time each phase took (:mod:`dora.bot.phases`). The phases stay strictly in
+order; only inside one do independent requests go out together. Startup waits until the
+exchange's reads reflect every earlier run's writes, then reconciles before quoting. Once a stop
+is requested nothing more is placed, every call fits the stop budget, and the shutdown steps of
+:mod:`dora.bot.shutdown` run.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 from dora.bot.execute import Executor
 from dora.bot.persistence import Persister
-from dora.bot.quoting import QuoteOutcome, Quoter, QuoteSettings
+from dora.bot.phases import PhaseTimes
+from dora.bot.quoting import QuoteOutcome, Quoter, QuoteSettings, cycle_markets
+from dora.bot.reads import ReadPlan
 from dora.bot.reconcile import Reconciler
 from dora.bot.shutdown import Shutdown, StopOutcome, StopParts
 from dora.bot.snapshot import SnapshotPublisher
 from dora.bot.state import BotState, Mode
-from dora.bot.status import CycleSummary, StatusSink, summarize_cycle
+from dora.bot.status import CycleCosts, CycleSummary, StatusSink, summarize_cycle
 from dora.core.errors import FatalError, OutOfTimeError, StoreError, TransientError
 from dora.core.models import Fill, RestingOrder
 from dora.core.overlay import Overlay
@@ -39,6 +44,7 @@ from dora.runtime.logs import EventType, decision_id, log_event
 # Exit codes: 0 stopped on request; 2 is click's usage error, so a fatal bot error is distinct.
 EXIT_FATAL = 3
 STARTUP_CATCH_UP_S = 10.0  # longest wait for the exchange's reads to reflect an earlier run
+HALT_LOG_FLUSH_S = 2.0  # on a new halt, the longest wait for the log rows queued so far
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,18 +83,22 @@ class Bot:
         self.state = BotState()
         self.overlay = Overlay()
         self.persister = persister
+        self.phases = PhaseTimes(clock)
         self.reconciler = Reconciler(client, self.overlay, logger,
                                      fill_overlap_ms=settings.fill_overlap_ms)
         self.executor = Executor(client, self.overlay, clock, logger,
-                                 may_place=lambda: not stop.is_set())
+                                 may_place=lambda: not stop.is_set(), phases=self.phases)
         self.quoter = Quoter(self.reconciler, self.executor, logger,
-                             QuoteSettings(settings.id_prefix, settings.order_expiry_s))
+                             QuoteSettings(settings.id_prefix, settings.order_expiry_s),
+                             phases=self.phases)
         self.mode = settings.default_mode
         self.cycle = 0
         self.halt_reason = ""
         self._status = status
         self._snapshots = snapshots
         self.summaries: list[CycleSummary] = []
+        self._log_dropped = 0  # log rows the writer had dropped by the last cycle's end
+        self._books_read: Sequence[str] = ()  # markets whose books this cycle's reads brought
 
     # -- lifecycle ---------------------------------------------------------------------------
     def run(self) -> int:
@@ -153,40 +163,62 @@ class Bot:
     def run_cycle(self) -> CycleSummary:
         self.cycle += 1
         stats_before = self.client.stats.snapshot()
+        self.phases.reset()
+        self.persister.take_store_wait_ms()  # this cycle's wait starts now
         started = self.clock.monotonic()
         now_ms = self.clock.now_ms()
-        self._refresh_config(force=False)
-        self.state.risk = roll_daily(self.state.risk, now_ms,
-                                     self.state.global_config.daily_reset_hour_utc)
-        self.reconciler.sync_orders(self.state)
-        fills = self.reconciler.sync_fills(self.state)
+        with self.phases.timing("reads"):
+            self._refresh_config(force=False)
+            self.state.risk = roll_daily(self.state.risk, now_ms,
+                                         self.state.global_config.daily_reset_hour_utc)
+            reads = self.reconciler.read_cycle(self.state, self._read_plan(now_ms))
+            self.reconciler.apply_orders(self.state, reads)
+            fills = self.reconciler.apply_fills(self.state, reads)
         outcome = QuoteOutcome()
         ids = self._decision_ids()
-        if self._check_halt():  # before the other reads: a failing one must not delay a halt
+        if self._check_halt():  # before the other reads' answers: a failed one must not delay it
             outcome.report = self.quoter.cancel_all_own(self.state, batch=True)
-            self._sync_slow_reads(now_ms)
+            with self.phases.timing("reads"):
+                self.reconciler.apply_rest(self.state, reads)
         elif not self.stop.is_set():  # stopping: the shutdown takes it from here
-            self._sync_slow_reads(now_ms)
-            outcome = self._quote(now_ms, ids)
-        self.persister.after_cycle(self.state, now_ms, outcome, ids,
-                                   save=self.cycle % self.settings.save_every == 0)
-        summary = summarize_cycle(self, outcome, fills, stats_before, started)
+            with self.phases.timing("reads"):
+                self.reconciler.apply_rest(self.state, reads)
+            self._books_read = reads.plan.books
+            with self.phases.computing():
+                outcome = self._quote(now_ms, ids)
+        with self.phases.timing("persist"):
+            self.persister.after_cycle(self.state, now_ms, outcome, ids,
+                                       save=self.cycle % self.settings.save_every == 0)
+        summary = summarize_cycle(self, outcome, fills, stats_before, started, self._costs())
         self._after_cycle(summary, fills)
         return summary
 
-    def _sync_slow_reads(self, now_ms: int) -> None:
-        self.reconciler.sync_balance(self.state)  # the per-order cash check needs it fresh
-        if self.cycle % self.settings.positions_every == 0:
-            self.reconciler.sync_positions(self.state)
-            since = self.state.risk.last_fill_ts_ms - 86_400_000
-            self.reconciler.sync_settlements(self.state, since)
-        if self.cycle % self.settings.trades_every == 1 or self.settings.trades_every == 1:
-            self.reconciler.sync_trades(self.state, self.state.quotable_markets(), now_ms)
+    def _costs(self) -> CycleCosts:
+        logs = self.persister.log_stats()
+        dropped, self._log_dropped = logs.dropped - self._log_dropped, logs.dropped
+        return CycleCosts(self.phases.ms(), self.persister.take_store_wait_ms(), logs.backlog,
+                          dropped)
+
+    def _read_plan(self, now_ms: int) -> ReadPlan:
+        """The cycle's reads besides orders and fills: the balance (the per-order cash check
+        needs it fresh), books for batch mode, the slower reads on their cadence."""
+        settings = self.settings
+        positions = self.cycle % settings.positions_every == 0
+        trades = self.cycle % settings.trades_every == 1 or settings.trades_every == 1
+        return ReadPlan(
+            books=tuple(cycle_markets(self.state)) if self.mode is Mode.BATCH else (),
+            positions=positions,
+            settlements_since_ms=(self.state.risk.last_fill_ts_ms - 86_400_000
+                                  if positions else None),
+            trades=tuple(self.state.quotable_markets()) if trades else (),
+            now_ms=now_ms,
+        )
 
     def _quote(self, now_ms: int, ids: Mapping[str, str]) -> QuoteOutcome:
         salt = f"{self.run_id[-6:]}-{self.cycle}"
         if self.mode is Mode.BATCH:
-            return self.quoter.quote_batch(self.state, now_ms, salt, ids)
+            return self.quoter.quote_batch(self.state, now_ms, salt, ids,
+                                           fresh_books=self._books_read)
         return self.quoter.quote_per_market(self.state, now_ms, salt, ids)
 
     def _check_halt(self) -> bool:
@@ -217,6 +249,9 @@ class Bot:
                   reason=reason, halted=True, daily_pnl_micros=self.state.risk.daily_pnl)
         self.persister.record_special("risk_halt_cancel", self.state, self.clock.now_ms())
         self.persister.save_state(self.state)
+        if not self.persister.flush_logs(HALT_LOG_FLUSH_S):
+            log_event(self.log, EventType.ERROR, "log rows still queued after the halt",
+                      level=logging.WARNING, backlog=self.persister.log_stats().backlog)
 
     def _refresh_config(self, *, force: bool) -> None:
         every = self.state.global_config.config_refresh_cycles

@@ -74,6 +74,18 @@ CYCLE_METRICS: tuple[MetricSpec, ...] = (
     MetricSpec("PromisedCashMicros", "None", "promised"),
     MetricSpec("MarketsClosing", "Count", "closing"),
     MetricSpec("MarketErrors", "Count", "market_errors"),
+    # where the cycle's time went (docs/architecture.md#the-loop); DynamoDBWait is the part of it
+    # the loop spent waiting for DynamoDB's answers
+    MetricSpec("PhaseReadsTime", "Milliseconds", "reads_ms"),
+    MetricSpec("PhaseComputeTime", "Milliseconds", "compute_ms"),
+    MetricSpec("PhaseCancelsTime", "Milliseconds", "cancels_ms"),
+    MetricSpec("PhasePlacesTime", "Milliseconds", "places_ms"),
+    MetricSpec("PhasePersistTime", "Milliseconds", "persist_ms"),
+    MetricSpec("DynamoDBWait", "Milliseconds", "dynamodb_ms"),
+    # the background log writer: a backlog that keeps growing means DynamoDB is not keeping up;
+    # dropped rows are log rows lost (never trade-log rows or state)
+    MetricSpec("LogBacklog", "Count", "log_backlog"),
+    MetricSpec("LogRowsDropped", "Count", "log_dropped"),
 )
 # Summary fields that are deliberately not metrics (identifiers, running totals, nested maps).
 NOT_METRICS = frozenset({"cycle", "mode", "fills_total", "net_position", "by_group"})

@@ -12,6 +12,12 @@ include every fill applied so far, and a fill in ``recent_fills`` is never appli
 applied fill's row is written (idempotently) before the snapshot. A crash between the two leaves
 rows for fills the stored state does not know yet: the restart applies those fills again and their
 rows are skipped as already there. Nothing is lost and nothing is counted twice.
+
+The other log tables (execution events, decision records) are not on the loop's critical path:
+their items are built here and written by a background writer (:mod:`dora.store.logwriter`),
+flushed on a halt and at the stop. Execution events become one row per batch request (the
+request's orders inside it), or one per order when the global ``execution_log_per_order`` asks
+(docs/compatibility.md#execution-log). Trade-log rows and state items stay synchronous.
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
+from dora.bot.execute import BATCH_KEY
 from dora.bot.quoting import QuoteOutcome
 from dora.bot.state import BotState
 from dora.core.errors import ConcurrentWriterError, StaleWriteError
@@ -30,17 +37,28 @@ from dora.core.records import decision_record, decision_signature
 from dora.core.units import Micros, format_count, format_price, micros_to_decimal
 from dora.runtime.deadline import TimeLeft
 from dora.runtime.logs import EventType, bot_version, log_event
+from dora.store.logwriter import BackgroundLogWriter, LogWriterStats
 from dora.store.store import ApiErrorRecord, Store
+from dora.store.tables import DECISION_LOG, EXECUTION_LOG
+
+# A row per batch request: these event types for the events of its orders
+BATCH_EVENT_TYPES = {"ORDER_CANCEL": "BATCH_CANCEL", "ORDER_RESULT": "BATCH_PLACE"}
+# Fields every order of a batch request shares: said once, in the batch's row
+_BATCH_SHARED = frozenset({"event_type", "latency_ms", BATCH_KEY})
 
 
 class Persister:
-    def __init__(self, store: Store, logger: logging.Logger, run_id: str) -> None:
+    def __init__(
+        self, store: Store, logger: logging.Logger, run_id: str, *,
+        logs: BackgroundLogWriter | None = None,
+    ) -> None:
         self._store = store
         self._log = logger
         self._run_id = run_id
         self._invalid_reported: dict[str, str] = {}
         self._version = bot_version()
         self._api_errors: dict[str, ApiErrorRecord] = {}
+        self._logs = logs or BackgroundLogWriter(store.write_log_batch, logger)
 
     def load_into(self, state: BotState) -> None:
         stored = self._store.load_state()
@@ -71,6 +89,21 @@ class Persister:
         """Fit every later DynamoDB call into ``budget`` (a stop budget)."""
         self._store.bound_by(budget)
 
+    def flush_logs(self, timeout_s: float | None) -> bool:
+        """Wait (at most ``timeout_s``) until the log-table rows queued so far are written."""
+        return self._logs.flush(timeout_s)
+
+    def close_logs(self, timeout_s: float | None) -> int:
+        """Flush for at most ``timeout_s`` and stop the log writer; the rows left unwritten."""
+        return self._logs.close(timeout_s)
+
+    def log_stats(self) -> LogWriterStats:
+        return self._logs.stats()
+
+    def take_store_wait_ms(self) -> int:
+        """How long the loop waited for DynamoDB since it last asked."""
+        return self._store.take_wait_ms()
+
     def save_state(self, state: BotState) -> None:
         """Trade-log rows of every applied fill first, then the snapshot (the invariant above)."""
         self.write_unlogged_fills(state)
@@ -92,9 +125,9 @@ class Persister:
         _remember_decision_ids(state, outcome.report.events)
         self.write_unlogged_fills(state)
         self._write_decisions(state, outcome, decision_ids)
-        if outcome.report.events:
-            self._store.put_execution_events(
-                [self._execution_item(e) for e in outcome.report.events])
+        rows = execution_rows(outcome.report.events,
+                              per_order=state.global_config.execution_log_per_order)
+        self._submit_execution_rows(rows)
         if self._count_api_errors(outcome.report.events, now_ms):
             self._store.save_api_errors(self._api_errors)
         if save or fills:
@@ -107,19 +140,18 @@ class Persister:
         if not fills:
             return
         self._store.record_fills(fills)
-        self._store.put_execution_events(
-            [self._execution_item(_fill_event(f, pnl, state)) for f, pnl in fills])
         del state.unlogged_fills[:len(fills)]
+        self._submit_execution_rows([_fill_event(f, pnl, state) for f, pnl in fills])
 
     def record_special(self, reason: str, state: BotState, now_ms: int) -> None:
         """The predecessor's market_id=ALL decision records: startup, halt and fatal cancels."""
-        self._store.put_decision_record({
+        self._submit_decisions([{
             "market_id": "ALL", "reason": reason, "bot_run_id": self._run_id,
             "decision_id": f"{self._run_id}:{reason}:{now_ms}", "bot_version": self._version,
             "halt_reason": state.risk.halt_reason,
             "daily_pnl": micros_to_decimal(state.risk.daily_pnl),
             "open_orders_count": len(state.resting),
-        })
+        }])
 
     def _count_api_errors(self, events: Sequence[Mapping[str, Any]], now_ms: int) -> bool:
         changed = False
@@ -155,11 +187,17 @@ class Persister:
                 position.net if position else 0, self._version,
                 close=close, strategy=outcome.strategies.get(ticker, ""),
             ))
-        if records:
-            self._store.put_decision_records(records)
+        self._submit_decisions(records)
 
-    def _execution_item(self, event: Mapping[str, Any]) -> dict[str, Any]:
-        return {"bot_run_id": self._run_id, "bot_version": self._version, **event}
+    def _submit_decisions(self, records: Sequence[Mapping[str, Any]]) -> None:
+        if records:
+            self._logs.submit(DECISION_LOG, self._store.decision_items(records))
+
+    def _submit_execution_rows(self, rows: Sequence[Mapping[str, Any]]) -> None:
+        if rows:
+            own = [{"bot_run_id": self._run_id, "bot_version": self._version, **row}
+                   for row in rows]
+            self._logs.submit(EXECUTION_LOG, self._store.execution_items(own))
 
     def _save_snapshot_after_conflict(self, state: BotState) -> None:
         """After adopting an operator's risk_state change, a second conflict can only come from
@@ -200,6 +238,35 @@ def _fill_event(fill: Fill, pnl: Micros, state: BotState) -> dict[str, Any]:
         "decision_id": state.decision_ids.get(fill.order_id, ""),
         "client_order_id": state.client_order_ids.get(fill.order_id, ""),
     }
+
+
+def execution_rows(
+    events: Sequence[Mapping[str, Any]], *, per_order: bool
+) -> list[dict[str, Any]]:
+    """The execution-log rows of a cycle's events: one per batch request (its orders in
+    ``orders``, its statuses counted in ``statuses``) and one per single-order request; with
+    ``per_order`` one per order, as the earlier bot wrote them."""
+    rows: list[dict[str, Any]] = []
+    batches: dict[str, dict[str, Any]] = {}
+    for event in events:
+        batch = event.get(BATCH_KEY)
+        if per_order or batch is None:
+            rows.append({k: v for k, v in event.items() if k != BATCH_KEY})
+            continue
+        row = batches.get(str(batch))
+        if row is None:
+            event_type = str(event.get("event_type", ""))
+            row = batches[str(batch)] = {
+                "event_type": BATCH_EVENT_TYPES.get(event_type, event_type),
+                "latency_ms": event.get("latency_ms", 0), "count": 0, "statuses": {},
+                "orders": [],
+            }
+            rows.append(row)
+        row["count"] += 1
+        status = str(event.get("status", ""))
+        row["statuses"][status] = row["statuses"].get(status, 0) + 1
+        row["orders"].append({k: v for k, v in event.items() if k not in _BATCH_SHARED})
+    return rows
 
 
 def _remember_decision_ids(state: BotState, events: Sequence[Mapping[str, Any]]) -> None:

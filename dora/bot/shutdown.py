@@ -10,6 +10,8 @@
    dora's or the step's time is up.
 5. ``final_fills``: read the fills up to that moment, apply them and write their trade-log rows.
 6. ``save_final``: state again, if time allows.
+7. ``flush_logs``: the background log writer's backlog (execution events, decision records),
+   with what time is left; rows it could not write are counted (``log_rows_unwritten``).
 
 One SHUTDOWN line follows; its figures come from the exchange's final listing, with what was left
 and why. Every exchange and DynamoDB call fits the time left (:mod:`dora.runtime.deadline`).
@@ -38,6 +40,7 @@ from dora.runtime.deadline import StopBudget
 from dora.runtime.logs import EventType, log_event
 
 MIN_STEP_S = 0.3  # a step with less time than this is skipped
+LOG_FLUSH_LEAVE_S = 1.0  # the state save leaves this much for the log flush after it
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +76,7 @@ class StopOutcome:
     unknown_found_resting: int = 0  # of those, found resting by client order id (then cancelled)
     unknown_unresolved: int = 0  # of those, neither found nor known absent (no current listing)
     final_fills: int = 0
+    log_rows_unwritten: int = 0  # queued log rows the log writer could not write in time
     confirmed: bool = False  # a listing as of after dora's last write shows nothing of dora's
     left_resting: int = 0
     left: list[str] = field(default_factory=list)  # what was left, and why
@@ -90,7 +94,8 @@ class Shutdown:
             Step("cancel_resting", self._cancel_resting, cap_s=6.0, leave_s=9.0),
             Step("settle", self._settle, cap_s=20.0, leave_s=5.0),
             Step("final_fills", self._final_fills, cap_s=4.0, leave_s=2.5),
-            Step("save_final", self._save, cap_s=10.0),
+            Step("save_final", self._save, cap_s=10.0, leave_s=LOG_FLUSH_LEAVE_S),
+            Step("flush_logs", self._flush_logs, cap_s=5.0),
         ]
 
     def insert_step(self, step: Step, *, before: str | None = None) -> None:
@@ -158,6 +163,12 @@ class Shutdown:
         self.outcome.final_fills = len(self._p.reconciler.sync_fills(self._p.state))
         self._p.persister.write_unlogged_fills(self._p.state)
 
+    def _flush_logs(self) -> None:
+        left = self._p.persister.close_logs(self._budget.remaining())
+        self.outcome.log_rows_unwritten = left
+        if left:
+            self.outcome.steps["flush_logs"] = f"timed out: {left} log rows unwritten"
+
     # -- the report -----------------------------------------------------------------------------
     def _unknown_creates(self) -> set[str]:
         return {order.client_order_id for order, _ in self._p.overlay.placed.values()
@@ -179,6 +190,8 @@ class Shutdown:
         if out.unknown_unresolved:
             out.left.append(f"{out.unknown_unresolved} creates whose answers were lost are "
                             f"unresolved; any that rests ends at its expiry")
+        if "flush_logs" not in out.steps:  # the step never ran: its rows die with the process
+            out.log_rows_unwritten = self._p.persister.log_stats().backlog
         for name, status in out.steps.items():
             if status != "ok":
                 out.left.append(f"{name} {status}")
@@ -194,6 +207,7 @@ class Shutdown:
             unknown_creates=out.unknown_creates,
             unknown_found_resting=out.unknown_found_resting,
             unknown_unresolved=out.unknown_unresolved, final_fills=out.final_fills,
+            log_rows_unwritten=out.log_rows_unwritten,
             left_resting=out.left_resting, confirmed=out.confirmed, left=out.left,
             steps=out.steps, step_ms=out.step_ms,
             elapsed_ms=round(self._budget.elapsed() * 1000),

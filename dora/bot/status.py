@@ -85,16 +85,40 @@ class CycleSummary:
     renew_unknown: int = 0
     renew_failed: int = 0
     renew_deferred: int = 0
+    # where the cycle's time went (dora.bot.phases) and how much of it the loop waited for
+    # DynamoDB's answers (its own time, not dora's)
+    reads_ms: int = 0
+    compute_ms: int = 0
+    cancels_ms: int = 0
+    places_ms: int = 0
+    persist_ms: int = 0
+    dynamodb_ms: int = 0
+    # the background log writer (dora.store.logwriter): rows queued, rows dropped this cycle
+    log_backlog: int = 0
+    log_dropped: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class CycleCosts:
+    """What the loop measured around the cycle: time per phase, its wait for DynamoDB, and the
+    log writer's backlog and drops."""
+
+    phases_ms: Mapping[str, int] = field(default_factory=dict)
+    dynamodb_ms: int = 0
+    log_backlog: int = 0
+    log_dropped: int = 0
 
 
 def summarize_cycle(
     bot: CycleSource, outcome: QuoteOutcome, fills: Sequence[tuple[Fill, Micros]],
-    stats_before: Mapping[str, EndpointStats], started: float,
+    stats_before: Mapping[str, EndpointStats], started: float, costs: CycleCosts | None = None,
 ) -> CycleSummary:
     delta = bot.client.stats.since(dict(stats_before))
     report = outcome.report
     own = [o for o in bot.state.resting if o.client_order_id.startswith(bot.settings.id_prefix)]
     cash = bot.state.cash_view()
+    costs = costs or CycleCosts()
+    phases = costs.phases_ms
     summary = CycleSummary(
         cycle=bot.cycle, mode=bot.mode.value,
         duration_ms=round((bot.clock.monotonic() - started) * 1000),
@@ -118,6 +142,10 @@ def summarize_cycle(
         cancel_404_stale=report.gone[GoneClass.STALE],
         renewed=report.renewed, renew_unknown=report.renew_unknown,
         renew_failed=report.renew_failed, renew_deferred=report.renew_deferred,
+        reads_ms=phases.get("reads", 0), compute_ms=phases.get("compute", 0),
+        cancels_ms=phases.get("cancels", 0), places_ms=phases.get("places", 0),
+        persist_ms=phases.get("persist", 0), dynamodb_ms=costs.dynamodb_ms,
+        log_backlog=costs.log_backlog, log_dropped=costs.log_dropped,
     )
     _log_summary(bot, summary, report.operations)
     return summary
@@ -155,6 +183,11 @@ def _log_summary(bot: CycleSource, summary: CycleSummary, operations: int) -> No
         "free_micros": summary.free_cash,
         "orders_renewed": summary.renewed, "renew_unknown": summary.renew_unknown,
         "renew_failed": summary.renew_failed, "renew_deferred": summary.renew_deferred,
+        "phase_ms": {"reads": summary.reads_ms, "compute": summary.compute_ms,
+                     "cancels": summary.cancels_ms, "places": summary.places_ms,
+                     "persist": summary.persist_ms},
+        "dynamodb_ms": summary.dynamodb_ms, "log_backlog": summary.log_backlog,
+        "log_dropped": summary.log_dropped,
     }
     log_event(bot.log, EventType.CYCLE_SUMMARY, "cycle summary", **fields)
     emit_cycle_metrics(bot.log, summary, env=bot.settings.env, timestamp_ms=bot.clock.now_ms())

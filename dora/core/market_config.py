@@ -265,6 +265,9 @@ class GlobalConfig:
     close_on_disable: bool = False
     min_cash_reserve: Micros = 0
     strategy: str = DEFAULT_STRATEGY
+    # one execution-log row per order (the earlier bot's dashboard reads those) instead of one per
+    # batch request (docs/compatibility.md#execution-log)
+    execution_log_per_order: bool = False
     extra: Mapping[str, Any] = field(default_factory=dict)
 
 
@@ -281,6 +284,7 @@ _GLOBAL_READERS: dict[str, Reader] = {
     "max_consecutive_errors": read_int,
     **_EXIT_READERS,
     "min_cash_reserve": read_micros,
+    "execution_log_per_order": read_bool,
 }
 # Keys whose explicit null means "not set" (the default applies, no problem reported).
 _GLOBAL_NULLABLE = frozenset({

@@ -120,7 +120,7 @@ def test_a_step_slots_in_by_name(bot_env_factory):
     stopper.insert_step(Step("release_lease", lambda: None, cap_s=2))
     names = [s.name for s in stopper.steps]
     assert names == ["stop_placing", "save_early", "trigger_group", "cancel_resting", "settle",
-                     "final_fills", "save_final", "release_lease"]
+                     "final_fills", "save_final", "flush_logs", "release_lease"]
 
 
 def test_a_cancel_a_retry_found_done_is_never_sent_again_under_read_lag(bot_env_factory):

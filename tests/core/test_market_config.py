@@ -212,6 +212,7 @@ def test_global_config_reads_every_key() -> None:
         "close_on_disable": True,
         "min_cash_reserve": Decimal("25.000000"),
         "strategy": "microprice",
+        "execution_log_per_order": True,
     }
     config, problems = parse_global_config(item)
     assert problems == []
@@ -235,6 +236,7 @@ def test_global_config_reads_every_key() -> None:
         close_on_disable=True,
         min_cash_reserve=25_000_000,
         strategy="microprice",
+        execution_log_per_order=True,
         extra={"key": "global_config", "risk_aversion_k": Decimal("0.5")},
     )
     assert global_config_to_item(config) == item

@@ -92,6 +92,7 @@ def test_execution_log_items_carry_the_bot_version(
     outcome.report.events.append({"event_type": "ORDER_RESULT", "status": "ACCEPTED",
                                   "market": "KXMINE", "latency_ms": 12})
     persister.after_cycle(state, 0, outcome, {}, save=False)
+    assert persister.flush_logs(10)
     items = resource.Table("dora_execution_log_test").scan()["Items"]
     assert [(i["bot_version"], i["latency_ms"]) for i in items] == [(bot_version(), 12)]
 

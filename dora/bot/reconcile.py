@@ -12,6 +12,7 @@ from dataclasses import replace
 from typing import Protocol
 
 from dora.bot.state import BotState
+from dora.core.ledger import BalanceTime
 from dora.core.models import (
     Balance,
     ExchangePosition,
@@ -139,8 +140,8 @@ class Reconciler:
 
     def sync_balance(self, state: BotState) -> None:
         """The balance, and the promised-cash ledger forgets what the balance now shows."""
-        state.balance = self._reader.fetch_balance()
-        state.cash_ledger = state.cash_ledger.settle(state.balance.updated_ts_ms or state.as_of_ms)
+        balance = state.balance = self._reader.fetch_balance()
+        state.cash_ledger = state.cash_ledger.settle(BalanceTime.of(balance, state.as_of_ms))
         state.last_sync_ms["balance"] = state.as_of_ms
 
     def sync_positions(self, state: BotState) -> None:

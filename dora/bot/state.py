@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 from dora.core.exit_policy import CloseWalk
-from dora.core.ledger import CashLedger, CashView
+from dora.core.ledger import BalanceTime, CashLedger, CashView
 from dora.core.market_config import GlobalConfig, InvalidMarketConfig, MarketConfig
 from dora.core.models import (
     Balance,
@@ -74,5 +74,5 @@ class BotState:
         first balance read). A balance without its own timestamp counts as of the orders'."""
         if self.balance is None:
             return None
-        as_of = self.balance.updated_ts_ms or self.as_of_ms
+        as_of = BalanceTime.of(self.balance, self.as_of_ms)
         return self.cash_ledger.view(self.balance.balance, as_of)

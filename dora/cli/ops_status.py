@@ -17,9 +17,11 @@ from dora.cli.target import Target, resolve_target, target_options
 from dora.core.errors import DoraError
 from dora.core.models import CancelStatus, PositionState
 from dora.core.positions import avg_entry_price
+from dora.core.shards import all_lease_keys
 from dora.core.timefmt import parse_iso_ms
 from dora.core.units import format_count
 from dora.runtime.clock import SystemClock
+from dora.store.lease import LeaseRecord
 
 # Not an option: any other prefix could match orders dora did not place (an operator's own).
 BOT_ORDER_PREFIX = LoopSettings().id_prefix
@@ -38,6 +40,10 @@ def status(target: Target) -> None:
         mode = "flag absent (CLI default)" if flag is None else ("batch" if flag else "per-market")
         risk = state.risk
         click.echo(f"tables:      {store.names['dora_state']}")
+        leases = store.leases.read(all_lease_keys())
+        click.echo(f"leases:      {len(leases) or 'none (no dora has run here)'}")
+        for record in sorted(leases.values(), key=lambda r: r.key):
+            click.echo(f"  {lease_line(record, now_ms)}")
         click.echo(f"mode:        {mode}")
         click.echo(f"halted:      {'YES - ' + risk.halt_reason if risk.trading_halted else 'no'}")
         click.echo(f"daily P&L:   {dollars(risk.daily_pnl)} (day {risk.day or '-'})")
@@ -51,6 +57,17 @@ def status(target: Target) -> None:
         for order_id, order in sorted(orders.items()):
             click.echo(f"  {order_line(order)}  ({order_id})")
     _guarded(work)
+
+
+def lease_line(record: LeaseRecord, now_ms: int) -> str:
+    """One shard lease: who holds it, its epoch and layout, when it runs out, its group."""
+    holder = record.owner or "released"
+    left = record.expires_at_ms - now_ms
+    expires = ("-" if not record.expires_at_ms else
+               f"in {left // 1000} s" if left >= 0 else f"{-left // 1000} s ago")
+    return (f"{record.key:<9} {holder:<40} epoch {record.epoch} of {record.shards} shard(s), "
+            f"expires {expires}, group {record.order_group_id or '-'}"
+            f" (+{len(record.retired_groups)} retired)")
 
 
 def _saved_at(item: Mapping[str, Any], now_ms: int) -> str:

@@ -55,6 +55,7 @@ class MarketConfig:
     fair_value_source: str = "trades"
     tight_book_spread: Price = 600
     volatility_gate: bool = True
+    shard: int | None = None  # the shard that quotes it (0-based); None: by the ticker's hash
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -77,6 +78,7 @@ def _market_problem(c: MarketConfig) -> str:
         (c.fair_value_source in FAIR_VALUE_SOURCES,
          f"fair_value_source must be one of {', '.join(FAIR_VALUE_SOURCES)}"),
         (0 <= c.tight_book_spread < ONE_DOLLAR, "tight_book_spread must be >= 0 and < 1"),
+        (c.shard is None or c.shard >= 0, "shard must be >= 0"),
     )
     return next((message for ok, message in checks if not ok), "")
 
@@ -180,9 +182,10 @@ _MARKET_READERS: dict[str, Reader] = {
     "fair_value_source": _read_str,
     "tight_book_spread": _read_price,
     "volatility_gate": _read_bool,
+    "shard": _read_int,
 }
 # Fields where an explicit DynamoDB NULL means "not set".
-_NULLABLE = frozenset({"fair_value", "toxicity_score", "event_ticker"})
+_NULLABLE = frozenset({"fair_value", "toxicity_score", "event_ticker", "shard"})
 
 
 def parse_market_config(item: Mapping[str, Any]) -> MarketConfig | InvalidMarketConfig:
@@ -236,6 +239,8 @@ def market_config_to_item(config: MarketConfig) -> dict[str, Any]:
         item["toxicity_score"] = config.toxicity_score
     if config.event_ticker:
         item["event_ticker"] = config.event_ticker
+    if config.shard is not None:
+        item["shard"] = Decimal(config.shard)
     return item
 
 
@@ -266,6 +271,12 @@ class GlobalConfig:
     close_guard_ms: int = 600_000
     daily_reset_hour_utc: int = 0
     max_consecutive_errors: int = 10
+    # one active instance per shard (docs/architecture.md#lease) and its order group
+    shards: int | None = None  # how many shards; DORA_SHARDS or --shards win over it
+    lease_duration_ms: int = 20_000
+    max_matched_contracts_15s: Count | None = None  # None: sized from the markets' caps
+    order_group_reset: str = "auto"  # auto | manual (dora.core.order_groups.ResetPolicy)
+    order_group_cooloff_s: int = 60
     extra: Mapping[str, Any] = field(default_factory=dict)
 
 
@@ -280,6 +291,11 @@ _GLOBAL_READERS: dict[str, Reader] = {
     "close_guard_ms": _read_int,
     "daily_reset_hour_utc": _read_int,
     "max_consecutive_errors": _read_int,
+    "shards": _read_int,
+    "lease_duration_ms": _read_int,
+    "max_matched_contracts_15s": _read_count,
+    "order_group_reset": _read_str,
+    "order_group_cooloff_s": _read_int,
 }
 _GLOBAL_LIMITS: dict[str, tuple[int, int | None]] = {  # inclusive lower, optional upper bound
     "max_total_exposure": (0, None),
@@ -289,7 +305,14 @@ _GLOBAL_LIMITS: dict[str, tuple[int, int | None]] = {  # inclusive lower, option
     "close_guard_ms": (0, None),
     "daily_reset_hour_utc": (0, 23),
     "max_consecutive_errors": (1, None),
+    "shards": (1, 16),
+    "lease_duration_ms": (2_000, 120_000),
+    "max_matched_contracts_15s": (100, None),
+    "order_group_cooloff_s": (15, None),
 }
+_GROUP_RESET_POLICIES = ("auto", "manual")
+# Keys whose explicit null means "not set" (the default applies, no problem reported).
+_GLOBAL_NULLABLE = frozenset({"use_batch_execution", "shards", "max_matched_contracts_15s"})
 
 
 # Where a malformed value falls when the key guards risk: the reading that allows the least.
@@ -297,6 +320,7 @@ _FAIL_SAFE: dict[str, tuple[Any, str]] = {
     "trading_enabled": (False, "no new orders"),
     "max_total_exposure": (0, "no new exposure"),
     "max_daily_loss": (0, "halt on any loss"),
+    "order_group_reset": ("manual", "a triggered group stays closed until `dora groups reset`"),
 }
 
 
@@ -317,7 +341,7 @@ def parse_global_config(item: Mapping[str, Any] | None) -> tuple[GlobalConfig, l
     values: dict[str, Any] = {}
     problems: list[str] = []
     for key, reader in _GLOBAL_READERS.items():
-        if key not in item or (item[key] is None and key == "use_batch_execution"):
+        if key not in item or (item[key] is None and key in _GLOBAL_NULLABLE):
             continue
         try:
             value = reader(key, item[key])
@@ -335,6 +359,9 @@ def parse_global_config(item: Mapping[str, Any] | None) -> tuple[GlobalConfig, l
 
 
 def _check_global_limit(key: str, value: Any) -> None:
+    if key == "order_group_reset" and value not in _GROUP_RESET_POLICIES:
+        raise ConfigValueError(
+            f"order_group_reset must be one of {', '.join(_GROUP_RESET_POLICIES)}, got {value!r}")
     if key not in _GLOBAL_LIMITS:
         return
     low, high = _GLOBAL_LIMITS[key]
@@ -349,11 +376,12 @@ def global_config_to_item(config: GlobalConfig) -> dict[str, Any]:
         if f.name == "extra":
             continue
         value = getattr(config, f.name)
-        if f.name == "max_total_exposure":
-            item[f.name] = count_to_decimal(value)
+        if f.name in ("max_total_exposure", "max_matched_contracts_15s"):
+            if value is not None:
+                item[f.name] = count_to_decimal(value)
         elif f.name == "max_daily_loss":
             item[f.name] = micros_to_decimal(value)
-        elif isinstance(value, bool) or value is None:
+        elif isinstance(value, bool | str) or value is None:
             if value is not None:
                 item[f.name] = value
         else:

@@ -43,12 +43,12 @@ def test_a_kill_right_after_the_startup_save_loses_no_trade_log_row(bot_env_fact
     env.cycles(first, 10)
     env.clock.advance_ms(20_000)  # killed: its orders rest and keep getting filled
     second = env.make_bot(Mode.BATCH)
-    second.startup()  # ... and this one is killed right after its startup save
+    env.start_after_a_kill(second)  # ... and this one is killed right after its startup save
     assert second.state.fills_total > 0, "no fills to apply at startup: the test proves nothing"
     assert set(env.store.load_state().recent_fills) <= trade_log_fill_ids(env)
 
     third = env.make_bot(Mode.BATCH)
-    third.startup()
+    env.start_after_a_kill(third)
     env.cycles(third, 3)
     third.shutdown(reason="test")
     rows = env.store._table("dora_trade_log").scan()["Items"]
@@ -112,10 +112,11 @@ def test_a_failed_step_does_not_stop_the_next_and_a_step_without_time_is_skipped
 
 
 def test_a_step_slots_in_by_name(bot_env_factory):
+    """The lease's steps are slotted in by the loop: the group trigger before the cancels, the
+    release at the very end; another slots in the same way."""
     env = bot_env_factory(markets=1, flow=False)
     stopper = env.make_bot(Mode.BATCH).stopping()
-    stopper.insert_step(Step("trigger_group", lambda: None, cap_s=2), before="cancel_resting")
-    stopper.insert_step(Step("release_lease", lambda: None, cap_s=2))
+    stopper.insert_step(Step("flush", lambda: None, cap_s=2), before="release_lease")
     names = [s.name for s in stopper.steps]
     assert names == ["stop_placing", "save_early", "trigger_group", "cancel_resting", "settle",
-                     "final_fills", "save_final", "release_lease"]
+                     "final_fills", "save_final", "flush", "release_lease"]

@@ -129,6 +129,7 @@ class ChaosRig:
     markets: int
     interval_ms: int = 200
     takers_per_s: str = "2"  # per market: enough outside trades to fill dora often
+    lease_ms: int = 4000  # a restart after a kill -9 waits this out
     processes: list[DoraProcess] = field(default_factory=list)
     samples: list[Sample] = field(default_factory=list)
     sampling: threading.Event = field(default_factory=threading.Event)
@@ -147,7 +148,8 @@ class ChaosRig:
         for ticker in self.tickers[:self.markets]:
             self.store.put_market_config_item({"market_id": ticker, **MARKET_CONFIG})
         self.store.set_global_fields({**GLOBAL_CONFIG, "loop_interval_ms":
-                                      Decimal(self.interval_ms)})
+                                      Decimal(self.interval_ms),
+                                      "lease_duration_ms": Decimal(self.lease_ms)})
         response = requests.post(f"{self.sim.control_url}/flow", timeout=5,
                                  json={"enabled": True, "taker_rate_per_s": self.takers_per_s})
         response.raise_for_status()

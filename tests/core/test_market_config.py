@@ -202,6 +202,11 @@ def test_global_config_reads_every_key() -> None:
         "close_guard_ms": Decimal("0"),
         "daily_reset_hour_utc": Decimal("5"),
         "max_consecutive_errors": Decimal("4"),
+        "shards": Decimal("3"),
+        "lease_duration_ms": Decimal("10000"),
+        "max_matched_contracts_15s": Decimal("250"),
+        "order_group_reset": "manual",
+        "order_group_cooloff_s": Decimal("30"),
         "risk_aversion_k": Decimal("0.5"),
     }
     config, problems = parse_global_config(item)
@@ -217,6 +222,11 @@ def test_global_config_reads_every_key() -> None:
         close_guard_ms=0,
         daily_reset_hour_utc=5,
         max_consecutive_errors=4,
+        shards=3,
+        lease_duration_ms=10_000,
+        max_matched_contracts_15s=25_000,
+        order_group_reset="manual",
+        order_group_cooloff_s=30,
         extra={"key": "global_config", "risk_aversion_k": Decimal("0.5")},
     )
     assert global_config_to_item(config) == item

@@ -31,8 +31,8 @@ def _get(w: Watched, path: str, **kwargs: object) -> requests.Response:
 
 
 def _halt_as_operator(w: Watched, halted: bool, reason: str) -> None:
-    """What `dora halt` / `dora resume` write (dora/cli/ops.py _set_halt), from another process's
-    view of the tables."""
+    """What `dora halt` / `dora resume` write (dora/cli/ops_safety.py _set_halt), from another
+    process's view of the tables."""
     store = w.env.operator_store()
     risk = store.load_state().risk
     store.save_risk_state(replace(risk, trading_halted=halted, halt_reason=reason))
@@ -214,8 +214,10 @@ def test_optional_sections_appear_only_when_the_bot_knows_them(watched_bot):
     """The lease, cash, breaker states and reports other parts of dora add later."""
     w = watched_bot(markets=1, flow=False)
     w.env.cycles(w.bot, 2)
-    plain = w.holder.latest()
-    assert plain is not None
+    published = w.holder.latest()
+    assert published is not None and published.lease is not None
+    assert published.lease.held and not published.lease.standby  # the bot holds its lease
+    plain = replace(published, lease=None)
     now = w.env.clock.now_ms()
     page = status_page(plain, now)
     assert 'id="lease"' not in page and "breaker" not in page and 'id="cash"' not in page

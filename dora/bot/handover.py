@@ -59,14 +59,15 @@ class Handover:
         self.lease.lease_ms = config.lease_duration_ms
 
     # -- keeping the lease ------------------------------------------------------------------------
-    def tend(self) -> bool:
-        """Renew when due (holder) or look for a free lease (standby); True when one was just
-        taken. A DynamoDB failure is logged and waited out."""
+    def tend(self, *, look: bool = False) -> bool:
+        """Renew when due (holder) or look for a free lease (standby: at once when ``look``,
+        else at most every second); True when one was just taken. A DynamoDB failure is logged
+        and waited out."""
         try:
             if self.lease.held is not None:
                 self.lease.renew_if_due()
                 return False
-            return self.lease.poll()
+            return self.lease.poll(force=look)
         except LeaseLostError:
             self.step_down()
         except StoreError as exc:

@@ -209,7 +209,7 @@ class Bot:
         started = self.clock.monotonic()
         self.cycle_period_s = started - (self._cycle_started or started)
         self._cycle_started = started
-        if self.handover.tend() or (self.lease.held is not None and not self.taken_over):
+        if self.handover.tend(look=True) or (self.lease.held is not None and not self.taken_over):
             self._take_over()
         if self.lease.held is None:
             return self._standby_cycle(stats_before, started)

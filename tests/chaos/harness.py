@@ -81,6 +81,13 @@ class DoraProcess:
     def of_type(self, event_type: str) -> list[Event]:
         return [e for e in list(self.events) if e.get("event_type") == event_type]
 
+    def pause(self) -> None:
+        """SIGSTOP: the process freezes mid-whatever (its monotonic clock runs on)."""
+        self.proc.send_signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        self.proc.send_signal(signal.SIGCONT)
+
     def kill(self) -> None:
         self.proc.send_signal(signal.SIGKILL)
         self.proc.wait(timeout=30)
@@ -178,13 +185,17 @@ class ChaosRig:
         self.dynamo.close()
 
     # -- processes ------------------------------------------------------------------------------
-    def start_dora(self) -> DoraProcess:
+    def start_dora(self, *, shards: int | None = None) -> DoraProcess:
+        number = len(self.processes)
         env = {**os.environ, "DORA_SIM_READY_FILE": str(self.ready), "DORA_TABLE_ENV": TABLE_ENV,
                "DORA_DYNAMODB_ENDPOINT": f"http://127.0.0.1:{self.dynamo.port}",
+               "DORA_HEARTBEAT_FILE": str(self.workdir / f"heartbeat-{number}.json"),
                "PYTHONUNBUFFERED": "1"}
         args = [sys.executable, "-m", "dora.cli.main", "run", "--batch", "--env", "sim",
                 "--url", self.url, "--tier", "prestige"]
-        log_path = self.workdir / f"dora-{len(self.processes)}.log"
+        if shards is not None:
+            args += ["--shards", str(shards)]
+        log_path = self.workdir / f"dora-{number}.log"
         process = DoraProcess(args, env, log_path)
         self.processes.append(process)
         return process
@@ -213,6 +224,12 @@ class ChaosRig:
         for order in self.resting():
             sizes[(order.ticker, order.side.value)] += order.remaining
         return dict(sizes)
+
+    def all_orders(self) -> list[Any]:
+        """Every order of dora's the exchange knows, in any state."""
+        with self.sim.lock:
+            orders = self.sim.engine.orders(USER, status=None)
+        return [o for o in orders if o.client_order_id.startswith(PREFIX)]
 
     def fills(self) -> list[Any]:
         with self.sim.lock:

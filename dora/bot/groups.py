@@ -61,6 +61,7 @@ class GroupKeeper:
         self.triggered_ms: TsMs = 0
         self.order_ids: set[str] = set()  # dora's orders sent into this group
         self._fills: deque[Fill] = deque()  # fills of those orders, the last 15 s of them
+        self._unrecorded = ""  # created, but not yet in the lease item: not used until it is
 
     def may_place(self) -> bool:
         return bool(self.group_id) and self.triggered_by is None
@@ -71,7 +72,8 @@ class GroupKeeper:
     # -- a new epoch ------------------------------------------------------------------------------
     def start_epoch(self, limit: Count) -> None:
         """Right after the lease is taken: trigger every earlier epoch's group (the exchange
-        cancels their orders and refuses new ones), then create and record this epoch's."""
+        cancels their orders and refuses new ones), then create and record this epoch's. It is
+        used only once the lease item names it: a successor must be able to trigger it."""
         self.group_id, self.triggered_by, self.triggered_ms = "", None, 0
         self.order_ids.clear()
         self._fills.clear()
@@ -79,16 +81,26 @@ class GroupKeeper:
         for group_id in held.retired_groups if held else ():
             self._trigger_retired(group_id)
         self.limit = limit
-        group_id = self._client.create_order_group(limit)
-        self._lease.renew(order_group_id=group_id)
-        self.group_id = group_id
-        log_event(self._log, EventType.ORDER_GROUP, "order group created", group_event="created",
-                  order_group_id=group_id, contracts_limit=format_count(limit),
-                  epoch=self._lease.epoch)
+        if not self._unrecorded:
+            self._unrecorded = self._client.create_order_group(limit)
+            log_event(self._log, EventType.ORDER_GROUP, "order group created",
+                      group_event="created", order_group_id=self._unrecorded,
+                      contracts_limit=format_count(limit), epoch=self._lease.epoch)
+        self._record()
+
+    def _record(self) -> None:
+        self._lease.renew(order_group_id=self._unrecorded)
+        held = self._lease.held
+        if held is not None and held.order_group_id == self._unrecorded:
+            self.group_id, self._unrecorded = self._unrecorded, ""
 
     def ensure_group(self, limit: Count) -> None:
-        """Create this epoch's group if taking the lease could not (a failed create)."""
-        if not self.group_id and self._lease.held is not None:
+        """Create (or record) this epoch's group if taking the lease could not."""
+        if self.group_id or self._lease.held is None:
+            return
+        if self._unrecorded:
+            self._record()
+        else:
             self.start_epoch(limit)
 
     def _trigger_retired(self, group_id: str) -> None:
@@ -197,6 +209,8 @@ class GroupKeeper:
         if held is None or not held.retired_groups:
             return
         left = [g for g in held.retired_groups if not self._deleted(g)]
+        if len(left) == len(held.retired_groups):
+            return
         try:
             self._lease.renew(retired_groups=left)
         except LeaseLostError:

@@ -82,15 +82,18 @@ class Handover:
         self.view.drop()
 
     # -- taking over -----------------------------------------------------------------------------
-    def take_over(self, state: BotState) -> None:
-        """Before anything looks at an order: the shard's state items (every write fenced by the
-        lease), earlier epochs' groups triggered, this epoch's group created, state loaded."""
+    def claim(self) -> None:
+        """The shard's markets and state items from now on, every write fenced by the lease."""
         shard = self.lease.shard
         if shard is None:
             raise LeaseLostError("taking over without a lease")
         self.view.hold(shard, self.lease.epoch)
         self._persister.use_shard(shard, self.lease.fence)
-        self.view.update(state.configs)
+
+    def fence_earlier(self, state: BotState) -> None:
+        """Before anything looks at an order: every earlier epoch's group triggered (the
+        exchange cancels what they left and refuses what they still send), this epoch's group
+        created and recorded, this shard's state loaded."""
         self.groups.start_epoch(self.group_limit(state))
         self._persister.load_into(state)
 

@@ -139,7 +139,7 @@ class Bot:
         self._refresh_config(force=True)
         self.handover.configure(self.settings.shards, self.state.global_config,
                                 self.client.limiter)
-        if self.lease.poll(force=True):
+        if self.handover.tend(look=True):
             try:
                 self._take_over()
             except (TransientError, StoreError) as exc:  # the next cycle takes over again
@@ -151,10 +151,11 @@ class Bot:
         the exchange's reads show every earlier write (the group trigger included), reconcile,
         and remove what earlier epochs left. Retried from the next cycle if it fails."""
         self.taken_over = False
-        self.state = BotState(global_config=self.state.global_config, configs=self.state.configs,
-                              rules=self.state.rules)
-        self.handover.take_over(self.state)
-        self._refresh_config(force=True)
+        self.state = BotState(global_config=self.state.global_config, rules=self.state.rules)
+        self.handover.claim()
+        self._refresh_config(force=True)  # this shard's markets
+        self.handover.fence_earlier(self.state)
+        self.persister.refresh_shared(self.state, self.lease.peers())  # as of today's state
         fenced_ms = self.clock.now_ms()
         if self.reconciler.wait_until_current(fenced_ms, self.clock, STARTUP_CATCH_UP_S) is None:
             log_event(self.log, EventType.STARTUP, "the exchange's reads still lag this start",

@@ -17,7 +17,7 @@ from dora.cli.target import Target, resolve_target, target_options
 from dora.core.errors import DoraError
 from dora.core.models import CancelStatus, PositionState
 from dora.core.positions import avg_entry_price
-from dora.core.shards import all_lease_keys
+from dora.core.shards import ShardId, all_lease_keys
 from dora.core.timefmt import parse_iso_ms
 from dora.core.units import format_count
 from dora.runtime.clock import SystemClock
@@ -44,6 +44,9 @@ def status(target: Target) -> None:
         click.echo(f"leases:      {len(leases) or 'none (no dora has run here)'}")
         for record in sorted(leases.values(), key=lambda r: r.key):
             click.echo(f"  {lease_line(record, now_ms)}")
+        layout = max((r.shards for r in leases.values()), default=1)
+        if layout > 1:
+            _echo_shards(target, layout, now_ms)
         click.echo(f"mode:        {mode}")
         click.echo(f"halted:      {'YES - ' + risk.halt_reason if risk.trading_halted else 'no'}")
         click.echo(f"daily P&L:   {dollars(risk.daily_pnl)} (day {risk.day or '-'})")
@@ -57,6 +60,23 @@ def status(target: Target) -> None:
         for order_id, order in sorted(orders.items()):
             click.echo(f"  {order_line(order)}  ({order_id})")
     _guarded(work)
+
+
+def _echo_shards(target: Target, layout: int, now_ms: int) -> None:
+    """Each shard's own items as it last saved them: its halt, daily P&L, positions, orders."""
+    click.echo(f"shards:      {layout}")
+    for index in range(layout):
+        store = _store(target)
+        store.use_shard(ShardId(index, layout))
+        state = store.load_state()
+        orders = (store.get_state_item(store.state_key("open_orders")) or {}).get("orders", {})
+        risk = state.risk
+        open_positions = sum(1 for p in state.positions.values() if p.net and not p.settled)
+        saved = _saved_at(store.get_state_item(store.state_key("risk_state")) or {}, now_ms)
+        click.echo(f"  shard {index + 1}/{layout}: halted "
+                   f"{'YES - ' + risk.halt_reason if risk.trading_halted else 'no'}, daily P&L "
+                   f"{dollars(risk.daily_pnl)}, {open_positions} positions, {len(orders)} "
+                   f"resting orders, saved {saved}")
 
 
 def lease_line(record: LeaseRecord, now_ms: int) -> str:

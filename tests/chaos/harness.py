@@ -47,6 +47,7 @@ class DoraProcess:
                                      stderr=subprocess.STDOUT, text=True, bufsize=1)
         self.events: list[Event] = []
         self.exit_s: float | None = None
+        self.heartbeat: Path | None = None  # its DORA_HEARTBEAT_FILE
         self._log_path = log_path
         self._changed = threading.Condition()
         self._reader = threading.Thread(target=self._read, daemon=True)
@@ -197,6 +198,7 @@ class ChaosRig:
             args += ["--shards", str(shards)]
         log_path = self.workdir / f"dora-{number}.log"
         process = DoraProcess(args, env, log_path)
+        process.heartbeat = Path(env["DORA_HEARTBEAT_FILE"])
         self.processes.append(process)
         return process
 

@@ -5,7 +5,10 @@ exchange's own orders: each carries the epoch and shard it was sent under (dora-
 
 from __future__ import annotations
 
+import os
 import statistics
+import subprocess
+import sys
 import time
 from collections import defaultdict
 from collections.abc import Callable
@@ -177,9 +180,18 @@ def _ts(event: Event) -> float:
     return datetime.fromisoformat(str(event["ts"]).replace("Z", "+00:00")).timestamp()
 
 
+def health_check(process: DoraProcess) -> int:
+    """The container health check (`python -m dora.cli.health`) on the process's heartbeat."""
+    env = {**os.environ, "DORA_HEARTBEAT_FILE": str(process.heartbeat)}
+    return subprocess.run([sys.executable, "-m", "dora.cli.health"], env=env, timeout=30,
+                          capture_output=True, check=False).returncode
+
+
 def run_handovers(rig: ChaosRig, how: str, count: int) -> LeaseFigures:
     figures = LeaseFigures()
     processes = start_pair(rig, figures)
+    standby = next(p for p in processes if not holder_cycles(p.events))
+    figures.notes.append(f"standby health check exit {health_check(standby)}")
     for _ in range(count):
         holder_of(processes)
         standby = rig.start_dora()  # the next standby, before the holder goes

@@ -34,6 +34,7 @@ def test_sigterm_hands_over_within_two_cycles_and_leaves_nothing_of_the_old_epoc
     figures = run_handovers(rig_factory(seed), "sigterm", HANDOVERS)
     print(figures.summary("sigterm"))
     assert_one_quoting_instance(figures)
+    assert "standby health check exit 0" in figures.notes  # a deploy's standbys stay healthy
     for handover in figures.handovers:
         assert handover.cycles <= 2, "the standby took more than two cycles to quote"
         assert handover.old_left == 0, "the old epoch's orders were left resting"

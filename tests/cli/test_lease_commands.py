@@ -63,6 +63,8 @@ def test_resume_clears_every_shard_s_own_halt_too(cli, dynamo_endpoint) -> None:
                                               halt_reason="daily_loss"))
     assert cli("halt", "--reason", "desk").exit_code == 0
     assert store.load_operator_halt().trading_halted
+    status = cli("status").output
+    assert "shards:      2" in status and "shard 2/2: halted YES - daily_loss" in status
     assert cli("resume").exit_code == 0
     assert not store.load_operator_halt().trading_halted
     for index in range(2):

@@ -20,10 +20,10 @@ from dora.bot.groups import GroupKeeper
 from dora.bot.lease import LeaseKeeper
 from dora.bot.persistence import Persister
 from dora.bot.state import BotState
+from dora.core.diff import Plan
 from dora.core.errors import DoraError, LeaseLostError, StoreError
 from dora.core.fencing import Whose
 from dora.core.market_config import GlobalConfig
-from dora.core.models import RestingOrder
 from dora.core.order_groups import ResetPolicy, TriggeredBy, default_group_limit
 from dora.core.overlay import Overlay
 from dora.core.units import Count
@@ -97,9 +97,17 @@ class Handover:
         self.groups.start_epoch(self.group_limit(state))
         self._persister.load_into(state)
 
-    def earlier_orders(self, state: BotState) -> list[RestingOrder]:
-        """dora's orders an earlier epoch (or an older dora) left in this shard's markets."""
-        return [o for o in state.resting if self.view.whose(o) is Whose.EARLIER]
+    def cancel_earlier(self, state: BotState) -> None:
+        """Cancel what earlier epochs (or an older dora) left in this shard's markets and the
+        group triggers did not take down (untagged orders, orders outside any group)."""
+        earlier = [o for o in state.resting if self.view.whose(o) is Whose.EARLIER]
+        if not earlier:
+            return
+        self._persister.record_special("startup_cancel", state, self._clock.now_ms())
+        report = self._executor.execute(Plan(cancels=tuple(earlier)), {}, batch=True)
+        log_event(self._log, EventType.STARTUP, "cancelled what earlier epochs left",
+                  cancelled=report.cancelled, already_gone=report.already_gone,
+                  **{f"cancel_404_{k.value}": n for k, n in report.gone.items()})
 
     # -- the group ------------------------------------------------------------------------------
     def group_limit(self, state: BotState) -> Count:

@@ -3,7 +3,10 @@
 Each cycle: refresh configs and flags (every N cycles), roll the trading day, reconcile from the
 exchange (orders with the read-lag overlay, fills, positions/balance/settlements on their cadence),
 check halt conditions, then quote in batch or per-market mode, persist on cadence, and log one
-CYCLE_SUMMARY. Startup waits until the exchange's reads reflect every earlier run's writes, then
+CYCLE_SUMMARY. Only the holder of a shard's lease does so (docs/architecture.md#lease); a process
+without one runs standby cycles that read and write nothing of consequence, and takes a lease over
+as soon as one is free. Taking one over touches no order before earlier epochs are fenced off
+(:mod:`dora.bot.handover`), waits until the exchange's reads reflect every earlier write, then
 reconciles before quoting. Once a stop is requested nothing more is placed, every call fits the
 stop budget, and the shutdown steps of :mod:`dora.bot.shutdown` run.
 """
@@ -28,7 +31,6 @@ from dora.bot.shutdown import Shutdown, Step, StopOutcome, StopParts
 from dora.bot.snapshot import SnapshotPublisher
 from dora.bot.state import BotState, Mode
 from dora.bot.status import CycleSummary, StatusSink, summarize_cycle
-from dora.core.diff import Plan
 from dora.core.errors import FatalError, LeaseLostError, StoreError, TransientError
 from dora.core.fencing import epoch_salt
 from dora.core.models import Fill, RestingOrder
@@ -166,13 +168,8 @@ class Bot:
         self.reconciler.sync_fills(self.state)
         self.reconciler.sync_positions(self.state)
         self.reconciler.sync_balance(self.state)
-        earlier = self.handover.earlier_orders(self.state)
-        if earlier and self.state.global_config.cancel_on_startup:
-            self.persister.record_special("startup_cancel", self.state, self.clock.now_ms())
-            report = self.executor.execute(Plan(cancels=tuple(earlier)), {}, batch=True)
-            log_event(self.log, EventType.STARTUP, "cancelled what earlier epochs left",
-                      cancelled=report.cancelled, already_gone=report.already_gone,
-                      **{f"cancel_404_{k.value}": n for k, n in report.gone.items()})
+        if self.state.global_config.cancel_on_startup:
+            self.handover.cancel_earlier(self.state)
         self.persister.save_state(self.state)
         self.taken_over = True
 

@@ -36,6 +36,7 @@ lint: $(STAMP)
 chaos: $(STAMP)
 	DORA_CHAOS_SEEDS="$(SEEDS)" DORA_CHAOS_KILLS=$(KILLS) DORA_CHAOS_RUNS=$(RUNS) \
 		DORA_CHAOS_HANDOVERS=$(HANDOVERS) DORA_CHAOS_LEASE_MS=$(LEASE_MS) \
+		DORA_CHAOS_OUTAGES="hang refuse" \
 		$(BIN)/python -m pytest tests/chaos -s -o timeout=1800
 
 bench: $(STAMP)

@@ -31,7 +31,13 @@ from dora.bot.shutdown import Shutdown, Step, StopOutcome, StopParts
 from dora.bot.snapshot import SnapshotPublisher
 from dora.bot.state import BotState, Mode
 from dora.bot.status import CycleSummary, StatusSink, summarize_cycle
-from dora.core.errors import FatalError, LeaseLostError, StoreError, TransientError
+from dora.core.errors import (
+    FatalError,
+    LeaseLostError,
+    OutOfTimeError,
+    StoreError,
+    TransientError,
+)
 from dora.core.fencing import epoch_salt
 from dora.core.models import Fill, RestingOrder
 from dora.core.order_groups import TriggeredBy
@@ -122,6 +128,8 @@ class Bot:
                 cycle_started = self.clock.monotonic()
                 self._guarded_cycle()
                 self._sleep_rest(cycle_started)
+        except OutOfTimeError:  # a stop came during startup and outlasted its wind-down
+            pass
         except Exception as exc:  # a fatal error or a bug: stop quoting safely either way
             log_event(self.log, EventType.ERROR, f"fatal: {exc}", level=logging.CRITICAL,
                       error_type=type(exc).__name__, exc_info=not isinstance(exc, FatalError))

@@ -68,9 +68,11 @@ class StopParts:
 @dataclass
 class StopOutcome:
     steps: dict[str, str] = field(default_factory=dict)  # name -> ok | failed: .. | skipped: ..
+    step_ms: dict[str, int] = field(default_factory=dict)  # name -> how long it took
     report: ExecutionReport = field(default_factory=ExecutionReport)
     unknown_creates: int = 0  # creates whose outcome was unknown when the stop began
     unknown_found_resting: int = 0  # of those, found resting by client order id (then cancelled)
+    unknown_unresolved: int = 0  # of those, neither found nor known absent (no current listing)
     final_fills: int = 0
     confirmed: bool = False  # a listing as of after dora's last write shows nothing of dora's
     left_resting: int = 0
@@ -86,6 +88,7 @@ class Shutdown:
         self._budget = budget
         self._before_step = before_step
         self.outcome = StopOutcome()
+        self._unknown: set[str] = set()  # client ids of creates not yet resolved
         self.steps = [
             Step("stop_placing", self._stop_placing, cap_s=1.0),
             Step("save_early", self._save, cap_s=5.0, leave_s=14.0),
@@ -101,6 +104,8 @@ class Shutdown:
         self.steps.insert(names.index(before) if before else len(names), step)
 
     def run(self, reason: str, cycles: int) -> StopOutcome:
+        self._unknown = self._unknown_creates()
+        self.outcome.unknown_creates = self.outcome.unknown_unresolved = len(self._unknown)
         for step in self.steps:
             self._run_step(step)
         self._finish()
@@ -108,6 +113,7 @@ class Shutdown:
         return self.outcome
 
     def _run_step(self, step: Step) -> None:
+        started = self._p.clock.monotonic()
         try:
             with self._budget.step(step.cap_s, leave_s=step.leave_s):
                 if (self._budget.remaining() or 0.0) < MIN_STEP_S:
@@ -116,12 +122,13 @@ class Shutdown:
                 if self._before_step is not None:
                     self._before_step()
                 step.run()
+            self.outcome.steps.setdefault(step.name, "ok")
         except DoraError as exc:
             self.outcome.steps[step.name] = f"failed: {type(exc).__name__}: {exc}"
             log_event(self._p.log, EventType.ERROR, f"shutdown step {step.name} failed: {exc}",
                       level=logging.ERROR, error_type=type(exc).__name__, step=step.name)
-            return
-        self.outcome.steps.setdefault(step.name, "ok")
+        finally:
+            self.outcome.step_ms[step.name] = round((self._p.clock.monotonic() - started) * 1000)
 
     # -- the steps ------------------------------------------------------------------------------
     def _stop_placing(self) -> None:
@@ -135,8 +142,6 @@ class Shutdown:
         self.outcome.report.merge(self._p.quoter.cancel_all_own(self._p.state, batch=True))
 
     def _settle(self) -> None:
-        unknown = self._unknown_creates()
-        self.outcome.unknown_creates = len(unknown)
         while True:
             left = self._budget.remaining() or 0.0
             as_of = self._p.reconciler.wait_until_current(
@@ -146,11 +151,13 @@ class Shutdown:
                 return
             listed = self._p.reconciler.list_resting(self._p.state)
             own = self._own(listed)
-            found = unknown & {o.client_order_id for o in own}
+            found = self._unknown & {o.client_order_id for o in own}
             self.outcome.unknown_found_resting += len(found)
-            unknown -= found
-            if not own:
+            self.outcome.unknown_unresolved -= len(found)
+            self._unknown -= found
+            if not own:  # the rest of the unknown creates never took effect, or are gone
                 self.outcome.confirmed = True
+                self.outcome.unknown_unresolved = 0
                 return
             self.outcome.report.merge(self._p.quoter.cancel_all_own(self._p.state, batch=True))
 
@@ -176,6 +183,9 @@ class Shutdown:
         if not out.confirmed:
             out.left.append(f"{len(own)} of dora's orders may still rest: no listing as of after "
                             f"dora's last write confirmed them gone")
+        if out.unknown_unresolved:
+            out.left.append(f"{out.unknown_unresolved} creates whose answers were lost are "
+                            f"unresolved; any that rests ends at its expiry")
         for name, status in out.steps.items():
             if status != "ok":
                 out.left.append(f"{name} {status}")
@@ -189,7 +199,9 @@ class Shutdown:
             cancel_failed=report.cancel_failed,
             **{f"cancel_404_{k.value}": n for k, n in report.gone.items()},
             unknown_creates=out.unknown_creates,
-            unknown_found_resting=out.unknown_found_resting, final_fills=out.final_fills,
+            unknown_found_resting=out.unknown_found_resting,
+            unknown_unresolved=out.unknown_unresolved, final_fills=out.final_fills,
             left_resting=out.left_resting, confirmed=out.confirmed, left=out.left,
-            steps=out.steps, elapsed_ms=round(self._budget.elapsed() * 1000),
+            steps=out.steps, step_ms=out.step_ms,
+            elapsed_ms=round(self._budget.elapsed() * 1000),
         )

@@ -1,6 +1,7 @@
 """Chaos settings from the environment (``make chaos`` sets them; ``make test`` runs the short
 defaults): DORA_CHAOS_SEEDS (space or comma separated), DORA_CHAOS_KILLS, DORA_CHAOS_RUNS,
-DORA_CHAOS_HANDOVERS (lease handovers per test), DORA_CHAOS_LEASE_MS."""
+DORA_CHAOS_OUTAGES (hang, refuse), DORA_CHAOS_HANDOVERS (lease handovers per test),
+DORA_CHAOS_LEASE_MS."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import pytest
 
 from dora.sim.runner import RunningSim
 from tests.chaos.harness import ChaosRig
+from tests.chaos.proxy import Mode
 from tests.chaos.scenarios import SIM_FAULTS
 
 
@@ -29,6 +31,11 @@ def chaos_lease_ms() -> int:
     """The lease the rig's processes use (short, so restarts after a kill -9 are quick;
     DORA_CHAOS_LEASE_MS=20000 measures takeovers with the production lease)."""
     return int(os.environ.get("DORA_CHAOS_LEASE_MS", "4000"))
+
+
+def chaos_outages() -> list[Mode]:
+    """How the exchange and DynamoDB stop answering in the outage test (hang is the worst case)."""
+    return [Mode(part) for part in os.environ.get("DORA_CHAOS_OUTAGES", "hang").split()]
 
 
 def chaos_runs() -> int:

@@ -136,7 +136,7 @@ class ChaosRig:
     workdir: Path
     markets: int
     interval_ms: int = 200
-    takers_per_s: str = "2"  # per market: enough outside trades to fill dora often
+    takers_per_s: str = "3"  # per market: enough outside trades to fill dora often
     lease_ms: int = 4000  # a restart after a kill -9 waits this out
     processes: list[DoraProcess] = field(default_factory=list)
     samples: list[Sample] = field(default_factory=list)
@@ -209,6 +209,12 @@ class ChaosRig:
     def set_knobs(self, **knobs: Any) -> None:
         response = requests.post(f"{self.sim.control_url}/knobs", json=knobs, timeout=5)
         response.raise_for_status()
+
+    def resize_quotes(self, quote_size: Decimal) -> None:
+        """A new quote size for every market: dora replaces all its quotes at its next refresh."""
+        for ticker in self.tickers[:self.markets]:
+            self.store.put_market_config_item(
+                {"market_id": ticker, **MARKET_CONFIG, "quote_size": quote_size})
 
     def cut_off(self, mode: Mode) -> None:
         """Make the exchange and DynamoDB stop answering (hang) or refuse connections."""

@@ -1,7 +1,8 @@
 """The chaos suite: real ``dora run`` processes under read lag, 5xx faults, lost write answers,
 outside flow, kill -9s and SIGTERMs, judged from the exchange's own state.
 
-``make test`` runs one seed with three kills; ``make chaos`` runs more seeds, kills and repeats.
+``make test`` runs one seed with three kills and the hanging outage; ``make chaos`` runs more
+seeds, kills and repeats, and a refusing outage too.
 Each test prints its figures (``-s`` shows them).
 """
 
@@ -9,8 +10,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.chaos.conftest import chaos_kills, chaos_runs, chaos_seeds
-from tests.chaos.proxy import Mode
+from tests.chaos.conftest import chaos_kills, chaos_outages, chaos_runs, chaos_seeds
 from tests.chaos.scenarios import (
     BUDGET_S,
     Figures,
@@ -61,7 +61,7 @@ def test_a_stop_right_after_lost_answers_leaves_nothing_resting(rig_factory, see
 
 
 @pytest.mark.timeout(240)
-@pytest.mark.parametrize("mode", [Mode.HANG, Mode.REFUSE])
+@pytest.mark.parametrize("mode", chaos_outages())
 @pytest.mark.parametrize("seed", SEEDED_RUNS)
 def test_sigterm_with_exchange_and_dynamodb_unreachable_exits_within_the_budget(
     rig_factory, seed, mode

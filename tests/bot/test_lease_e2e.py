@@ -119,6 +119,8 @@ def test_a_holder_frozen_past_its_lease_places_nothing_and_cannot_save(bot_env_f
     request = OrderRequest(env.tickers[0], Side.BID, 100, 100, "dora-e1s0-frozen-1-x-b0")
     report = frozen.executor.execute(Plan(places=(request,)), {}, batch=True)
     assert report.placed == 0 and report.place_rejected == 1
+    assert report.events[0]["error_code"] == "lease_not_held"  # never sent (else the exchange
+    # would refuse it too: its group was triggered by the successor)
     try:
         frozen.persister.save_state(frozen.state)
         raise AssertionError("a stale holder saved its state")

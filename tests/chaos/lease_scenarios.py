@@ -29,9 +29,9 @@ class Handover:
     how: str  # sigterm | kill
     seconds: float  # from the signal to the new epoch's first order on the exchange
     after_release: float | None  # from the old holder's lease release (SIGTERM) to that order
-    cycles: int  # the new holder's cycles from the lease's release to its first quotes
+    cycles: int  # the new holder's cycles from the old one's stop to its first quotes
     old_left: int  # orders of the old epoch still resting once the new epoch quotes
-    old_cancelled_by_dora: int  # old-epoch orders the new holder cancelled one by one
+    old_cancelled_by_dora: int  # old-epoch orders cancelled one by one after the signal
 
 
 @dataclass
@@ -144,7 +144,7 @@ def hand_over(rig: ChaosRig, processes: list[DoraProcess], how: str,
                lambda: sample(rig, figures))
     old_ids = {o.order_id for o in rig.all_orders() if tags(o)[0] <= old_epoch}
     cancelled_by_dora = {a.order_id for a in rig.sim.context.counters.cancel_answers()
-                         if _answer_ms(a) > first.created_ms} & old_ids
+                         if _answer_ms(a) >= sent * 1000} & old_ids
     released = [_ts(e) for e in old.of_type("LEASE") if e.get("lease_event") == "released"]
     figures.handovers.append(Handover(
         how=how, seconds=first.created_ms / 1000 - sent,
@@ -161,10 +161,10 @@ def _answer_ms(answer: Any) -> int:
 
 
 def _cycles_to_quote(old: DoraProcess, new: DoraProcess) -> int:
-    """The new holder's cycles from the old one's release (or its own acquisition after a
-    kill) to the first cycle in which it placed orders."""
-    released = [_ts(e) for e in old.of_type("LEASE") if e.get("lease_event") == "released"]
-    start = released[-1] if released else max(
+    """The new holder's cycles from the old one's stop (its SHUTDOWN line; after a kill, the
+    new one's acquisition) to the first cycle in which it placed orders."""
+    stopped = [_ts(e) for e in old.of_type("SHUTDOWN")]
+    start = stopped[-1] if stopped else max(
         _ts(e) for e in new.of_type("LEASE") if e.get("lease_event") == "acquired")
     cycles = 0
     for event in new.of_type("CYCLE_SUMMARY"):

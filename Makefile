@@ -13,7 +13,7 @@ RUNS ?= 2
 HANDOVERS ?= 5
 LEASE_MS ?= 4000
 
-.PHONY: run test lint bench chaos image clean
+.PHONY: run test lint bench chaos soak-cash image clean
 
 $(STAMP): requirements/runtime.txt requirements/local.txt requirements/dev.txt setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -38,6 +38,9 @@ chaos: $(STAMP)
 		DORA_CHAOS_HANDOVERS=$(HANDOVERS) DORA_CHAOS_LEASE_MS=$(LEASE_MS) \
 		DORA_CHAOS_OUTAGES="hang refuse" \
 		$(BIN)/python -m pytest tests/chaos -s -o timeout=1800
+
+soak-cash: $(STAMP)
+	DORA_SOAK=1 $(BIN)/python -m pytest tests/bot/test_cash_ledger_e2e.py -q -p no:logging
 
 bench: $(STAMP)
 	$(BIN)/python -m dora.cli.bench_core

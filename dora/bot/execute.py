@@ -5,9 +5,15 @@ hold. Per-market mode sends the same plan one order at a time. Per-order failure
 market, order and error and left to the next cycle's reconcile; nothing is retried mid-cycle.
 Every write is recorded in the read-lag overlay, dated by the exchange's own timestamp or, without
 one, by when its answer arrived (never earlier: the write may have applied at any moment until
-then). A place is held back (to the next cycle) when a cancel on the same market and side failed:
-the order it was to replace may still be resting. Once a stop is requested nothing is placed. A
-cancel answered "already gone" is classed (:mod:`dora.core.cancel_history`).
+then). For the promised-cash ledger a place is dated the same way, a release as early as it may
+have applied. A place is held back (to the next cycle) when a cancel on the same market and side
+failed: the order it was to replace may still be resting. Once a stop is requested nothing is
+placed. A cancel answered "already gone" is classed (:mod:`dora.core.cancel_history`).
+``confirm``, when given, sees the places after the cancels and decreases went out (with the report
+so far) and returns the ones still to send: the cash check re-runs there on what the exchange
+really freed, since an order dora cancels may have filled first. Kept orders close to lapsing get
+their expiry renewed (:meth:`Executor.renew`, sent by :mod:`dora.bot.renew`, policy in
+:mod:`dora.core.renewal`); a renewal moves no cash, so it writes nothing to the ledger.
 """
 
 from __future__ import annotations
@@ -17,8 +23,11 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
 
+from dora.bot.renew import Renewer
 from dora.core.cancel_history import CancelHistory, GoneClass
 from dora.core.diff import Decrease, Plan
+from dora.core.fees import taker_fee_bound
+from dora.core.ledger import CashWrite, WriteKind
 from dora.core.models import (
     CancelResult,
     CancelStatus,
@@ -26,9 +35,11 @@ from dora.core.models import (
     OrderRequest,
     PlaceResult,
     PlaceStatus,
+    RenewResult,
     RestingOrder,
 )
-from dora.core.overlay import Overlay, is_unconfirmed, unconfirmed_order
+from dora.core.overlay import Overlay, is_unconfirmed, request_expiry_ms, unconfirmed_order
+from dora.core.renewal import Renewals
 from dora.core.units import Count, format_count, format_price
 from dora.runtime.clock import Clock
 from dora.runtime.logs import EventType, log_event
@@ -40,6 +51,7 @@ UNCONFIRMED_GRACE_MS = 10_000
 
 T = TypeVar("T")
 R = TypeVar("R")
+Confirm = Callable[[Sequence[OrderRequest], "ExecutionReport"], Sequence[OrderRequest]]
 
 
 class OrderWriter(Protocol):
@@ -48,6 +60,8 @@ class OrderWriter(Protocol):
     def cancel_order(self, order_id: str) -> CancelResult: ...
     def cancel_orders(self, order_ids: Sequence[str]) -> list[CancelResult]: ...
     def decrease_order(self, order_id: str, reduce_to: Count) -> DecreaseResult: ...
+    def renew_order(self, order: RestingOrder, expiration_s: int) -> RenewResult: ...
+    def spare_write_tokens(self) -> int: ...  # (renewals: dora.bot.renew.RenewWriter)
 
 
 @dataclass
@@ -62,8 +76,13 @@ class ExecutionReport:
     place_unknown: int = 0
     place_held: int = 0
     place_stopped: int = 0
+    renewed: int = 0  # expiry-only amends the exchange confirmed
+    renew_unknown: int = 0  # their answer was lost (the overlay assumes they applied)
+    renew_failed: int = 0  # refused or not sent
+    renew_deferred: int = 0  # due, but left to a later cycle by the write budget
     gone: dict[GoneClass, int] = field(default_factory=lambda: dict.fromkeys(GoneClass, 0))
     events: list[dict[str, Any]] = field(default_factory=list)
+    writes: list[CashWrite] = field(default_factory=list)  # for the promised-cash ledger
 
     @property
     def operations(self) -> int:
@@ -80,11 +99,13 @@ class ExecutionReport:
         for name in (
             "cancelled", "already_gone", "cancel_failed", "decreased", "decrease_failed",
             "placed", "place_rejected", "place_unknown", "place_held", "place_stopped",
+            "renewed", "renew_unknown", "renew_failed", "renew_deferred",
         ):
             setattr(self, name, getattr(self, name) + getattr(other, name))
         for gone_class, count in other.gone.items():
             self.gone[gone_class] += count
         self.events.extend(other.events)
+        self.writes.extend(other.writes)
 
 
 class Executor:
@@ -99,9 +120,12 @@ class Executor:
         self._may_place = may_place
         self.history = CancelHistory()
         self.last_write_ms = 0  # the latest moment one of dora's writes can have taken effect
+        self._renewer = Renewer(writer, overlay, clock, logger, may_renew=may_place,
+                                on_write=self._wrote, grace_ms=UNCONFIRMED_GRACE_MS)
 
     def execute(
-        self, plan: Plan, decision_ids: Mapping[str, str], *, batch: bool
+        self, plan: Plan, decision_ids: Mapping[str, str], *, batch: bool,
+        confirm: Confirm | None = None,
     ) -> ExecutionReport:
         report = ExecutionReport()
         self.history.prune(self._clock.now_ms())
@@ -117,8 +141,18 @@ class Executor:
             log_event(self._log, EventType.ORDER_RESULT, "stopping: places not sent",
                       status="STOPPED", count=len(places))
             places = []
+        if confirm is not None and places:
+            places = list(confirm(places, report))
         self._place(places, decision_ids, report, batch=batch)
         return report
+
+    def renew(
+        self, renewals: Renewals, due: Sequence[RestingOrder], decision_ids: Mapping[str, str]
+    ) -> ExecutionReport:
+        """Renew the expiry of ``due`` within this cycle's spare write tokens (:mod:`.renew`)."""
+        counts = self._renewer.renew(renewals, due, lambda o: _order_fields(o, decision_ids))
+        return ExecutionReport(renewed=counts.renewed, renew_unknown=counts.unknown,
+                               renew_failed=counts.failed, renew_deferred=counts.deferred)
 
     def _wrote(self, returned_ms: int, exchange_ts_ms: int = 0) -> None:
         self.last_write_ms = max(self.last_write_ms, returned_ms, exchange_ts_ms)
@@ -188,6 +222,8 @@ class Executor:
         decision_ids: Mapping[str, str], report: ExecutionReport, *, batch: bool,
     ) -> None:
         fields = _order_fields(order, decision_ids) | {"latency_ms": latency_ms}
+        # a release is dated as early as it may have applied (a late date could count it twice)
+        sent_ms = returned_ms - latency_ms
         if result.status is CancelStatus.FAILED:
             report.cancel_failed += 1
             if result.error_code == "outcome_unknown":
@@ -206,9 +242,12 @@ class Executor:
             report.gone[gone] += 1
             fields["gone_class"] = gone.value
             status = "ALREADY_GONE"
+            report.writes.append(_released(WriteKind.GONE, order, 0, max(result.ts_ms, sent_ms)))
         else:
             report.cancelled += 1
             status = "CANCELLED"
+            report.writes.append(_released(WriteKind.CANCEL, order, result.reduced_by,
+                                           max(result.ts_ms, sent_ms)))
         self.history.record_gone(order.order_id, returned_ms)
         log_event(self._log, EventType.ORDER_CANCELLED, "order cancelled", status=status, **fields)
         report.events.append(_exec_event("ORDER_CANCEL", status, fields))
@@ -217,6 +256,7 @@ class Executor:
         self, decrease: Decrease, decision_ids: Mapping[str, str], report: ExecutionReport
     ) -> None:
         order = decrease.order
+        sent_ms = self._clock.now_ms()
         result = self._writer.decrease_order(order.order_id, decrease.reduce_to)
         returned_ms = self._clock.now_ms()
         self._wrote(returned_ms, result.ts_ms)
@@ -232,10 +272,14 @@ class Executor:
             self._overlay.record_cancelled(order.order_id, result.ts_ms or returned_ms)
             self.history.record_gone(order.order_id, returned_ms)
             report.already_gone += 1
+            report.writes.append(_released(WriteKind.GONE, order, 0, max(result.ts_ms, sent_ms)))
             return
         self._overlay.record_decreased(order.order_id, result.remaining,
                                        result.ts_ms or returned_ms)
         report.decreased += 1
+        report.writes.append(_released(WriteKind.DECREASE, order,
+                                       order.remaining - result.remaining,
+                                       max(result.ts_ms, sent_ms)))
         log_event(self._log, EventType.ORDER_RESULT, "order decreased", status="DECREASED",
                   **fields)
 
@@ -278,6 +322,7 @@ class Executor:
             # The exchange may still apply a create after dora stopped waiting for it.
             self._overlay.record_placed(unconfirmed_order(request, sent_ms),
                                         returned_ms + UNCONFIRMED_GRACE_MS)
+            report.writes.append(_placed(request, returned_ms + UNCONFIRMED_GRACE_MS))
             log_event(self._log, EventType.ORDER_RESULT, "outcome unknown; reconcile decides",
                       level=logging.WARNING, status="UNKNOWN", error_msg=result.error_message,
                       **fields)
@@ -285,15 +330,30 @@ class Executor:
             return
         report.placed += 1
         self._wrote(returned_ms, result.ts_ms)
+        # dated as late as it may have applied: a promise dated too early could look already
+        # reflected in a balance that does not show it yet
+        report.writes.append(_placed(request, result.ts_ms or returned_ms))
         if result.remaining > 0:
             order = RestingOrder(
                 order_id=result.order_id, client_order_id=request.client_order_id,
                 ticker=request.ticker, side=request.side, price=request.price,
                 remaining=result.remaining, filled=result.filled, created_ms=sent_ms,
+                expires_ms=request_expiry_ms(request),
             )
             self._overlay.record_placed(order, result.ts_ms or returned_ms)
         log_event(self._log, EventType.ORDER_PLACED, "order placed", status="ACCEPTED", **fields)
         report.events.append(_exec_event("ORDER_RESULT", "ACCEPTED", fields))
+
+
+def _placed(request: OrderRequest, written_ms: int) -> CashWrite:
+    fees = 0 if request.post_only else taker_fee_bound(request.side, request.price, request.count)
+    return CashWrite(WriteKind.PLACE, request.client_order_id, request.ticker, request.side,
+                     request.price, request.count, written_ms, fees)
+
+
+def _released(kind: WriteKind, order: RestingOrder, count: Count, written_ms: int) -> CashWrite:
+    return CashWrite(kind, order.order_id, order.ticker, order.side, order.price, count,
+                     written_ms)
 
 
 def _order_fields(order: RestingOrder, decision_ids: Mapping[str, str]) -> dict[str, Any]:

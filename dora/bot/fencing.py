@@ -1,9 +1,10 @@
 """The last gate before the exchange: no order write without the lease, every order in the
 epoch's group (docs/architecture.md#lease).
 
-:class:`FencedOrders` stands between the executor and the client. Creates (and amends, which
-keep an order alive) go out only while the lease has at least half its duration left and the
-epoch's group is open, each stamped with the group; cancels and decreases only while the lease
+:class:`FencedOrders` stands between the executor and the client. Creates (and amends and
+expiry renewals, which keep an order alive) go out only while the lease has at least half its
+duration left (creates and amends also only while the epoch's group is open, each stamped with
+the group); cancels and decreases only while the lease
 is held and not over. What the gate stops comes back as a refused result, exactly as the
 exchange's own refusals do, so the executor's bookkeeping needs nothing new.
 """
@@ -23,6 +24,8 @@ from dora.core.models import (
     OrderRequest,
     PlaceResult,
     PlaceStatus,
+    RenewResult,
+    RenewStatus,
     RestingOrder,
 )
 from dora.core.shards import ShardId, ShardPlan
@@ -112,6 +115,17 @@ class FencedOrders:
                                    order.client_order_id)
             return _refused(request, refusal)
         return self._client.amend_order(order, price, total_count)
+
+    def renew_order(self, order: RestingOrder, expiration_s: int) -> RenewResult:
+        """An expiry-only amend keeps an order alive: the lease must have half its time left."""
+        if not self._lease.may_place():
+            return RenewResult(order.order_id, RenewStatus.NOT_SENT,
+                               expires_ms=expiration_s * 1000, error_code=NOT_HELD,
+                               error_message="not sent: lease not held")
+        return self._client.renew_order(order, expiration_s)
+
+    def spare_write_tokens(self) -> int:
+        return self._client.spare_write_tokens()
 
     def cancel_order(self, order_id: str) -> CancelResult:
         if not self._lease.may_write():

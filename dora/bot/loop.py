@@ -317,7 +317,8 @@ class Bot:
         self.handover.follow_config(self.state.global_config)
         if self.lease.held is not None:
             self.persister.refresh_shared(self.state, self.lease.peers())
-        self.reconciler.sync_rules(self.state, sorted(self.state.configs))
+        held = {t for t, p in self.state.positions.items() if p.net and not p.settled}
+        self.reconciler.sync_rules(self.state, sorted(set(self.state.configs) | held))
         wanted = self._wanted_mode()
         if wanted is not self.mode:
             log_event(self.log, EventType.MODE_SWITCH, f"execution mode {self.mode} -> {wanted}",

@@ -56,6 +56,11 @@ CYCLE_METRICS: tuple[MetricSpec, ...] = (
     MetricSpec("Cancel404FillRace", "Count", "cancel_404_fill_race"),
     MetricSpec("Cancel404LostAnswer", "Count", "cancel_404_lost_answer"),
     MetricSpec("Cancel404Stale", "Count", "cancel_404_stale"),
+    # expiry renewals: failed should stay near 0; deferred staying up means too little budget
+    MetricSpec("OrdersRenewed", "Count", "renewed"),
+    MetricSpec("RenewalsUnknown", "Count", "renew_unknown"),
+    MetricSpec("RenewalsFailed", "Count", "renew_failed"),
+    MetricSpec("RenewalsDeferred", "Count", "renew_deferred"),
     MetricSpec("Fills", "Count", "fills"),
     MetricSpec("MarketsQuoted", "Count", "markets_quoted"),
     MetricSpec("RestingOrders", "Count", "resting_orders"),
@@ -71,6 +76,10 @@ CYCLE_METRICS: tuple[MetricSpec, ...] = (
     MetricSpec("OrderGroupTriggered", "Count", "group_triggered"),
     MetricSpec("ReadBudgetUsed", "Percent", "read_budget_used_pct"),
     MetricSpec("WriteBudgetUsed", "Percent", "write_budget_used_pct"),
+    MetricSpec("BalanceMicros", "None", "balance"),
+    MetricSpec("PromisedCashMicros", "None", "promised"),
+    MetricSpec("MarketsClosing", "Count", "closing"),
+    MetricSpec("MarketErrors", "Count", "market_errors"),
 )
 # Summary fields that are deliberately not metrics (identifiers, running totals, nested maps).
 NOT_METRICS = frozenset({"cycle", "mode", "fills_total", "net_position", "by_group", "role",

@@ -109,7 +109,7 @@ class Persister:
             self._save_snapshot_after_conflict(state)
         self._store.save_open_orders(state.resting, state.decision_ids)
         if state.balance is not None:
-            self._store.save_balance(state.balance)
+            self._store.save_balance(state.balance, state.cash_view())
         log_event(self._log, EventType.STATE_SAVE, "state saved", positions=len(state.positions))
 
     def after_cycle(
@@ -169,7 +169,8 @@ class Persister:
     ) -> None:
         records = []
         for ticker, decision in outcome.decisions.items():
-            signature = decision_signature(decision)
+            close = outcome.closes.get(ticker)
+            signature = decision_signature(decision, close)
             if state.decision_signatures.get(ticker) == signature:
                 continue
             state.decision_signatures[ticker] = signature
@@ -180,6 +181,7 @@ class Persister:
             records.append(decision_record(
                 decision, self._run_id, did, state.books.get(ticker), state.trades.get(ticker, ()),
                 position.net if position else 0, self._version,
+                close=close, strategy=outcome.strategies.get(ticker, ""),
             ))
         if records:
             self._store.put_decision_records(records)

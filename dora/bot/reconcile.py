@@ -28,7 +28,7 @@ from dora.core.models import (
     TsMs,
 )
 from dora.core.overlay import Overlay
-from dora.core.positions import apply_fills, apply_settlement
+from dora.core.positions import apply_fills, apply_settlement, with_known_age
 from dora.core.units import Micros, format_count, format_price
 from dora.runtime.clock import Clock
 from dora.runtime.logs import EventType, log_event
@@ -121,6 +121,7 @@ class Reconciler:
             state.fills_total += len(applied.applied)
             state.unlogged_fills.extend(applied.applied)
         self._prune_seen(state)
+        state.cash_ledger = state.cash_ledger.settle_fills(state.as_of_ms)
         state.last_sync_ms["fills"] = state.as_of_ms
         return list(applied.applied)
 
@@ -145,7 +146,9 @@ class Reconciler:
             state.rules.update({m.ticker: m for m in markets})
 
     def sync_balance(self, state: BotState) -> None:
+        """The balance, and the promised-cash ledger forgets what the balance now shows."""
         state.balance = self._reader.fetch_balance()
+        state.cash_ledger = state.cash_ledger.settle(state.balance.updated_ts_ms or state.as_of_ms)
         state.last_sync_ms["balance"] = state.as_of_ms
 
     def sync_positions(self, state: BotState) -> None:
@@ -157,6 +160,7 @@ class Reconciler:
             ours = state.positions.get(ticker, PositionState(ticker))
             theirs = reported[ticker].position if ticker in reported else 0
             self._check_drift(state, ours, theirs, reported.get(ticker))
+        state.positions = with_known_age(state.positions, state.as_of_ms)
         state.last_sync_ms["positions"] = state.as_of_ms
 
     def sync_settlements(self, state: BotState, since_ms: TsMs) -> Micros:
@@ -185,7 +189,8 @@ class Reconciler:
             if not self._view.owns(reported.ticker):
                 continue
             state.positions[reported.ticker] = PositionState(
-                reported.ticker, net=reported.position, open_cost=abs(reported.exposure)
+                reported.ticker, net=reported.position, open_cost=abs(reported.exposure),
+                opened_ms=now_ms if reported.position else 0,
             )
         # fills inside the overlap window are already in those positions: never apply them again
         for fill in self._reader.fetch_fills(since_ms=max(0, now_ms - self._overlap_ms)):
@@ -217,6 +222,16 @@ class Reconciler:
             is_taker=fill.is_taker, decision_id=state.decision_ids.get(fill.order_id, ""),
             client_order_id=state.client_order_ids.get(fill.order_id, ""),
         )
+        reason = state.close_orders.get(fill.order_id)
+        if reason is not None:
+            position = state.positions.get(fill.ticker, PositionState(fill.ticker))
+            log_event(
+                self._log, EventType.POSITION_CLOSE, "close filled", phase="filled",
+                market=fill.ticker, reason=reason, order_id=fill.order_id, side=fill.side.value,
+                price=format_price(fill.price), size=format_count(fill.count),
+                fee_micros=fill.fee, realized_pnl_micros=pnl, is_taker=fill.is_taker,
+                position_now=format_count(position.net),
+            )
 
     def _prune_seen(self, state: BotState) -> None:
         horizon = state.risk.last_fill_ts_ms - 2 * self._overlap_ms

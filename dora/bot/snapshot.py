@@ -249,6 +249,7 @@ class SnapshotPublisher:
         interval = bot.settings.interval_ms
         balance = state.balance
         lease = bot.lease.snapshot()
+        ledger = state.cash_view()
         return BotSnapshot(
             run_id=bot.run_id, version=self._version, labels=self._labels, taken_ms=now_ms,
             interval_ms=state.global_config.loop_interval_ms if interval is None else interval,
@@ -265,6 +266,7 @@ class SnapshotPublisher:
                           summary.write_headroom_pct, self._rate_limited),
             lease=LeaseView(holder=lease.holder, held=lease.role is Role.HOLDER,
                             standby=lease.role is Role.STANDBY, expires_ms=lease.expires_ms),
+            cash=CashView(ledger.balance, ledger.promised, ledger.free) if ledger else None,
         )
 
     def _track_realized(self, state: BotState, fills: Sequence[tuple[Fill, Micros]]) -> None:

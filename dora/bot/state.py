@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from dora.core.exit_policy import CloseWalk
+from dora.core.ledger import CashLedger, CashView
 from dora.core.market_config import GlobalConfig, InvalidMarketConfig, MarketConfig
 from dora.core.models import (
     Balance,
@@ -54,6 +56,9 @@ class BotState:
     operator_halt: str = ""
     elsewhere_exposure: Count = 0
     elsewhere_pnl: Micros = 0
+    cash_ledger: CashLedger = field(default_factory=CashLedger)  # dora's writes vs the balance
+    close_walks: dict[str, CloseWalk] = field(default_factory=dict)  # last passive close price
+    close_orders: dict[str, str] = field(default_factory=dict)  # order id -> close reason
 
     def quotable_markets(self) -> list[str]:
         """Markets with an enabled, valid config and known rules, in a stable order."""
@@ -66,3 +71,16 @@ class BotState:
 
     def valid_configs(self) -> dict[str, MarketConfig]:
         return {t: c for t, c in self.configs.items() if isinstance(c, MarketConfig)}
+
+    def exit_markets(self) -> list[str]:
+        """Markets where dora holds an open position and knows the rules, in a stable order."""
+        return sorted(t for t, p in self.positions.items()
+                      if p.net and not p.settled and t in self.rules)
+
+    def cash_view(self) -> CashView | None:
+        """The balance and what dora's writes it does not show yet do to it (None before the
+        first balance read). A balance without its own timestamp counts as of the orders'."""
+        if self.balance is None:
+            return None
+        as_of = self.balance.updated_ts_ms or self.as_of_ms
+        return self.cash_ledger.view(self.balance.balance, as_of)

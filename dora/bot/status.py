@@ -76,7 +76,13 @@ class CycleSummary:
     daily_pnl: Micros
     halted: bool
     by_group: Mapping[str, Mapping[str, int]] = field(default_factory=dict)
-    free_cash: Micros | None = None  # None until a balance has been read
+    # the promised-cash ledger's free cash: balance - promised + released; None until a balance
+    # has been read
+    free_cash: Micros | None = None
+    balance: Micros | None = None  # the exchange's, as of its own timestamp
+    promised: Micros = 0  # dora's places the balance does not show yet
+    closing: int = 0  # markets with a close intent this cycle
+    market_errors: int = 0  # markets skipped because their strategy failed
     # cancels answered "already gone", by why (dora.core.cancel_history); stale must stay 0
     cancel_404_fill_race: int = 0
     cancel_404_lost_answer: int = 0
@@ -92,6 +98,11 @@ class CycleSummary:
     budget_share_pct: int = 100
     read_budget_used_pct: int = 0
     write_budget_used_pct: int = 0
+    # expiry renewals (dora.core.renewal): confirmed, answer lost, refused/not sent, left for later
+    renewed: int = 0
+    renew_unknown: int = 0
+    renew_failed: int = 0
+    renew_deferred: int = 0
 
 
 def summarize_cycle(
@@ -101,6 +112,7 @@ def summarize_cycle(
     delta = bot.client.stats.since(dict(stats_before))
     report = outcome.report
     own = [o for o in bot.state.resting if o.client_order_id.startswith(bot.settings.id_prefix)]
+    cash = bot.state.cash_view()
     summary = CycleSummary(
         cycle=bot.cycle, mode=bot.mode.value,
         duration_ms=round((bot.clock.monotonic() - started) * 1000),
@@ -116,12 +128,16 @@ def summarize_cycle(
         net_position=sum(p.net for p in bot.state.positions.values() if not p.settled),
         daily_pnl=bot.state.risk.daily_pnl, halted=bot.state.risk.trading_halted,
         by_group=_by_group(delta),
-        free_cash=bot.state.balance.balance if bot.state.balance is not None else None,
+        free_cash=cash.free if cash else None, balance=cash.balance if cash else None,
+        promised=cash.promised if cash else 0, closing=len(outcome.closes),
+        market_errors=len(outcome.market_errors),
         cancel_404_fill_race=report.gone[GoneClass.FILL_RACE],
         cancel_404_lost_answer=report.gone[GoneClass.LOST_ANSWER],
         cancel_404_stale=report.gone[GoneClass.STALE],
         **_lease_fields(bot),
         **_budget_fields(bot, delta, bot.cycle_period_s or bot.clock.monotonic() - started),
+        renewed=report.renewed, renew_unknown=report.renew_unknown,
+        renew_failed=report.renew_failed, renew_deferred=report.renew_deferred,
     )
     _log_summary(bot, summary, report.operations)
     return summary
@@ -183,6 +199,11 @@ def _log_summary(bot: CycleSource, summary: CycleSummary, operations: int) -> No
         "group_triggered": summary.group_triggered, "budget_share_pct": summary.budget_share_pct,
         "read_budget_used_pct": summary.read_budget_used_pct,
         "write_budget_used_pct": summary.write_budget_used_pct,
+        "markets_closing": summary.closing, "market_errors": summary.market_errors,
+        "balance_micros": summary.balance, "promised_micros": summary.promised,
+        "free_micros": summary.free_cash,
+        "orders_renewed": summary.renewed, "renew_unknown": summary.renew_unknown,
+        "renew_failed": summary.renew_failed, "renew_deferred": summary.renew_deferred,
     }
     log_event(bot.log, EventType.CYCLE_SUMMARY, "cycle summary", **fields)
     emit_cycle_metrics(bot.log, summary, env=bot.settings.env, timestamp_ms=bot.clock.now_ms())
@@ -230,9 +251,17 @@ def format_status(s: CycleSummary) -> str:
         f"cycle {s.cycle:>4} [{state}] quoting {s.markets_quoted} mkts | resting {s.resting_orders}"
         f" | +{s.placed}/-{s.cancelled} orders | fills {s.fills_total}"
         f" | net {format_count(s.net_position)} | P&L ${format_micros(s.daily_pnl)[:-4]}"
+        f" | {_cash(s)}"
         f" | api {s.requests} req {s.tokens} tok | headroom r{s.read_headroom_pct}%"
         f" w{s.write_headroom_pct}% | {s.duration_ms} ms"
     )
+
+
+def _cash(s: CycleSummary) -> str:
+    if s.balance is None or s.free_cash is None:
+        return "cash -"
+    return (f"cash ${format_micros(s.balance)[:-4]} promised ${format_micros(s.promised)[:-4]}"
+            f" free ${format_micros(s.free_cash)[:-4]}")
 
 
 def format_run_summary(summaries: Sequence[CycleSummary]) -> str:

@@ -30,7 +30,8 @@ from dora.core.models import (
     RestingOrder,
     Side,
 )
-from dora.core.strategy import QuoteInputs, TargetQuote, compute_targets, remove_own_orders
+from dora.core.strategies.base import QuoteInputs, TargetQuote, remove_own_orders
+from dora.core.strategies.classic import compute_targets
 from dora.core.units import ONE_CONTRACT
 
 NOW_MS = 1_767_225_600_000

@@ -49,12 +49,16 @@ def flag_value(name: str, value: Any) -> str:
     kind = FLAG_KINDS.get(name, "")
     if kind == "Micros":
         return dollars(int(value))
+    if kind == "Price":
+        return price(int(value))
     if kind == "Count":
         return contracts(int(value))
     if kind == "bool":
         return "true" if value else "false"
     if kind == "int" and name.endswith("_ms"):
         return f"{value} ms"
+    if kind == "int" and name.endswith("_s"):
+        return f"{value} s"
     return str(value)
 
 

@@ -22,6 +22,7 @@ from dora.cli.display import FLAG_KINDS, effective_flags, flag_value, market_lin
 from dora.cli.target import Target, target_options
 from dora.core.errors import DoraError, StaleWriteError, StoreError
 from dora.core.market_config import (
+    OPTIONAL_MARKET_FIELDS,
     GlobalConfig,
     InvalidMarketConfig,
     MarketConfig,
@@ -40,9 +41,6 @@ MARKET_KEY_FIELD = "market_id"
 MARKET_FIELDS: Final = tuple(
     f.name for f in dataclass_fields(MarketConfig) if f.name not in (MARKET_KEY_FIELD, "extra")
 )
-# Absent means "not set" for these (market_config reads a missing or null value as unset).
-OPTIONAL_MARKET_FIELDS: Final = frozenset({"fair_value", "toxicity_score", "event_ticker",
-                                            "shard"})
 GLOBAL_KEYS: Final = tuple(f.name for f in dataclass_fields(GlobalConfig) if f.name != "extra")
 REMOVE_FIELD: Final = object()  # an assignment `field=` with nothing after the `=`
 
@@ -329,8 +327,10 @@ def _in_units(name: str, problem: str) -> str:
 _FLAG_TYPE_DESCRIPTIONS: Final = {
     "Count": "a number of contracts, e.g. 500",
     "Micros": "a dollar amount, e.g. 100",
+    "Price": "a price in dollars, e.g. 0.05",
     "bool": "true or false",
     "int": "a whole number",
+    "str": "a name, e.g. classic",
 }
 
 

@@ -19,7 +19,7 @@ from dora.core.models import CancelStatus, PositionState
 from dora.core.positions import avg_entry_price
 from dora.core.shards import ShardId, all_lease_keys
 from dora.core.timefmt import parse_iso_ms
-from dora.core.units import format_count
+from dora.core.units import UnitError, dollars_decimal_to_micros, format_count
 from dora.runtime.clock import SystemClock
 from dora.store.lease import LeaseRecord
 
@@ -54,6 +54,7 @@ def status(target: Target) -> None:
         for key in ("risk_state", "open_orders", "balance"):
             item = store.get_state_item(key) or {}
             click.echo(f"{key + ' saved:':<19}{_saved_at(item, now_ms)}")
+        _echo_cash(store.get_state_item("balance") or {})
         _echo_positions(state.positions)
         orders = (store.get_state_item("open_orders") or {}).get("orders", {})
         click.echo(f"resting orders: {len(orders)}")
@@ -88,6 +89,18 @@ def lease_line(record: LeaseRecord, now_ms: int) -> str:
     return (f"{record.key:<9} {holder:<40} epoch {record.epoch} of {record.shards} shard(s), "
             f"expires {expires}, group {record.order_group_id or '-'}"
             f" (+{len(record.retired_groups)} retired)")
+
+
+def _echo_cash(item: Mapping[str, Any]) -> None:
+    """The saved balance and the promised-cash ledger's view of it (docs/architecture.md)."""
+    def amount(key: str) -> str:
+        value = item.get(key)
+        try:
+            return "-" if value is None else dollars(dollars_decimal_to_micros(value))
+        except UnitError:
+            return str(value)
+    click.echo(f"cash:              balance {amount('balance')}, promised {amount('promised')}, "
+               f"free {amount('free')} (balance as of {item.get('exchange_updated_at', '-')})")
 
 
 def _saved_at(item: Mapping[str, Any], now_ms: int) -> str:

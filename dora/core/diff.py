@@ -14,6 +14,9 @@ Per managed market, dora's orders (client_order_id starting with ``id_prefix``) 
 
 Orders in markets outside ``managed`` are cancelled. Orders without the prefix (an operator's
 manual orders) are never cancelled nor decreased, and never count toward a target.
+
+An immediate target (the exit policy's urgent close) is never matched: it becomes an
+immediate-or-cancel, reduce-only order of its own every time, and nothing of it rests afterwards.
 """
 
 from __future__ import annotations
@@ -23,8 +26,8 @@ import re
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 
-from dora.core.models import OrderRequest, OrderStatus, RestingOrder, Side
-from dora.core.strategy import TargetQuote
+from dora.core.models import OrderRequest, OrderStatus, RestingOrder, Side, TimeInForce
+from dora.core.strategies.base import TargetQuote
 from dora.core.units import Count, Price
 
 CLIENT_ORDER_ID_MAX = 64
@@ -55,8 +58,10 @@ class Plan:
 
 
 def client_order_id(id_prefix: str, id_salt: str, target: TargetQuote) -> str:
-    """``<prefix><salt>-<ticker hash>-<b|a><level>``: deterministic, unique per (salt, ticker,
-    side, level), at most 64 characters of Kalshi's client_order_id alphabet."""
+    """``<prefix><salt>-<ticker hash>-<tag>``: deterministic, unique per (salt, ticker, side,
+    level, kind), at most 64 characters of Kalshi's client_order_id alphabet. The tag is
+    ``b<level>``/``a<level>`` for a quote, ``cb``/``ca`` for a resting close and ``xb``/``xa``
+    for an immediate close."""
     return _format_id(id_prefix, id_salt, _ticker_digest(target.ticker), target)
 
 
@@ -65,7 +70,10 @@ def _ticker_digest(ticker: str) -> str:
 
 
 def _format_id(id_prefix: str, id_salt: str, digest: str, target: TargetQuote) -> str:
-    value = f"{id_prefix}{id_salt}-{digest}-{'b' if target.side is Side.BID else 'a'}{target.level}"
+    side = "b" if target.side is Side.BID else "a"
+    kind = ("x" if target.immediate else "c") if target.close else ""
+    tag = f"{kind}{side}" if kind else f"{side}{target.level}"
+    value = f"{id_prefix}{id_salt}-{digest}-{tag}"
     if len(value) > CLIENT_ORDER_ID_MAX or not _CLIENT_ORDER_ID_CHARS.match(value):
         raise ValueError(f"client_order_id {value!r}: prefix/salt too long or bad characters")
     return value
@@ -86,10 +94,15 @@ class _Builder:
         digest = self._digests.get(target.ticker)
         if digest is None:
             digest = self._digests[target.ticker] = _ticker_digest(target.ticker)
-        self.places.append(OrderRequest(
-            target.ticker, target.side, target.price, count,
-            _format_id(self.prefix, self.salt, digest, target),
-        ))
+        client_id = _format_id(self.prefix, self.salt, digest, target)
+        if target.immediate:
+            self.places.append(OrderRequest(
+                target.ticker, target.side, target.price, count, client_id,
+                time_in_force=TimeInForce.IOC, post_only=False, reduce_only=True,
+            ))
+            return
+        self.places.append(OrderRequest(target.ticker, target.side, target.price, count,
+                                        client_id))
 
     def match(self, orders: list[RestingOrder], target: TargetQuote) -> None:
         """Orders (oldest first) at the target's side and price -> keep/decrease/cancel/top-up."""
@@ -139,7 +152,10 @@ def diff_orders(
     for ticker in sorted(targets):
         if ticker not in managed:
             continue
-        for target in _merge_targets(targets[ticker]):
+        for target in targets[ticker]:
+            if target.immediate:
+                builder.place(target, target.size)
+        for target in _merge_targets([t for t in targets[ticker] if not t.immediate]):
             at_price = own.pop((ticker, target.side, target.price), None)
             if at_price is None:
                 builder.place(target, target.size)

@@ -6,36 +6,48 @@ cannot carry an exact price). A missing field takes the predecessor bot's defaul
 min_spread 0.06, max_inventory_yes/no 100, inventory_skew_factor 0.25, enabled False). A malformed
 field makes that market's config an :class:`InvalidMarketConfig` with a readable reason; unknown
 fields are kept verbatim in ``extra`` and written back by :func:`market_config_to_item`.
+
+The position-closing settings (``stop_loss``, ``take_profit``, ``max_hold_s``,
+``close_positions_before_s``, ``urgent_before_s``, ``close_max_slippage``, ``close_on_disable``)
+and ``strategy`` are optional per market: unset, the global config's value of the same name
+applies (:mod:`dora.core.exit_policy` resolves them).
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from decimal import Decimal
 from fractions import Fraction
 from typing import Any
 
+from dora.core.config_values import (
+    ConfigValueError,
+    Reader,
+    read_bool,
+    read_count,
+    read_decimal,
+    read_fraction,
+    read_int,
+    read_micros,
+    read_price,
+    read_str,
+)
 from dora.core.units import (
     ONE_DOLLAR,
     Count,
     Micros,
     Price,
-    UnitError,
-    contracts_decimal_to_count,
     count_to_decimal,
-    dollars_decimal_to_micros,
-    dollars_decimal_to_price,
     micros_to_decimal,
     price_to_decimal,
 )
 
 FAIR_VALUE_SOURCES = ("trades", "microprice", "mid")
 MAX_LEVELS = 20
-
-
-class ConfigValueError(ValueError):
-    """One field of a config item is malformed; the message names the field and the problem."""
+DEFAULT_STRATEGY = "classic"
+STRATEGY_NAME = re.compile(r"^[A-Za-z0-9_.\-]{1,64}$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +67,14 @@ class MarketConfig:
     fair_value_source: str = "trades"
     tight_book_spread: Price = 600
     volatility_gate: bool = True
+    stop_loss: Micros | None = None
+    take_profit: Micros | None = None
+    max_hold_s: int | None = None
+    close_positions_before_s: int | None = None
+    urgent_before_s: int | None = None
+    close_max_slippage: Price | None = None
+    close_on_disable: bool | None = None
+    strategy: str | None = None
     shard: int | None = None  # the shard that quotes it (0-based); None: by the ticker's hash
     extra: Mapping[str, Any] = field(default_factory=dict)
 
@@ -78,9 +98,26 @@ def _market_problem(c: MarketConfig) -> str:
         (c.fair_value_source in FAIR_VALUE_SOURCES,
          f"fair_value_source must be one of {', '.join(FAIR_VALUE_SOURCES)}"),
         (0 <= c.tight_book_spread < ONE_DOLLAR, "tight_book_spread must be >= 0 and < 1"),
+        *_exit_checks(c),
         (c.shard is None or c.shard >= 0, "shard must be >= 0"),
     )
     return next((message for ok, message in checks if not ok), "")
+
+
+def _exit_checks(c: MarketConfig | GlobalConfig) -> tuple[tuple[bool, str], ...]:
+    """The closing settings and ``strategy``, shared by the market and the global config."""
+    return (
+        (c.stop_loss is None or c.stop_loss > 0, "stop_loss must be > 0 dollars"),
+        (c.take_profit is None or c.take_profit > 0, "take_profit must be > 0 dollars"),
+        (c.max_hold_s is None or c.max_hold_s > 0, "max_hold_s must be > 0"),
+        (c.close_positions_before_s is None or c.close_positions_before_s >= 0,
+         "close_positions_before_s must be >= 0"),
+        (c.urgent_before_s is None or c.urgent_before_s >= 0, "urgent_before_s must be >= 0"),
+        (c.close_max_slippage is None or 0 <= c.close_max_slippage < ONE_DOLLAR,
+         "close_max_slippage must be >= 0 and < 1"),
+        (c.strategy is None or bool(STRATEGY_NAME.match(c.strategy)),
+         "strategy must be 1-64 letters, digits, '_', '.' or '-'"),
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,102 +127,39 @@ class InvalidMarketConfig:
     raw: Mapping[str, Any]
 
 
-# -- value readers: each raises ConfigValueError naming the field --------------------------------
-
-
-def _number(key: str, value: Any) -> Decimal | int | str:
-    if isinstance(value, bool) or not isinstance(value, Decimal | int | str):
-        raise ConfigValueError(f"{key} must be a number, got {type(value).__name__}")
-    return value
-
-
-def _read_units(key: str, value: Any, convert: Callable[[Decimal | int | str], int]) -> int:
-    try:
-        return convert(_number(key, value))
-    except UnitError as exc:
-        raise ConfigValueError(f"{key}: {exc}") from exc
-
-
-def _read_price(key: str, value: Any) -> Price:
-    return _read_units(key, value, dollars_decimal_to_price)
-
-
-def _read_count(key: str, value: Any) -> Count:
-    return _read_units(key, value, contracts_decimal_to_count)
-
-
-def _read_micros(key: str, value: Any) -> Micros:
-    return _read_units(key, value, dollars_decimal_to_micros)
-
-
-def _read_int(key: str, value: Any) -> int:
-    number = _number(key, value)
-    try:
-        exact = Decimal(number)
-    except ArithmeticError as exc:
-        raise ConfigValueError(f"{key} must be an integer, got {value!r}") from exc
-    if not exact.is_finite() or exact != exact.to_integral_value():
-        raise ConfigValueError(f"{key} must be an integer, got {value!r}")
-    return int(exact)
-
-
-def _read_fraction(key: str, value: Any) -> Fraction:
-    number = _number(key, value)
-    try:
-        exact = Decimal(number)
-    except ArithmeticError as exc:
-        raise ConfigValueError(f"{key} must be a number, got {value!r}") from exc
-    if not exact.is_finite():
-        raise ConfigValueError(f"{key} must be a finite number")
-    return Fraction(exact)
-
-
-def _read_bool(key: str, value: Any) -> bool:
-    """DynamoDB BOOL, or the numbers 0/1, or the strings true/false (hand-edited items)."""
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, Decimal | int) and value in (0, 1):
-        return bool(value)
-    if isinstance(value, str) and value.strip().lower() in ("true", "false"):
-        return value.strip().lower() == "true"
-    raise ConfigValueError(f"{key} must be a boolean, got {value!r}")
-
-
-def _read_str(key: str, value: Any) -> str:
-    if not isinstance(value, str):
-        raise ConfigValueError(f"{key} must be a string, got {type(value).__name__}")
-    return value
-
-
-def _read_decimal(key: str, value: Any) -> Decimal:
-    number = _number(key, value)
-    try:
-        return Decimal(number)
-    except ArithmeticError as exc:
-        raise ConfigValueError(f"{key} must be a number, got {value!r}") from exc
-
-
-Reader = Callable[[str, Any], Any]
-
 _MARKET_READERS: dict[str, Reader] = {
-    "enabled": _read_bool,
-    "quote_size": _read_count,
-    "min_spread": _read_price,
-    "max_inventory_yes": _read_count,
-    "max_inventory_no": _read_count,
-    "inventory_skew_factor": _read_fraction,
-    "fair_value": _read_price,
-    "toxicity_score": _read_decimal,
-    "event_ticker": _read_str,
-    "levels": _read_int,
-    "level_spacing_ticks": _read_int,
-    "fair_value_source": _read_str,
-    "tight_book_spread": _read_price,
-    "volatility_gate": _read_bool,
-    "shard": _read_int,
+    "enabled": read_bool,
+    "quote_size": read_count,
+    "min_spread": read_price,
+    "max_inventory_yes": read_count,
+    "max_inventory_no": read_count,
+    "inventory_skew_factor": read_fraction,
+    "fair_value": read_price,
+    "toxicity_score": read_decimal,
+    "event_ticker": read_str,
+    "levels": read_int,
+    "level_spacing_ticks": read_int,
+    "fair_value_source": read_str,
+    "tight_book_spread": read_price,
+    "volatility_gate": read_bool,
+    "shard": read_int,
 }
-# Fields where an explicit DynamoDB NULL means "not set".
-_NULLABLE = frozenset({"fair_value", "toxicity_score", "event_ticker", "shard"})
+# The closing settings and the strategy: per market, or as the global default.
+_EXIT_READERS: dict[str, Reader] = {
+    "stop_loss": read_micros,
+    "take_profit": read_micros,
+    "max_hold_s": read_int,
+    "close_positions_before_s": read_int,
+    "urgent_before_s": read_int,
+    "close_max_slippage": read_price,
+    "close_on_disable": read_bool,
+    "strategy": read_str,
+}
+_MARKET_READERS.update(_EXIT_READERS)
+# Fields where an explicit DynamoDB NULL (or no value) means "not set".
+OPTIONAL_MARKET_FIELDS = frozenset({"fair_value", "toxicity_score", "event_ticker", "shard",
+                                    *_EXIT_READERS})
+_NULLABLE = OPTIONAL_MARKET_FIELDS
 
 
 def parse_market_config(item: Mapping[str, Any]) -> MarketConfig | InvalidMarketConfig:
@@ -239,8 +213,25 @@ def market_config_to_item(config: MarketConfig) -> dict[str, Any]:
         item["toxicity_score"] = config.toxicity_score
     if config.event_ticker:
         item["event_ticker"] = config.event_ticker
+    item.update(_exit_items(config))
     if config.shard is not None:
         item["shard"] = Decimal(config.shard)
+    return item
+
+
+def _exit_items(config: MarketConfig | GlobalConfig) -> dict[str, Any]:
+    """The closing settings and ``strategy`` that are set, as DynamoDB values."""
+    writers: dict[str, Callable[[Any], Any]] = {
+        "stop_loss": micros_to_decimal, "take_profit": micros_to_decimal,
+        "max_hold_s": Decimal, "close_positions_before_s": Decimal,
+        "urgent_before_s": Decimal, "close_max_slippage": price_to_decimal,
+        "close_on_disable": bool, "strategy": str,
+    }
+    item: dict[str, Any] = {}
+    for name, write in writers.items():
+        value = getattr(config, name)
+        if value is not None:
+            item[name] = write(value)
     return item
 
 
@@ -271,6 +262,15 @@ class GlobalConfig:
     close_guard_ms: int = 600_000
     daily_reset_hour_utc: int = 0
     max_consecutive_errors: int = 10
+    stop_loss: Micros | None = None
+    take_profit: Micros | None = None
+    max_hold_s: int | None = None
+    close_positions_before_s: int | None = None  # None: as long as the close guard
+    urgent_before_s: int = 120
+    close_max_slippage: Price = 500
+    close_on_disable: bool = False
+    min_cash_reserve: Micros = 0
+    strategy: str = DEFAULT_STRATEGY
     # one active instance per shard (docs/architecture.md#lease) and its order group
     shards: int | None = None  # how many shards; DORA_SHARDS or --shards win over it
     lease_duration_ms: int = 20_000
@@ -281,22 +281,29 @@ class GlobalConfig:
 
 
 _GLOBAL_READERS: dict[str, Reader] = {
-    "max_total_exposure": _read_count,
-    "max_daily_loss": _read_micros,
-    "trading_enabled": _read_bool,
-    "loop_interval_ms": _read_int,
-    "cancel_on_startup": _read_bool,
-    "use_batch_execution": _read_bool,
-    "config_refresh_cycles": _read_int,
-    "close_guard_ms": _read_int,
-    "daily_reset_hour_utc": _read_int,
-    "max_consecutive_errors": _read_int,
-    "shards": _read_int,
-    "lease_duration_ms": _read_int,
-    "max_matched_contracts_15s": _read_count,
-    "order_group_reset": _read_str,
-    "order_group_cooloff_s": _read_int,
+    "max_total_exposure": read_count,
+    "max_daily_loss": read_micros,
+    "trading_enabled": read_bool,
+    "loop_interval_ms": read_int,
+    "cancel_on_startup": read_bool,
+    "use_batch_execution": read_bool,
+    "config_refresh_cycles": read_int,
+    "close_guard_ms": read_int,
+    "daily_reset_hour_utc": read_int,
+    "max_consecutive_errors": read_int,
+    **_EXIT_READERS,
+    "min_cash_reserve": read_micros,
+    "shards": read_int,
+    "lease_duration_ms": read_int,
+    "max_matched_contracts_15s": read_count,
+    "order_group_reset": read_str,
+    "order_group_cooloff_s": read_int,
 }
+# Keys whose explicit null means "not set" (the default applies, no problem reported).
+_GLOBAL_NULLABLE = frozenset({
+    "use_batch_execution", "stop_loss", "take_profit", "max_hold_s", "close_positions_before_s",
+    "shards", "max_matched_contracts_15s",
+})
 _GLOBAL_LIMITS: dict[str, tuple[int, int | None]] = {  # inclusive lower, optional upper bound
     "max_total_exposure": (0, None),
     "max_daily_loss": (0, None),
@@ -305,14 +312,19 @@ _GLOBAL_LIMITS: dict[str, tuple[int, int | None]] = {  # inclusive lower, option
     "close_guard_ms": (0, None),
     "daily_reset_hour_utc": (0, 23),
     "max_consecutive_errors": (1, None),
+    "stop_loss": (1, None),
+    "take_profit": (1, None),
+    "max_hold_s": (1, None),
+    "close_positions_before_s": (0, None),
+    "urgent_before_s": (0, None),
+    "close_max_slippage": (0, ONE_DOLLAR - 1),
+    "min_cash_reserve": (0, None),
     "shards": (1, 16),
     "lease_duration_ms": (2_000, 120_000),
     "max_matched_contracts_15s": (100, None),
     "order_group_cooloff_s": (15, None),
 }
 _GROUP_RESET_POLICIES = ("auto", "manual")
-# Keys whose explicit null means "not set" (the default applies, no problem reported).
-_GLOBAL_NULLABLE = frozenset({"use_batch_execution", "shards", "max_matched_contracts_15s"})
 
 
 # Where a malformed value falls when the key guards risk: the reading that allows the least.
@@ -359,6 +371,8 @@ def parse_global_config(item: Mapping[str, Any] | None) -> tuple[GlobalConfig, l
 
 
 def _check_global_limit(key: str, value: Any) -> None:
+    if key == "strategy" and not STRATEGY_NAME.match(value):
+        raise ConfigValueError(f"strategy {value!r} must be 1-64 letters, digits, '_', '.' or '-'")
     if key == "order_group_reset" and value not in _GROUP_RESET_POLICIES:
         raise ConfigValueError(
             f"order_group_reset must be one of {', '.join(_GROUP_RESET_POLICIES)}, got {value!r}")
@@ -372,14 +386,18 @@ def _check_global_limit(key: str, value: Any) -> None:
 
 def global_config_to_item(config: GlobalConfig) -> dict[str, Any]:
     item: dict[str, Any] = dict(config.extra)
+    exits = _exit_items(config)
     for f in fields(config):
         if f.name == "extra":
             continue
         value = getattr(config, f.name)
-        if f.name in ("max_total_exposure", "max_matched_contracts_15s"):
+        if f.name in _EXIT_READERS:
+            if f.name in exits:
+                item[f.name] = exits[f.name]
+        elif f.name in ("max_total_exposure", "max_matched_contracts_15s"):
             if value is not None:
                 item[f.name] = count_to_decimal(value)
-        elif f.name == "max_daily_loss":
+        elif f.name in ("max_daily_loss", "min_cash_reserve"):
             item[f.name] = micros_to_decimal(value)
         elif isinstance(value, bool | str) or value is None:
             if value is not None:

@@ -158,6 +158,7 @@ class RestingOrder:
     status: OrderStatus = OrderStatus.RESTING
     created_ms: TsMs = 0
     order_group_id: str = ""
+    expires_ms: TsMs = 0  # when the exchange cancels it unless renewed; 0: it never expires
 
 
 @dataclass(frozen=True, slots=True)
@@ -276,6 +277,28 @@ class DecreaseResult:
     error_message: str = ""
 
 
+class RenewStatus(StrEnum):
+    """How an expiry-only amend (a renewal, :mod:`dora.core.renewal`) ended."""
+
+    RENEWED = "renewed"
+    UNKNOWN = "unknown"  # the answer was lost: it may have applied
+    NOT_SENT = "not_sent"  # it never reached the exchange (connection, 429, stop budget)
+    NOT_FOUND = "not_found"  # 404: the order is gone, or the exchange has no such call
+    CONFLICT = "conflict"  # 409: the order or its market cannot change now (closed, paused)
+    REJECTED = "rejected"  # 400/422: the request was not accepted as sent
+    UNSUPPORTED = "unsupported"  # the exchange refuses the call itself (retired, not allowed)
+
+
+@dataclass(frozen=True, slots=True)
+class RenewResult:
+    order_id: str
+    status: RenewStatus
+    expires_ms: TsMs = 0  # the expiry asked for
+    ts_ms: TsMs = 0  # the exchange's time of the answer; 0 when it gave none
+    error_code: str = ""
+    error_message: str = ""
+
+
 @dataclass(frozen=True, slots=True)
 class OrderGroup:
     group_id: str
@@ -297,6 +320,9 @@ class PositionState:
 
     ``open_cost`` is the cash paid for the open long lot (net > 0) or received for the open short
     lot (net < 0); the average entry price is derived from it, so no rounding accumulates.
+    ``opened_ms`` is when the open lot was opened (its first fill, or when dora first saw it if it
+    came from elsewhere); ``last_reduced_ms`` is the time of the last fill that made it smaller.
+    Both are 0 when unknown. The stuck-position rule and the health checks read them.
     """
 
     ticker: str
@@ -305,6 +331,8 @@ class PositionState:
     realized_pnl: Micros = 0  # net of fees
     fees_paid: Micros = 0
     settled: bool = False
+    opened_ms: TsMs = 0
+    last_reduced_ms: TsMs = 0
 
 
 @dataclass(frozen=True, slots=True)

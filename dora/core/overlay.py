@@ -7,7 +7,9 @@ exchange's as-of time passes them, and corrects each listing:
 
 - an order we placed (or whose create outcome is unknown) but not listed yet counts as resting;
 - an order we cancelled that is still listed does not;
-- an order we decreased is shown at its new size.
+- an order we decreased is shown at its new size;
+- an order whose expiry we renewed (or whose renewal's answer was lost) shows the new expiry, so
+  a lagging listing does not make dora renew it twice.
 
 A cancel is remembered from the moment the exchange said the order was gone (its own ``ts_ms``,
 else when its answer arrived, never earlier) until a listing as of a later moment no longer shows
@@ -40,7 +42,12 @@ def unconfirmed_order(request: OrderRequest, sent_ms: TsMs) -> RestingOrder:
         price=request.price,
         remaining=request.count,
         created_ms=sent_ms,
+        expires_ms=request_expiry_ms(request),
     )
+
+
+def request_expiry_ms(request: OrderRequest) -> TsMs:
+    return 0 if request.expiration_s is None else request.expiration_s * 1000
 
 
 @dataclass
@@ -49,6 +56,7 @@ class Overlay:
     cancelled: dict[str, TsMs] = field(default_factory=dict)  # by order id
     decreased: dict[str, tuple[int, TsMs]] = field(default_factory=dict)  # order id -> remaining
     groups_cancelled: dict[str, TsMs] = field(default_factory=dict)  # order group id -> trigger
+    renewed: dict[str, tuple[TsMs, TsMs]] = field(default_factory=dict)  # order id -> expires_ms
 
     def record_placed(self, order: RestingOrder, written_ms: TsMs) -> None:
         self.placed[order.client_order_id] = (order, written_ms)
@@ -63,6 +71,9 @@ class Overlay:
     def record_decreased(self, order_id: str, remaining: int, written_ms: TsMs) -> None:
         self.decreased[order_id] = (remaining, written_ms)
 
+    def record_renewed(self, order_id: str, expires_ms: TsMs, written_ms: TsMs) -> None:
+        self.renewed[order_id] = (expires_ms, written_ms)
+
     def expire(self, as_of_ms: TsMs, listed_ids: frozenset[str] = frozenset()) -> None:
         """Forget writes the exchange's read endpoints already reflect (a cancelled order only
         once the listing no longer shows it)."""
@@ -72,6 +83,7 @@ class Overlay:
         self.decreased = {k: v for k, v in self.decreased.items() if v[1] > as_of_ms}
         self.groups_cancelled = {k: ts for k, ts in self.groups_cancelled.items()
                                  if ts > as_of_ms}
+        self.renewed = {k: v for k, v in self.renewed.items() if v[1] > as_of_ms}
 
     def apply(self, listed: Sequence[RestingOrder], as_of_ms: TsMs) -> list[RestingOrder]:
         """The resting set as it really is now: the listing (as of ``as_of_ms``) plus our writes."""
@@ -90,6 +102,9 @@ class Overlay:
         return view
 
     def _corrected(self, order: RestingOrder) -> RestingOrder:
+        renewal = self.renewed.get(order.order_id)
+        if renewal is not None and renewal[0] > order.expires_ms:
+            order = replace(order, expires_ms=renewal[0])
         entry = self.decreased.get(order.order_id)
         if entry is None or entry[0] >= order.remaining:
             return order

@@ -35,7 +35,10 @@ def apply_fill(state: PositionState, fill: Fill) -> tuple[PositionState, Micros]
     signed = fill.count * fill.side.sign
     cash = notional(fill.price, fill.count)
     net, open_cost, realized = state.net, state.open_cost, -fill.fee
+    opened, reduced = state.opened_ms, state.last_reduced_ms
     if net == 0 or (net > 0) == (signed > 0):
+        if net == 0:
+            opened, reduced = fill.ts_ms, 0
         net, open_cost = net + signed, open_cost + cash
     else:
         closing = min(fill.count, abs(net))
@@ -45,8 +48,11 @@ def apply_fill(state: PositionState, fill: Fill) -> tuple[PositionState, Micros]
         opening = fill.count - closing
         net += signed
         open_cost = open_cost - released + notional(fill.price, opening)
+        reduced = fill.ts_ms
+        if net == 0 or opening:  # flat, or flipped: a new lot (if any) starts now
+            opened, reduced = (fill.ts_ms, 0) if opening else (0, fill.ts_ms)
     new = replace(state, net=net, open_cost=open_cost, realized_pnl=state.realized_pnl + realized,
-                  fees_paid=state.fees_paid + fill.fee)
+                  fees_paid=state.fees_paid + fill.fee, opened_ms=opened, last_reduced_ms=reduced)
     return new, realized
 
 
@@ -95,7 +101,7 @@ def apply_settlement(state: PositionState, result: str) -> tuple[PositionState, 
     else:
         realized = state.open_cost - notional(payout_price, -state.net)
     closed = replace(state, net=0, open_cost=0, realized_pnl=state.realized_pnl + realized,
-                     settled=True)
+                     settled=True, opened_ms=0)
     return closed, realized
 
 
@@ -107,6 +113,25 @@ def unrealized_pnl(state: PositionState, book: OrderBook) -> Micros:
     if state.net < 0 and book.asks:
         return state.open_cost - notional(book.asks[0].price, -state.net)
     return 0
+
+
+def held_since_ms(state: PositionState) -> TsMs:
+    """Since when the position has been held without getting smaller: the later of when its lot
+    was opened and its last reducing fill; 0 when flat or unknown."""
+    if state.net == 0:
+        return 0
+    return max(state.opened_ms, state.last_reduced_ms)
+
+
+def with_known_age(
+    positions: Mapping[str, PositionState], now_ms: TsMs
+) -> dict[str, PositionState]:
+    """Open positions whose age is unknown (saved before dora kept it, or adopted from the
+    exchange) count as opened ``now_ms``: a rule about age never acts on an age it cannot show."""
+    return {
+        ticker: replace(p, opened_ms=now_ms) if p.net and not p.opened_ms else p
+        for ticker, p in positions.items()
+    }
 
 
 def avg_entry_price(state: PositionState) -> Price | None:

@@ -11,21 +11,52 @@ from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
 
+from dora.core.exit_policy import CloseIntent
 from dora.core.models import Level, OrderBook, PublicTrade
-from dora.core.strategy import QuoteDecision
+from dora.core.strategies.base import QuoteDecision
 from dora.core.timefmt import iso_ms
-from dora.core.units import Count, Price, count_to_decimal, price_to_decimal
+from dora.core.units import Count, Price, count_to_decimal, micros_to_decimal, price_to_decimal
 
 RECENT_TRADES_IN_RECORD = 3
 TOP_LEVELS_IN_RECORD = 3
 
 
-def decision_signature(decision: QuoteDecision) -> tuple[object, ...]:
+def decision_signature(
+    decision: QuoteDecision, close: CloseIntent | None = None
+) -> tuple[object, ...]:
     """What must change for a new decision record to be written."""
-    return (decision.reason, tuple((t.side, t.price, t.size, t.level) for t in decision.targets))
+    targets = tuple((t.side, t.price, t.size, t.level, t.immediate) for t in decision.targets)
+    closing = (close.reason, close.reasons, close.price) if close is not None else ()
+    return (decision.reason, targets, closing)
 
 
 def decision_record(
+    decision: QuoteDecision, run_id: str, decision_id: str, book_levels: OrderBook | None,
+    trades: Sequence[PublicTrade], net: Count, version: str, *,
+    close: CloseIntent | None = None, strategy: str = "",
+) -> dict[str, Any]:
+    """``strategy``: the strategy that proposed the quotes ("" when none ran); ``close``: the
+    exit policy's intent when it replaced them (``position_close``)."""
+    record = _record(decision, run_id, decision_id, book_levels, trades, net, version)
+    if strategy:
+        record["strategy"] = strategy
+    if close is not None:
+        record["position_close"] = close_record(close)
+    return record
+
+
+def close_record(close: CloseIntent) -> dict[str, Any]:
+    return {
+        "reason": close.reason, "reasons": list(close.reasons), "side": close.side.value,
+        "size": count_to_decimal(close.size), "price": _price(close.price),
+        "immediate": close.immediate, "reference": _price(close.reference),
+        "unrealized_pnl": (micros_to_decimal(close.unrealized)
+                           if close.unrealized is not None else None),
+        "detail": close.detail,
+    }
+
+
+def _record(
     decision: QuoteDecision, run_id: str, decision_id: str, book_levels: OrderBook | None,
     trades: Sequence[PublicTrade], net: Count, version: str,
 ) -> dict[str, Any]:
@@ -55,7 +86,8 @@ def decision_record(
         "price_calc": _price_calc(decision, newest[0] if newest else None),
         "target_quotes": [
             {"side": t.side.value, "price": price_to_decimal(t.price),
-             "size": count_to_decimal(t.size), "level": t.level}
+             "size": count_to_decimal(t.size), "level": t.level,
+             **({"close": t.close, "immediate": t.immediate} if t.close else {})}
             for t in decision.targets
         ],
         "num_targets": len(decision.targets),

@@ -136,6 +136,14 @@ class RateLimiter:
     def rate(self, bucket: Bucket) -> float:
         return self._buckets[bucket].rate
 
+    def available(self, bucket: Bucket) -> int:
+        """Whole tokens ``bucket`` holds now (0 while a 429 backoff has it blocked)."""
+        target = self._buckets[bucket]
+        with self._lock:
+            if target.blocked_for() > 0:
+                return 0
+            return max(math.floor(target.available() + _TOKEN_EPSILON), 0)
+
     def headroom(self, bucket: Bucket) -> Fraction:
         target = self._buckets[bucket]
         with self._lock:

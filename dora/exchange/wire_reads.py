@@ -65,6 +65,7 @@ def parse_order(o: Mapping[str, Any]) -> RestingOrder:
         status=enum(o, "status", OrderStatus, what),
         created_ms=opt_time_ms(o, "created_time", what),
         order_group_id=opt(o, "order_group_id", str, what, ""),
+        expires_ms=opt_time_ms(o, "expiration_time", what),
     )
 
 

@@ -2,7 +2,8 @@
 
 The shapes are the ones the predecessor's dashboard and manager read (money in dollars and sizes in
 contracts, as exact Decimals), plus the exact fields dora needs to restore itself without rounding
-(``open_cost_micros``, ``fees_paid``, ``settled``, ``day``, ``last_fill_ts_ms``).
+(``open_cost_micros``, ``fees_paid``, ``settled``, ``day``, ``last_fill_ts_ms``, a position's
+``opened_ts_ms`` / ``last_reduced_ts_ms``, and the balance's ``promised`` / ``free``).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from dataclasses import dataclass
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
 
+from dora.core.ledger import CashView
 from dora.core.models import Balance, Fill, PositionState, RestingOrder, RiskState, Side, TsMs
 from dora.core.timefmt import iso_ms, parse_iso_ms, utc_date
 from dora.core.units import (
@@ -97,7 +99,14 @@ def _position_map(position: PositionState) -> dict[str, Any]:
         "open_cost_micros": position.open_cost,
         "fees_paid": micros_to_decimal(position.fees_paid),
         "settled": position.settled,
+        **_age_fields(position),
     }
+
+
+def _age_fields(position: PositionState) -> dict[str, int]:
+    """The lot's age, each only when known: an item holds more open positions without zeros."""
+    ages = {"opened_ts_ms": position.opened_ms, "last_reduced_ts_ms": position.last_reduced_ms}
+    return {name: value for name, value in ages.items() if value}
 
 
 def parse_positions(item: Mapping[str, Any] | None) -> dict[str, PositionState]:
@@ -119,6 +128,8 @@ def _parse_position(ticker: str, entry: Mapping[str, Any]) -> PositionState:
         realized_pnl=micros_from_item(entry.get("realized_pnl")),
         fees_paid=micros_from_item(entry.get("fees_paid")),
         settled=bool(entry.get("settled", False)),
+        opened_ms=int_from_item(entry.get("opened_ts_ms")),  # absent in older items: unknown
+        last_reduced_ms=int_from_item(entry.get("last_reduced_ts_ms")),
     )
 
 
@@ -208,7 +219,10 @@ def _order_map(order: RestingOrder, decision_ids: Mapping[str, str]) -> dict[str
     }
 
 
-def balance_body(balance: Balance, now_ms: TsMs) -> dict[str, Any]:
+def balance_body(balance: Balance, now_ms: TsMs, cash: CashView | None = None) -> dict[str, Any]:
+    """The predecessor's ``balance``/``payout``/``total``, and beside them the promised-cash
+    ledger's view: ``promised`` (places the balance does not show yet), ``released`` (cancels
+    it does not show yet) and ``free`` (what dora may still commit)."""
     body: dict[str, Any] = {
         "balance": micros_to_decimal(balance.balance),
         "payout": micros_to_decimal(balance.portfolio_value),
@@ -217,6 +231,10 @@ def balance_body(balance: Balance, now_ms: TsMs) -> dict[str, Any]:
     }
     if balance.updated_ts_ms:
         body["exchange_updated_at"] = iso_ms(balance.updated_ts_ms)
+    if cash is not None:
+        body["promised"] = micros_to_decimal(cash.promised)
+        body["released"] = micros_to_decimal(cash.released)
+        body["free"] = micros_to_decimal(cash.free)
     return body
 
 

@@ -16,6 +16,7 @@ from boto3.dynamodb.conditions import Key
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
+from dora.core.ledger import CashView
 from dora.core.models import Balance, Fill, PositionState, RestingOrder, RiskState, TsMs
 from dora.core.shards import ShardId
 from dora.core.timefmt import iso_ms, utc_date
@@ -281,8 +282,9 @@ class Store:
         self._state.put(self.state_key(OPEN_ORDERS),
                         open_orders_body(orders, decision_ids, self._clock.now_ms()))
 
-    def save_balance(self, balance: Balance) -> None:
-        self._state.put(self.state_key(BALANCE), balance_body(balance, self._clock.now_ms()))
+    def save_balance(self, balance: Balance, cash: CashView | None = None) -> None:
+        self._state.put(self.state_key(BALANCE),
+                        balance_body(balance, self._clock.now_ms(), cash))
 
     def save_api_errors(self, errors: Mapping[str, ApiErrorRecord]) -> None:
         self._state.put(self.state_key(API_ERRORS),

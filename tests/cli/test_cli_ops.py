@@ -10,9 +10,11 @@ from click.testing import CliRunner
 
 from dora.cli.app import Connection, build_client
 from dora.cli.main import main
-from dora.core.models import OrderRequest, Side
+from dora.core.ledger import CashView
+from dora.core.models import Balance, OrderRequest, Side
 from dora.exchange.credentials import Credentials
 from dora.runtime.clock import SystemClock
+from dora.store.store import Store, make_dynamodb_resource
 
 
 @pytest.mark.parametrize(
@@ -204,3 +206,38 @@ def test_cancel_all_cancels_dora_orders_and_leaves_manual_ones(sim_factory):
     assert result.exit_code == 0, result.output
     assert "cancelled 1 of 1" in result.output
     assert [o.client_order_id for o in client.fetch_resting_orders()] == ["manual-1"]
+
+
+def test_markets_set_knows_the_closing_settings_and_the_strategy(cli):
+    assert cli("markets", "set", "MKT-A", "stop_loss=5", "strategy=microprice",
+               "close_on_disable=true", "close_max_slippage=0.03").exit_code == 0
+    shown = json.loads(cli("markets", "show", "MKT-A").output)
+    assert (shown["stop_loss"], shown["strategy"], shown["close_on_disable"]) == (
+        "5", "microprice", True)
+    assert cli("markets", "set", "MKT-A", "stop_loss=").exit_code == 0  # back to the default
+    assert "stop_loss" not in json.loads(cli("markets", "show", "MKT-A").output)
+    refused = cli("markets", "set", "MKT-A", "max_hold_s=0")
+    assert refused.exit_code != 0 and "max_hold_s" in refused.output
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "expected"),
+    [("min_cash_reserve", "x", "a dollar amount"), ("close_max_slippage", "2", "a price"),
+     ("strategy", "a b", "a name")],
+)
+def test_flags_set_knows_the_closing_defaults(cli, name, value, expected):
+    result = cli("flags", "set", name, value)
+    assert result.exit_code != 0 and expected in result.output
+    assert cli("flags", "set", "min_cash_reserve", "25").exit_code == 0
+    assert cli("flags", "get", "min_cash_reserve").output.strip() == "$25.00"
+    shown = cli("flags", "get").output  # every effective value, the unset ones too
+    assert "stop_loss               absent  (default)" in shown
+    assert "close_max_slippage      $0.0500  (default)" in shown
+
+
+def test_status_shows_the_balance_promised_and_free_cash(cli, dynamo_endpoint):
+    store = Store(make_dynamodb_resource(dynamo_endpoint, "us-east-1"), "sim", SystemClock())
+    store.save_balance(Balance(9_000_000, 1_000_000, 1_767_225_600_000),
+                       CashView(9_000_000, 1_767_225_600_000, promised=3_000_000))
+    output = cli("status").output
+    assert "cash:              balance $9.00, promised $3.00, free $6.00" in output

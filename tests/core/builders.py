@@ -19,7 +19,7 @@ from dora.core.models import (
     RestingOrder,
     Side,
 )
-from dora.core.strategy import QuoteInputs
+from dora.core.strategies.base import QuoteInputs
 
 NOW = 1_767_225_600_000  # 2026-01-01T00:00:00Z
 HOUR = 3_600_000

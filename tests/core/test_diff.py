@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from dora.core.diff import Decrease, Plan, client_order_id, diff_orders
 from dora.core.models import OrderStatus, RestingOrder, Side
-from dora.core.strategy import TargetQuote
+from dora.core.strategies.base import TargetQuote
 from tests.core.builders import TICKER, C, order
 
 PREFIX = "dora-"
@@ -230,3 +230,22 @@ def test_applying_the_plan_yields_exactly_the_targets(
     wanted = Counter({(t.ticker, t.side, t.price): t.size for t in targets if t.ticker in managed})
     assert after == wanted
     assert len({p.client_order_id for p in plan.places}) == len(plan.places)
+
+
+def test_an_immediate_close_is_always_a_fresh_reduce_only_ioc_and_never_matched() -> None:
+    resting = [order(Side.ASK, 4700, 5 * C), order(Side.BID, 4000, 5 * C)]
+    ioc = TargetQuote(TICKER, Side.ASK, 4700, 5 * C, 0, close="stop_loss", immediate=True)
+    plan = diff(resting, [ioc])
+    assert set(plan.cancels) == set(resting)  # the resting ask at its price is not "kept"
+    (request,) = plan.places
+    assert (request.time_in_force.value, request.post_only, request.reduce_only) == (
+        "immediate_or_cancel", False, True)
+    assert request.client_order_id.endswith("-xa")
+
+
+def test_close_orders_carry_their_own_tag_in_the_client_order_id() -> None:
+    passive = TargetQuote(TICKER, Side.BID, 4000, C, 0, close="stuck")
+    assert client_order_id(PREFIX, SALT, passive).endswith("-cb")
+    assert client_order_id(PREFIX, SALT, target(Side.BID, 4000, C)).endswith("-b0")
+    with pytest.raises(ValueError, match="only a close"):
+        TargetQuote(TICKER, Side.BID, 4000, C, 0, immediate=True)

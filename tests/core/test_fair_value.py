@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 from dora.core.models import Side
-from dora.core.strategy import (
-    QuoteDecision,
-    compute_quotes,
-)
+from dora.core.strategies.base import QuoteDecision
+from dora.core.strategies.classic import compute_quotes
 from tests.core.builders import (
     HOUR,
     C,

@@ -208,6 +208,15 @@ def test_global_config_reads_every_key() -> None:
         "order_group_reset": "manual",
         "order_group_cooloff_s": Decimal("30"),
         "risk_aversion_k": Decimal("0.5"),
+        "stop_loss": Decimal("5.000000"),
+        "take_profit": Decimal("7.500000"),
+        "max_hold_s": Decimal("3600"),
+        "close_positions_before_s": Decimal("900"),
+        "urgent_before_s": Decimal("60"),
+        "close_max_slippage": Decimal("0.0300"),
+        "close_on_disable": True,
+        "min_cash_reserve": Decimal("25.000000"),
+        "strategy": "microprice",
     }
     config, problems = parse_global_config(item)
     assert problems == []
@@ -222,6 +231,15 @@ def test_global_config_reads_every_key() -> None:
         close_guard_ms=0,
         daily_reset_hour_utc=5,
         max_consecutive_errors=4,
+        stop_loss=5_000_000,
+        take_profit=7_500_000,
+        max_hold_s=3600,
+        close_positions_before_s=900,
+        urgent_before_s=60,
+        close_max_slippage=300,
+        close_on_disable=True,
+        min_cash_reserve=25_000_000,
+        strategy="microprice",
         shards=3,
         lease_duration_ms=10_000,
         max_matched_contracts_15s=25_000,
@@ -287,3 +305,74 @@ def test_a_hand_edited_item_with_bad_safety_keys_trades_nothing() -> None:
     assert approved.places == () and rejections[0].reason.startswith("max_total_exposure")
     assert evaluate_halt(RiskState(daily_pnl=0), 0, config, 0).halt is False
     assert evaluate_halt(RiskState(daily_pnl=-1), 0, config, 0).halt is True
+
+
+# -- position closing settings and the strategy ---------------------------------------------------
+
+
+def test_closing_settings_and_strategy_are_read_per_market_and_written_back() -> None:
+    item = {
+        "market_id": "KX-A", "enabled": True, "stop_loss": Decimal("5"),
+        "take_profit": Decimal("2.5"), "max_hold_s": Decimal("3600"),
+        "close_positions_before_s": Decimal("900"), "urgent_before_s": Decimal("30"),
+        "close_max_slippage": Decimal("0.03"), "close_on_disable": True, "strategy": "microprice",
+    }
+    parsed = parse_market_config(item)
+    assert isinstance(parsed, MarketConfig)
+    assert (parsed.stop_loss, parsed.take_profit, parsed.max_hold_s) == (5_000_000, 2_500_000, 3600)
+    assert (parsed.close_positions_before_s, parsed.urgent_before_s) == (900, 30)
+    assert (parsed.close_max_slippage, parsed.close_on_disable, parsed.strategy) == (
+        300, True, "microprice")
+    assert parse_market_config(market_config_to_item(parsed)) == parsed
+    unset = parse_market_config({"market_id": "KX-B", "stop_loss": None, "strategy": None})
+    assert isinstance(unset, MarketConfig) and (unset.stop_loss, unset.strategy) == (None, None)
+    assert "stop_loss" not in market_config_to_item(unset)
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "problem"),
+    [
+        ("stop_loss", Decimal("0"), "stop_loss must be > 0"),
+        ("take_profit", Decimal("-1"), "take_profit must be > 0"),
+        ("max_hold_s", Decimal("0"), "max_hold_s must be > 0"),
+        ("max_hold_s", Decimal("1.5"), "max_hold_s must be an integer"),
+        ("urgent_before_s", Decimal("-1"), "urgent_before_s must be >= 0"),
+        ("close_max_slippage", Decimal("1"), "close_max_slippage must be >= 0 and < 1"),
+        ("close_on_disable", "sometimes", "close_on_disable must be a boolean"),
+        ("strategy", "my strategy!", "strategy must be"),
+        ("strategy", Decimal("7"), "strategy must be a string"),
+    ],
+)
+def test_a_malformed_closing_setting_invalidates_that_market(
+    field: str, value: Any, problem: str
+) -> None:
+    parsed = parse_market_config({"market_id": "KX-A", "enabled": True, field: value})
+    assert isinstance(parsed, InvalidMarketConfig)
+    assert problem in parsed.reason
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [
+        ("stop_loss", Decimal("-5")),
+        ("max_hold_s", "an hour"),
+        ("close_positions_before_s", Decimal("-1")),
+        ("urgent_before_s", Decimal("0.5")),
+        ("close_max_slippage", Decimal("2")),
+        ("close_on_disable", "maybe"),
+        ("min_cash_reserve", Decimal("-1")),
+        ("strategy", "no spaces allowed"),
+    ],
+)
+def test_a_malformed_global_closing_setting_falls_back_to_its_default_with_a_reason(
+    key: str, value: Any
+) -> None:
+    config, problems = parse_global_config({key: value})
+    assert getattr(config, key) == getattr(GlobalConfig(), key)
+    assert len(problems) == 1 and key in problems[0] and "using the default" in problems[0]
+
+
+def test_global_closing_settings_null_means_unset() -> None:
+    config, problems = parse_global_config({"stop_loss": None, "max_hold_s": None})
+    assert problems == [] and (config.stop_loss, config.max_hold_s) == (None, None)
+    assert "stop_loss" not in global_config_to_item(config)

@@ -12,9 +12,11 @@ from dora.core.positions import (
     apply_fills,
     apply_settlement,
     avg_entry_price,
+    held_since_ms,
     roll_daily,
     trading_day,
     unrealized_pnl,
+    with_known_age,
 )
 from tests.core.builders import NOW, TICKER, C, book, fill
 
@@ -32,7 +34,8 @@ def run(*fills: Fill, start: PositionState = FLAT) -> tuple[PositionState, int]:
 def test_a_buy_opens_a_long_lot_and_pays_the_fee() -> None:
     state, realized = run(fill(Side.BID, 4000, 10 * C, fee=70_000))
     assert state == PositionState(
-        TICKER, net=10 * C, open_cost=4_000_000, realized_pnl=-70_000, fees_paid=70_000
+        TICKER, net=10 * C, open_cost=4_000_000, realized_pnl=-70_000, fees_paid=70_000,
+        opened_ms=NOW,
     )
     assert realized == -70_000
     assert avg_entry_price(state) == 4000
@@ -210,3 +213,28 @@ def test_realized_plus_unrealized_equals_cash_flow_at_the_mark(
     assert result.realized == state.realized_pnl
     settled, _ = apply_settlement(state, "yes")
     assert settled.realized_pnl == cash + state.net * 10_000
+
+
+def test_the_lot_age_follows_opening_reducing_flat_and_flipping_fills() -> None:
+    opened, _ = run(fill(Side.BID, 4000, 10 * C, ts_ms=NOW))
+    added, _ = apply_fill(opened, fill(Side.BID, 4100, C, ts_ms=NOW + 5))
+    assert (added.opened_ms, added.last_reduced_ms, held_since_ms(added)) == (NOW, 0, NOW)
+    reduced, _ = apply_fill(added, fill(Side.ASK, 4200, C, ts_ms=NOW + 9))
+    assert (reduced.opened_ms, reduced.last_reduced_ms, held_since_ms(reduced)) == (
+        NOW, NOW + 9, NOW + 9)
+    flipped, _ = apply_fill(reduced, fill(Side.ASK, 4200, 12 * C, ts_ms=NOW + 20))
+    assert (flipped.net, flipped.opened_ms, flipped.last_reduced_ms) == (-2 * C, NOW + 20, 0)
+    flat, _ = apply_fill(flipped, fill(Side.BID, 4000, 2 * C, ts_ms=NOW + 30))
+    assert (flat.net, flat.opened_ms, flat.last_reduced_ms, held_since_ms(flat)) == (
+        0, 0, NOW + 30, 0)
+    settled, _ = apply_settlement(reduced, "yes")
+    assert settled.opened_ms == 0 and held_since_ms(settled) == 0
+
+
+def test_an_open_position_of_unknown_age_counts_from_now() -> None:
+    unknown = PositionState(TICKER, net=3 * C, open_cost=150_000)
+    known = PositionState("OTHER", net=-C, open_cost=40_000, opened_ms=NOW - 9)
+    flat = PositionState("FLAT")
+    stamped = with_known_age({TICKER: unknown, "OTHER": known, "FLAT": flat}, NOW)
+    assert stamped[TICKER].opened_ms == NOW
+    assert stamped["OTHER"] == known and stamped["FLAT"] == flat

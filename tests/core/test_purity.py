@@ -41,7 +41,7 @@ def modules_to_check() -> list[str]:
 
 
 def test_the_pure_modules_are_found() -> None:
-    assert "dora/core/strategy.py" in modules_to_check()
+    assert "dora/core/strategies/classic.py" in modules_to_check()
 
 
 @pytest.mark.parametrize("path", modules_to_check())

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dora.cli.bench_core import build_world
 from dora.core.records import decision_record
-from dora.core.strategy import compute_quotes
+from dora.core.strategies.classic import compute_quotes
 from dora.core.units import price_to_decimal
 from dora.store.codec import to_item
 

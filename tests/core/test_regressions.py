@@ -12,7 +12,8 @@ from dora.core.market_config import GlobalConfig
 from dora.core.models import PositionState, RiskState, Side
 from dora.core.positions import apply_fills, apply_settlement, roll_daily
 from dora.core.risk import RiskContext, check_plan, evaluate_halt
-from dora.core.strategy import compute_quotes, remove_own_orders
+from dora.core.strategies.base import remove_own_orders
+from dora.core.strategies.classic import compute_quotes
 from dora.core.units import format_price
 from tests.core.builders import NOW, TICKER, C, book, config, fill, inputs, order, short
 

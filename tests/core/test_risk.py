@@ -207,3 +207,50 @@ def test_the_other_shards_daily_loss_counts_toward_the_halt() -> None:
     assert not evaluate_halt(risk, 0, config, 0, elsewhere_pnl=-40_000_000).halt
     decision = evaluate_halt(risk, 0, config, 0, elsewhere_pnl=-40_000_001)
     assert decision.halt and "other shards" in decision.reason
+# -- closes, the cash reserve and the fee bound of orders that may take -------------------------
+
+
+def closing_context(net: int, **kwargs: object) -> RiskContext:
+    ctx = context(positions={TICKER: net}, configs={}, **kwargs)  # type: ignore[arg-type]
+    return replace(ctx, closing={TICKER: Side.ASK if net > 0 else Side.BID})
+
+
+def test_a_close_needs_no_config_but_must_reduce_and_never_exceed_the_position() -> None:
+    ctx = closing_context(5 * C, resting=[order(Side.ASK, 5200, 2 * C)])
+    plan = Plan(places=(request(Side.ASK, 5100, 3 * C), request(Side.ASK, 5000, C),
+                        request(Side.BID, 4000, C)))
+    assert reasons(plan, ctx) == ["closing", "closing"]
+    approved, _ = check_plan(plan, ctx)
+    assert [r.count for r in approved.places] == [3 * C]  # 2 resting + 3 = the position
+
+
+def test_a_close_still_stops_for_a_halt_and_for_trading_disabled() -> None:
+    plan = Plan(places=(request(Side.ASK, 5100, C),))
+    assert reasons(plan, closing_context(5 * C, halted=True)) == ["halted"]
+    off = GlobalConfig(trading_enabled=False)
+    assert reasons(plan, closing_context(5 * C, global_config=off)) == ["trading_disabled"]
+
+
+def test_an_order_that_may_take_holds_its_largest_taker_fee() -> None:
+    ioc = replace(request(Side.ASK, 4700, 10 * C), post_only=False, reduce_only=True)
+    # covered by the long: no collateral, but up to 7% x 10 x 0.5 x 0.5 = $0.175 -> $0.18 in fees
+    assert reasons(Plan(places=(ioc,)), closing_context(10 * C, cash=179_999)) == [
+        "insufficient_cash"]
+    assert reasons(Plan(places=(ioc,)), closing_context(10 * C, cash=180_000)) == []
+
+
+def test_orders_that_need_cash_keep_the_reserve_free_and_closes_may_use_it() -> None:
+    bid = request(Side.BID, 4000, 10 * C)  # $4.00
+    ctx = replace(context(cash=10_000_000), cash_reserve=6_000_000)
+    assert reasons(Plan(places=(bid,)), ctx) == []
+    assert reasons(Plan(places=(bid,)), replace(ctx, cash_reserve=6_000_001)) == [
+        "insufficient_cash"]
+    reducing = request(Side.ASK, 5000, 10 * C)  # covered by the long: needs no cash
+    long_ctx = replace(context(positions={TICKER: 10 * C}, cash=0), cash_reserve=6_000_000)
+    assert reasons(Plan(places=(reducing,)), long_ctx) == []
+
+
+def test_a_close_counts_only_the_position_unread_fills_cannot_have_closed() -> None:
+    ctx = replace(closing_context(5 * C), maybe_closed={TICKER: 3 * C})
+    assert reasons(Plan(places=(request(Side.ASK, 5100, 3 * C),)), ctx) == ["closing"]
+    assert reasons(Plan(places=(request(Side.ASK, 5100, 2 * C),)), ctx) == []

@@ -52,7 +52,8 @@ def _open_positions(count: int) -> dict[str, PositionState]:
     """Open positions with long tickers and many-digit amounts: a pessimistic but real shape."""
     tickers = (f"KXHIGHTEMPNYC-26JAN01-B{n:08d}.5" for n in range(count))
     return {t: PositionState(t, net=-1_234_567, open_cost=6_830_678_901,
-                             realized_pnl=-1_234_567_891, fees_paid=123_456_789)
+                             realized_pnl=-1_234_567_891, fees_paid=123_456_789,
+                             opened_ms=NOW - 86_400_000, last_reduced_ms=NOW - 1)
             for t in tickers}
 
 
@@ -102,15 +103,29 @@ def test_the_item_stays_small_however_many_markets_went_flat() -> None:
 
 
 def test_three_thousand_open_positions_are_all_kept() -> None:
-    positions = _open_positions(3_000)
+    positions = _open_positions(3_000)  # parsed back whole (one item could not hold them)
     assert parse_positions(positions_body(positions, NOW)) == positions
 
 
-def test_one_item_holds_between_2500_and_3000_open_positions() -> None:
-    """Flat positions cost nothing now; open ones still share one item. With long tickers and
-    many-digit amounts each costs about 160 bytes, so 3,000 open positions would not fit."""
+def test_one_item_holds_between_1900_and_2500_open_positions() -> None:
+    """Flat positions cost nothing now; open ones still share one item. With long tickers,
+    many-digit amounts and both age fields each costs about 205 bytes (160 without the ages),
+    so 2,500 open positions would not fit."""
     base = _item_size(positions_body({}, NOW))
     per_position = (_item_size(positions_body(_open_positions(100), NOW)) - base) / 100
     capacity = int((ITEM_LIMIT - base) // per_position)
-    assert 2_500 < capacity < 3_000
-    assert _item_size(positions_body(_open_positions(2_500), NOW)) < ITEM_LIMIT
+    assert 1_900 < capacity < 2_500
+    assert _item_size(positions_body(_open_positions(1_900), NOW)) < ITEM_LIMIT
+
+
+def test_the_lot_age_is_saved_and_an_item_without_it_still_loads() -> None:
+    aged = PositionState("KXAGED", net=300, open_cost=150_000, opened_ms=NOW - 5_000,
+                         last_reduced_ms=NOW - 1_000)
+    assert _reloaded(aged) == aged
+    body = positions_body({"KXAGED": aged}, NOW)
+    entry = body["positions"]["KXAGED"]
+    assert (entry["opened_ts_ms"], entry["last_reduced_ts_ms"]) == (NOW - 5_000, NOW - 1_000)
+    del entry["opened_ts_ms"], entry["last_reduced_ts_ms"]  # as an older dora wrote it
+    old = parse_positions(body)["KXAGED"]
+    assert (old.opened_ms, old.last_reduced_ms) == (0, 0)
+    assert (old.net, old.open_cost) == (aged.net, aged.open_cost)

@@ -6,6 +6,7 @@ from typing import Any
 import pytest
 
 from dora.core.errors import StaleWriteError
+from dora.core.ledger import CashView
 from dora.core.models import Balance, OrderStatus, PositionState, RestingOrder, RiskState, Side
 from dora.runtime.clock import FakeClock
 from dora.store.store import ApiErrorRecord, Store
@@ -92,6 +93,20 @@ def test_balance_item_has_balance_payout_total(store: Store, resource: Any) -> N
     item = _state_item(resource, "balance")
     assert (item["balance"], item["payout"], item["total"]) == (
         Decimal("1000.000123"), Decimal("25.5"), Decimal("1025.500123"))
+
+
+def test_balance_item_carries_promised_and_free_cash_beside_the_predecessor_fields(
+    store: Store, resource: Any
+) -> None:
+    cash = CashView(balance=10_000_000, as_of_ms=1_767_225_600_000, promised=4_000_000,
+                    released=1_500_000)
+    store.save_balance(Balance(10_000_000, 2_000_000, 1_767_225_600_000), cash)
+    item = _state_item(resource, "balance")
+    assert (item["balance"], item["payout"], item["total"]) == (
+        Decimal("10"), Decimal("2"), Decimal("12"))
+    assert (item["promised"], item["released"], item["free"]) == (
+        Decimal("4"), Decimal("1.5"), Decimal("7.5"))
+    assert item["exchange_updated_at"].startswith("2026-01-01T00:00:00")
 
 
 def test_api_errors_item_shape(store: Store, resource: Any) -> None:

@@ -214,10 +214,13 @@ def test_optional_sections_appear_only_when_the_bot_knows_them(watched_bot):
     """The lease, cash, breaker states and reports other parts of dora add later."""
     w = watched_bot(markets=1, flow=False)
     w.env.cycles(w.bot, 2)
-    published = w.holder.latest()
-    assert published is not None and published.lease is not None
-    assert published.lease.held and not published.lease.standby  # the bot holds its lease
-    plain = replace(published, lease=None)
+    known = w.holder.latest()
+    assert known is not None
+    ledger = w.bot.state.cash_view()  # the promised-cash ledger fills the cash section
+    assert ledger is not None
+    assert known.cash == CashView(ledger.balance, ledger.promised, ledger.free)
+    assert known.lease is not None and known.lease.held and not known.lease.standby
+    plain = replace(known, cash=None, lease=None)
     now = w.env.clock.now_ms()
     page = status_page(plain, now)
     assert 'id="lease"' not in page and "breaker" not in page and 'id="cash"' not in page

@@ -14,9 +14,9 @@ from fractions import Fraction
 from dora.core.models import MarketStatus, OrderStatus, Side, TsMs
 from dora.core.units import ONE_DOLLAR, Count, Micros, Price
 from dora.runtime.clock import Clock
-from dora.sim.engine.core import HISTORY_MS, TAPE_RETENTION_MS
+from dora.sim.engine.core import EVENT_CLOSE, HISTORY_MS, TAPE_RETENTION_MS
 from dora.sim.engine.flow import FLOW_CASH, FLOW_MAKER, FLOW_TAKER, FlowMarket
-from dora.sim.engine.lifecycle import LifecycleMixin
+from dora.sim.engine.lifecycle import OPEN_STATUSES, LifecycleMixin
 from dora.sim.engine.markets import STATUS_FILTERS, MarketState
 from dora.sim.engine.reads import ReadsMixin
 from dora.sim.engine.records import (
@@ -125,6 +125,20 @@ class Engine(LifecycleMixin, ReadsMixin):
         self.close_now(self.market_state(ticker), now)
         self.flush(now)
 
+    def set_close_time(self, ticker: str, close_ms: TsMs) -> None:
+        """Move an open market's close time; at or before now it closes at once."""
+        now = self._now()
+        market = self.market_state(ticker)
+        if market.status not in OPEN_STATUSES:
+            raise EngineError(409, "market_closed", f"market {ticker} is {market.status}")
+        market.close_ms = close_ms
+        market.updated_ms = now
+        if close_ms <= now:
+            self.close_now(market, now)
+            self.flush(now)
+            return
+        self.schedule((close_ms, EVENT_CLOSE, market.index, 0, ticker))
+
     def settle_market(self, ticker: str, result: str) -> None:
         now = self._now()
         try:
@@ -223,12 +237,14 @@ class Engine(LifecycleMixin, ReadsMixin):
         return order.snapshot()
 
     def amend_order(self, user_id: str, order_id: str, *, ticker: str, side: Side, price: Price,
-                    count: Count, updated_client_order_id: str = "") -> SimOrder:
+                    count: Count, updated_client_order_id: str = "",
+                    expiration_s: int | None = None) -> SimOrder:
         now = self._now()
         order = self.resting_order(user_id, order_id)
         try:
             self.amend(order, ticker=ticker, side=side, price=price, count=count,
-                       updated_client_order_id=updated_client_order_id, now_ms=now)
+                       updated_client_order_id=updated_client_order_id,
+                       expiration_s=expiration_s, now_ms=now)
         finally:
             self.flush(now)
         return order.snapshot()

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import re
 
+from dora.core.fees import maker_fee, taker_fee, taker_fee_bound
 from dora.core.models import OrderStatus, SelfTradePrevention, Side, TimeInForce, TsMs
-from dora.core.units import ONE_DOLLAR, Count, Micros, Price
+from dora.core.units import Count, Price
 from dora.sim.engine.core import ID_FILL, ID_ORDER, ID_TRADE, CoreState
-from dora.sim.engine.fees import maker_fee, taker_fee
 from dora.sim.engine.ledger import Account, apply_trade, outcome_cost
 from dora.sim.engine.markets import MarketState
 from dora.sim.engine.orders import LiveOrder
@@ -19,17 +19,6 @@ CLIENT_ORDER_ID = re.compile(r"[A-Za-z0-9_\-:+=/]{1,64}")
 # with an error or with a canceled order is unverified. The sim answers with the order, canceled,
 # fill 0, remaining 0.
 POST_ONLY_CROSS_RAISES = False
-HALF_DOLLAR = ONE_DOLLAR // 2
-
-
-def fee_bound(side: Side, price: Price, count: Count) -> Micros:
-    """The most an order can pay in taker fees, checked up front so fees never overdraw cash.
-
-    A bid trades at or below its price and an ask at or above; the fee peaks at $0.50. Fees a
-    resting order pays later as a maker (maker-fee markets only) are not reserved.
-    """
-    worst = min(price, HALF_DOLLAR) if side is Side.BID else max(price, HALF_DOLLAR)
-    return taker_fee(count, worst)
 
 
 def crosses(taker_side: Side, limit: Price, resting_price: Price) -> bool:
@@ -47,7 +36,7 @@ class MatchingMixin(CoreState):
             order.remaining = order.initial = min(req.count, self._reducible(account, req))
         extra = account.extra_collateral(req.ticker, (order.side, order.price, order.remaining))
         if not req.post_only:
-            extra += fee_bound(order.side, order.price, order.remaining)
+            extra += taker_fee_bound(order.side, order.price, order.remaining)
         if order.remaining and extra > account.available:
             self.counts["orders_rejected"] += 1
             raise EngineError(400, "insufficient_balance", "insufficient balance for this order")

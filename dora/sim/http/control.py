@@ -20,7 +20,7 @@ from dora.sim.engine.records import EngineError
 from dora.sim.http.auth import generate_key_pair_pem
 from dora.sim.http.context import Route, RouteKind, Router, SimContext
 from dora.sim.http.http_types import ApiError, Query, Request, Response, invalid
-from dora.sim.http.knobs import LostMode
+from dora.sim.http.knobs import AmendExpiry, LostMode
 from dora.sim.http.wire import error_body
 from dora.sim.http.wire_market import MarketActivity, market_json
 
@@ -112,6 +112,19 @@ def close_market(ctx: SimContext, request: Request) -> Response:
     return Response(200, {})
 
 
+def set_close_time(ctx: SimContext, request: Request) -> Response:
+    """``{"close_in_s": 90}`` or ``{"close_ms": <epoch ms>}``: move an open market's close."""
+    body = _body(request)
+    close_in_s = _typed(body, "close_in_s", int)
+    close_ms = _typed(body, "close_ms", int)
+    if (close_in_s is None) == (close_ms is None):
+        raise invalid("give exactly one of close_in_s and close_ms")
+    if close_ms is None:
+        close_ms = ctx.now_ms() + close_in_s * 1000
+    ctx.engine.set_close_time(request.params["ticker"], close_ms)
+    return Response(200, {"close_ms": close_ms})
+
+
 def settle_market(ctx: SimContext, request: Request) -> Response:
     result = _typed(_body(request), "result", str)
     if result not in ("yes", "no"):
@@ -137,7 +150,7 @@ def get_knobs(ctx: SimContext, request: Request) -> Response:
 def set_knobs(ctx: SimContext, request: Request) -> Response:
     body = _body(request)
     unknown = set(body) - {"latency_ms", "lag_ms", "fault_rate", "lost_response_rate",
-                           "lost_response_mode", "flow"}
+                           "lost_response_mode", "flow", "amend_expiry"}
     if unknown:
         raise invalid(f"unknown knob(s): {', '.join(sorted(unknown))}")
     changes: dict[str, Any] = {}
@@ -151,6 +164,8 @@ def set_knobs(ctx: SimContext, request: Request) -> Response:
         changes["lost_response_mode"] = LostMode(_typed(body, "lost_response_mode", str))
     if "flow" in body:
         changes["flow"] = _typed(body, "flow", bool)
+    if "amend_expiry" in body:
+        changes["amend_expiry"] = _amend_expiry(_typed(body, "amend_expiry", str))
     try:
         values = ctx.knobs.update(**changes)
     except ValueError as exc:
@@ -158,6 +173,14 @@ def set_knobs(ctx: SimContext, request: Request) -> Response:
     if "flow" in changes:
         ctx.engine.configure_flow(None, enabled=values.flow)
     return Response(200, values.as_json())
+
+
+def _amend_expiry(text: str) -> AmendExpiry:
+    try:
+        return AmendExpiry(text)
+    except ValueError:
+        choices = ", ".join(a.value for a in AmendExpiry)
+        raise invalid(f"amend_expiry must be one of {choices}; got {text!r}") from None
 
 
 def configure_flow(ctx: SimContext, request: Request) -> Response:
@@ -236,6 +259,7 @@ CONTROL_ROUTES = (
     _route("POST", "/markets", add_market),
     _route("POST", "/markets/{ticker}/fair_value", set_fair_value),
     _route("POST", "/markets/{ticker}/close", close_market),
+    _route("POST", "/markets/{ticker}/close_time", set_close_time),
     _route("POST", "/markets/{ticker}/settle", settle_market),
     _route("POST", "/markets/{ticker}/pause", pause_market),
     _route("POST", "/markets/{ticker}/resume", resume_market),

@@ -2,10 +2,10 @@ from __future__ import annotations
 
 import pytest
 
+from dora.core.fees import FEE_ROUNDING_UNIT, maker_fee, taker_fee
 from dora.core.models import OrderStatus, Side
 from dora.runtime.clock import FakeClock
 from dora.sim.engine.engine import Engine
-from dora.sim.engine.fees import FEE_ROUNDING_UNIT, maker_fee, taker_fee
 from dora.sim.engine.records import EngineError
 from tests.sim.engine.helpers import ASK, BID, CASH, DAY_MS, IOC, TICKER, place
 

@@ -8,6 +8,7 @@ import pytest
 
 from dora.runtime.clock import FakeClock
 from dora.sim.http.control import ControlSurface
+from dora.sim.http.wire import rfc3339
 from dora.sim.runner import RunningSim
 from tests.sim.http.helpers import Api, assert_error, control, order_body
 from tests.sim.http.schemas import check_shape
@@ -52,6 +53,27 @@ def test_market_lifecycle_controls(quiet: RunningSim) -> None:
     market = api.get("/markets/SIM-MKT-01", signed=False).json()["market"]
     assert (market["status"], market["result"]) == ("finalized", "no")
     assert control(quiet, "POST", "/markets/NOPE/close").status_code == 404
+
+
+def test_close_time_moves_and_the_market_closes_at_the_new_time(quiet: RunningSim) -> None:
+    api = Api(quiet)
+    clock = quiet.context.clock
+    assert isinstance(clock, FakeClock)
+    path = "/markets/SIM-MKT-02/close_time"
+    moved = control(quiet, "POST", path, {"close_in_s": 90})
+    assert moved.status_code == 200
+    market = api.get("/markets/SIM-MKT-02", signed=False).json()["market"]
+    assert market["close_time"] == rfc3339(moved.json()["close_ms"])
+    api.create(ticker="SIM-MKT-02")
+    clock.advance_ms(89_000)
+    assert api.get("/markets/SIM-MKT-02", signed=False).json()["market"]["status"] == "active"
+    clock.advance_ms(1_000)
+    assert api.get("/markets/SIM-MKT-02", signed=False).json()["market"]["status"] == "closed"
+    assert control(quiet, "POST", path, {"close_in_s": 90}).status_code == 409
+    assert control(quiet, "POST", "/markets/SIM-MKT-03/close_time", {}).status_code == 400
+    assert control(quiet, "POST", "/markets/SIM-MKT-03/close_time",
+                   {"close_ms": clock.now_ms()}).status_code == 200
+    assert quiet.engine.market("SIM-MKT-03").status.value == "closed"
 
 
 def test_fair_value_moves_the_flow_anchor(quiet: RunningSim) -> None:

@@ -47,6 +47,38 @@ def test_read_lag_shows_a_cancelled_order_as_resting(frozen: tuple[RunningSim, F
     assert api.get(f"/portfolio/orders/{order_id}").json()["order"]["status"] == "canceled"
 
 
+def test_under_read_lag_the_balance_and_its_timestamp_are_both_from_the_past(
+    frozen: tuple[RunningSim, FakeClock]
+) -> None:
+    """The promised-cash ledger trusts updated_ts: a lagging balance must never carry a
+    timestamp later than the state it shows."""
+    sim, clock = frozen
+    api = Api(sim)
+    clock.advance_ms(10_000)
+    before = api.get("/portfolio/balance").json()
+    control(sim, "POST", "/knobs", {"lag_ms": 3_000})
+    placed_ms = clock.now_ms()
+    api.create(price="0.40", count="10")  # holds $4.00 from now on
+    lagging = api.get("/portfolio/balance").json()
+    assert lagging["balance_dollars"] == before["balance_dollars"]
+    assert lagging["updated_ts"] * 1000 <= placed_ms - 3_000
+    clock.advance_ms(3_000)
+    caught_up = api.get("/portfolio/balance").json()
+    assert int(before["balance"]) - int(caught_up["balance"]) == 400
+    assert caught_up["updated_ts"] * 1000 == placed_ms
+
+
+def test_an_order_beyond_the_available_balance_is_refused_as_insufficient_balance(
+    sim_factory: Callable[..., RunningSim]
+) -> None:
+    sim = sim_factory(clock=FakeClock(), flow=False, tick_ms=0, starting_cash=5_000_000)
+    api = Api(sim)
+    api.create(price="0.40", count="10")  # $4.00 of the $5.00
+    assert_error(api.post("/portfolio/events/orders", json=order_body(price="0.40", count="3")),
+                 400, "insufficient_balance")
+    assert api.create(price="0.40", count="2")["remaining_count"] == "2.00"
+
+
 def test_latency_sleeps_on_the_sim_clock(frozen: tuple[RunningSim, FakeClock]) -> None:
     sim, clock = frozen
     control(sim, "POST", "/knobs", {"latency_ms": 250})
@@ -134,3 +166,29 @@ def test_knob_validation(frozen: tuple[RunningSim, FakeClock]) -> None:
         response = control(sim, "POST", "/knobs", body)
         assert response.status_code == 400, body
     assert control(sim, "GET", "/knobs").json()["fault_rate"] == "0"
+
+
+def _expiry_amend(api: Api, order_id: str) -> requests.Response:
+    body = {"ticker": "SIM-MKT-00", "side": "bid", "price": "0.05", "count": "5.00",
+            "expiration_time": 2_000_000_600}
+    return api.post(f"/portfolio/events/orders/{order_id}/amend", json=body)
+
+
+def test_amend_expiry_knob_refuses_expiry_changes_or_hides_the_amend_call(
+        frozen: tuple[RunningSim, FakeClock]) -> None:
+    sim, _ = frozen
+    api = Api(sim)
+    order_id = api.create(expiration_time=2_000_000_000)["order_id"]
+    control(sim, "POST", "/knobs", {"amend_expiry": "refused"}).raise_for_status()
+    assert "expiration_time" in assert_error(_expiry_amend(api, order_id), 400,
+                                             "invalid_parameters")
+    size_only = {"ticker": "SIM-MKT-00", "side": "bid", "price": "0.05", "count": "4.00"}
+    amend_path = f"/portfolio/events/orders/{order_id}/amend"
+    assert api.post(amend_path, json=size_only).status_code == 200
+    control(sim, "POST", "/knobs", {"amend_expiry": "no_endpoint"}).raise_for_status()
+    assert_error(api.post(amend_path, json=size_only), 404, "not_found")
+    order = api.get(f"/portfolio/orders/{order_id}").json()["order"]
+    assert (order["expiration_time"], order["remaining_count_fp"]) == (
+        rfc3339(2_000_000_000_000), "4.00")
+    assert control(sim, "POST", "/knobs", {"amend_expiry": "sometimes"}).status_code == 400
+    assert control(sim, "GET", "/knobs").json()["amend_expiry"] == "no_endpoint"

@@ -11,7 +11,6 @@ Prices: :mod:`dora.core.pricing`; fair value and volatility: :mod:`dora.core.fai
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
 from typing import NamedTuple
 
 from dora.core.fair_value import (
@@ -26,17 +25,7 @@ from dora.core.fair_value import (
 )
 from dora.core.grid import ladder_down, ladder_up, valid_prices
 from dora.core.market_config import InvalidMarketConfig, MarketConfig
-from dora.core.models import (
-    Level,
-    MarketRules,
-    OrderBook,
-    OrderStatus,
-    PositionState,
-    PublicTrade,
-    RestingOrder,
-    Side,
-    TsMs,
-)
+from dora.core.models import PositionState, PublicTrade, Side, TsMs
 from dora.core.pricing import (
     NO_SKEW,
     PriceInputs,
@@ -47,56 +36,23 @@ from dora.core.pricing import (
     quote_prices,
     side_sizes,
 )
-from dora.core.strategy_record import BookSummary, PriceRecord, choose_fair_value, summarize_book
-from dora.core.units import ONE_DOLLAR, Count, Price
+from dora.core.strategies.base import QuoteDecision, QuoteInputs, TargetQuote, market_blocked
+from dora.core.strategies.record import (
+    BookSummary,
+    PriceRecord,
+    choose_fair_value,
+    summarize_book,
+)
+from dora.core.units import Count, Price
 
-__all__ = [
-    "BookSummary",
-    "PriceRecord",
-    "QuoteDecision",
-    "QuoteInputs",
-    "TargetQuote",
-    "compute_quotes",
-    "compute_targets",
-    "remove_own_orders",
-]
+NAME = "classic"
 
 
-@dataclass(frozen=True, slots=True)
-class TargetQuote:
-    """One order dora wants resting."""
+class ClassicStrategy:
+    """The default strategy (the predecessor's rules, see the module docstring)."""
 
-    ticker: str
-    side: Side
-    price: Price
-    size: Count
-    level: int
-
-    def __post_init__(self) -> None:
-        if not (0 < self.price < ONE_DOLLAR and self.size > 0 and self.level >= 0):
-            raise ValueError(
-                f"invalid target {self.ticker} {self.side}: price {self.price} must be in "
-                f"(0, {ONE_DOLLAR}), size {self.size} > 0, level {self.level} >= 0"
-            )
-
-
-@dataclass(frozen=True, slots=True)
-class QuoteInputs:
-    rules: MarketRules
-    book: OrderBook  # dora's own resting size already removed
-    trades: tuple[PublicTrade, ...]
-    position: PositionState
-    config: MarketConfig | InvalidMarketConfig
-    now_ms: TsMs
-    close_guard_ms: int
-
-
-@dataclass(frozen=True, slots=True)
-class QuoteDecision:
-    ticker: str
-    targets: tuple[TargetQuote, ...]
-    reason: str
-    record: PriceRecord
+    def compute_quotes(self, inputs: QuoteInputs) -> QuoteDecision:
+        return compute_quotes(inputs)
 
 
 def compute_targets(inputs: Iterable[QuoteInputs]) -> dict[str, QuoteDecision]:
@@ -142,14 +98,9 @@ class _Volatility(NamedTuple):
 def _blocking_reason(
     inputs: QuoteInputs, config: MarketConfig | InvalidMarketConfig, book: BookSummary
 ) -> str:
-    if isinstance(config, InvalidMarketConfig):
-        return "config_invalid"
-    if not config.enabled:
-        return "config_disabled"
-    if not inputs.rules.status.tradable:
-        return "market_not_open"
-    if inputs.rules.close_time_ms - inputs.now_ms <= inputs.close_guard_ms:
-        return "close_guard"
+    blocked = market_blocked(inputs)
+    if blocked or not isinstance(config, MarketConfig):
+        return blocked or "config_invalid"
     if book.spread is not None and book.spread <= 0:
         return "book_crossed"
     if book.spread is None and config.fair_value is None:
@@ -265,30 +216,3 @@ def _levels(
 
 def _no_quotes(ticker: str, reason: str, record: PriceRecord) -> QuoteDecision:
     return QuoteDecision(ticker, (), reason, record)
-
-
-def remove_own_orders(book: OrderBook, own: Iterable[RestingOrder]) -> OrderBook:
-    """The book minus dora's own resting size, level by level (empty levels disappear)."""
-    mine: dict[tuple[Side, Price], Count] = {}
-    for order in own:
-        if order.ticker == book.ticker and order.status is OrderStatus.RESTING:
-            key = (order.side, order.price)
-            mine[key] = mine.get(key, 0) + max(order.remaining, 0)
-    if not mine:
-        return book
-    return OrderBook(
-        book.ticker,
-        bids=_subtract(book.bids, Side.BID, mine),
-        asks=_subtract(book.asks, Side.ASK, mine),
-    )
-
-
-def _subtract(
-    levels: tuple[Level, ...], side: Side, mine: dict[tuple[Side, Price], Count]
-) -> tuple[Level, ...]:
-    out: list[Level] = []
-    for level in levels:
-        left = level.count - mine.get((side, level.price), 0)
-        if left > 0:
-            out.append(level if left == level.count else Level(level.price, left))
-    return tuple(out)

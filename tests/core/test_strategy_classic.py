@@ -8,13 +8,8 @@ import pytest
 
 from dora.core.market_config import InvalidMarketConfig
 from dora.core.models import DECI_CENT, TAPERED_DECI_CENT, MarketStatus, OrderStatus, Side
-from dora.core.strategy import (
-    QuoteDecision,
-    TargetQuote,
-    compute_quotes,
-    compute_targets,
-    remove_own_orders,
-)
+from dora.core.strategies.base import QuoteDecision, TargetQuote, remove_own_orders
+from dora.core.strategies.classic import compute_quotes, compute_targets
 from tests.core.builders import (
     NOW,
     TICKER,

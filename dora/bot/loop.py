@@ -352,7 +352,8 @@ class Bot:
     def _halt_if_failing(self) -> None:
         """Cycles that keep failing never reach the halt check, so act here: halt and take
         dora's quotes down while the exchange still answers the calls that needs."""
-        if self.state.consecutive_errors < self.state.global_config.max_consecutive_errors:
+        if self.state.consecutive_errors < self.state.global_config.max_consecutive_errors or \
+                self.lease.held is None:  # a standby has no quotes to take down
             return
         try:
             self.reconciler.sync_orders(self.state)

@@ -123,7 +123,7 @@ class LeaseKeeper:
                                  remaining_ms, self._clock.now_ms() + remaining_ms)
         live = [r for r in self._others.values() if not r.released]
         soonest = min((r.expires_at_ms for r in live), default=0)
-        holder = self._waiting_on or ", ".join(sorted(f"{r.key}={r.owner}" for r in live))
+        holder = ", ".join(sorted(f"{r.key} {r.owner}" for r in live)) or "nobody"
         return LeaseSnapshot(Role.STANDBY, None, 0, holder, 0, soonest)
 
     # -- standby: watch and take -----------------------------------------------------------------

@@ -46,12 +46,18 @@ def round_robin(env: BotEnv, bots: list[Bot], cycles: int, step_ms: int = 500) -
         env.clock.advance_ms(step_ms)
 
 
-def test_two_bots_started_together_exactly_one_quotes(bot_env_factory) -> None:
-    env = bot_env_factory(markets=2, flow=False)
+def started_pair(env: BotEnv, cycles: int = 2) -> tuple[Bot, Bot]:
+    """Two bots started one after the other; the first takes the lease."""
     first, second = env.make_bot(Mode.BATCH), env.make_bot(Mode.BATCH)
     first.startup()
     second.startup()
-    round_robin(env, [first, second], 4)
+    round_robin(env, [first, second], cycles)
+    return first, second
+
+
+def test_two_bots_started_together_exactly_one_quotes(bot_env_factory) -> None:
+    env = bot_env_factory(markets=2, flow=False)
+    first, second = started_pair(env, cycles=4)
     holders = [b for b in (first, second) if b.lease.held is not None]
     assert len(holders) == 1
     standby = second if holders[0] is first else first
@@ -66,10 +72,7 @@ def test_a_clean_stop_hands_over_within_a_cycle_and_leaves_nothing_of_its_epoch(
     bot_env_factory,
 ) -> None:
     env = bot_env_factory(markets=2, flow=False)
-    holder, standby = env.make_bot(Mode.BATCH), env.make_bot(Mode.BATCH)
-    holder.startup()
-    standby.startup()
-    round_robin(env, [holder, standby], 2)
+    holder, standby = started_pair(env)
     holder.shutdown(reason="stop")
     assert not any(t == 1 for tags in resting_tags(env).values() for t, _ in tags)
     summary = standby.run_cycle()  # the very next cycle takes over and quotes
@@ -81,10 +84,7 @@ def test_a_dead_holder_is_replaced_after_its_lease_and_its_quotes_fenced_by_the_
     bot_env_factory,
 ) -> None:
     env = bot_env_factory(markets=2, flow=False)
-    dead, standby = env.make_bot(Mode.BATCH), env.make_bot(Mode.BATCH)
-    dead.startup()
-    standby.startup()
-    round_robin(env, [dead, standby], 2)
+    _dead, standby = started_pair(env)  # the first never runs again: killed
     old = {o.order_id for o in env.resting()}
     assert old
     for _ in range(19):  # the dead holder's lease (20 s) has not run out yet
@@ -104,10 +104,7 @@ def test_a_dead_holder_is_replaced_after_its_lease_and_its_quotes_fenced_by_the_
 
 def test_a_holder_frozen_past_its_lease_places_nothing_and_cannot_save(bot_env_factory) -> None:
     env = bot_env_factory(markets=2, flow=False)
-    frozen, standby = env.make_bot(Mode.BATCH), env.make_bot(Mode.BATCH)
-    frozen.startup()
-    standby.startup()
-    round_robin(env, [frozen, standby], 2)
+    frozen, standby = started_pair(env)
     for _ in range(25):  # frozen: only the standby runs, and takes over
         standby.run_cycle()
         env.clock.advance_ms(1000)

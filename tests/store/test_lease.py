@@ -3,19 +3,16 @@ lost-acknowledgement re-read, and state writes fenced by the lease."""
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
-import boto3
 import pytest
-from botocore.awsrequest import AWSPreparedRequest, AWSResponse
 
 from dora.core.errors import LeaseLostError, StaleWriteError
 from dora.core.models import PositionState, RiskState
 from dora.core.shards import ShardId
 from dora.store.lease import LeaseRecord, LeaseStore
 from dora.store.store import Store
-from tests.store.test_lost_ack import _RawBody
+from tests.store.test_lost_ack import LoseFirstAck
 
 KEY = "lease#0"
 
@@ -59,29 +56,10 @@ def test_release_frees_the_lease_and_a_late_release_is_harmless(store: Store) ->
     assert successor is not None and successor.epoch == 2 and successor.retired_groups == ("g1",)
 
 
-class LoseFirstAnswer:
-    """Applies the first matching call through another client, then answers 500 as if the
-    response was lost; the SDK's retry then fails its condition."""
-
-    def __init__(self, operation: str) -> None:
-        self.operation = operation
-        self.attempts = 0
-
-    def __call__(self, request: AWSPreparedRequest, **_kwargs: Any) -> AWSResponse | None:
-        self.attempts += 1
-        if self.attempts > 1:
-            return None
-        body = request.body if isinstance(request.body, bytes | str) else b"{}"
-        call = getattr(boto3.client("dynamodb", region_name="us-east-1"), self.operation)
-        call(**json.loads(body))
-        error = b'{"__type":"com.amazonaws#InternalServerError","message":"response lost"}'
-        return AWSResponse(request.url, 500, {}, _RawBody(error))
-
-
 def test_a_lost_answer_to_an_acquire_is_not_taken_for_losing_the_race(
     store: Store, resource: Any
 ) -> None:
-    hook = LoseFirstAnswer("put_item")
+    hook = LoseFirstAck("put_item")
     resource.meta.client.meta.events.register("before-send.dynamodb.PutItem", hook)
     result = take(store.leases, "a")
     assert hook.attempts == 2, "the SDK did not retry: the test proves nothing"
@@ -94,7 +72,7 @@ def test_a_lost_answer_to_a_release_is_not_taken_for_a_lost_lease(store: Store,
     """(A renewal's retry passes its own condition again: owner and epoch are unchanged.)"""
     held = take(store.leases, "a")
     assert held is not None
-    hook = LoseFirstAnswer("update_item")
+    hook = LoseFirstAck("update_item")
     resource.meta.client.meta.events.register("before-send.dynamodb.UpdateItem", hook)
     store.leases.release(held, now_ms=5_000)
     assert hook.attempts == 2, "the SDK did not retry: the test proves nothing"
@@ -102,16 +80,18 @@ def test_a_lost_answer_to_a_release_is_not_taken_for_a_lost_lease(store: Store,
     assert released is not None and released.released
 
 
-def fenced(store: Store, held: LeaseRecord) -> None:
+def fenced(store: Store) -> LeaseRecord:
+    """A holder's store: its lease taken, every state write fenced by it, state loaded."""
+    held = take(store.leases, "a")
+    assert held is not None
     store.fence_with(lambda: store.leases.fence_check(held))
+    store.load_state()
+    return held
 
 
 def test_state_writes_carry_the_lease_and_fail_once_it_is_taken(store: Store,
                                                                 make_store: Any) -> None:
-    held = take(store.leases, "a")
-    assert held is not None
-    fenced(store, held)
-    store.load_state()
+    fenced(store)
     store.save_snapshot({"T": PositionState("T", net=100)}, RiskState(daily_pnl=-5), {"f": 1})
     store.save_risk_state(RiskState(daily_pnl=-6))
     other = make_store()
@@ -135,10 +115,7 @@ def test_a_fence_without_a_lease_never_sends_the_write(store: Store, make_store:
 
 def test_a_version_conflict_under_the_fence_is_still_a_stale_write(store: Store,
                                                                    make_store: Any) -> None:
-    held = take(store.leases, "a")
-    assert held is not None
-    fenced(store, held)
-    store.load_state()
+    fenced(store)
     make_store().save_risk_state(RiskState(daily_pnl=-9))  # an operator's `dora halt`
     with pytest.raises(StaleWriteError):
         store.save_risk_state(RiskState(daily_pnl=-1))

@@ -70,6 +70,12 @@ CYCLE_METRICS: tuple[MetricSpec, ...] = (
     # Money stays exact: integer micro-dollars; dashboards and alarms divide by 1e6.
     MetricSpec("DailyPnlMicros", "None", "daily_pnl"),
     MetricSpec("FreeCashMicros", "None", "free_cash"),
+    # the lease: summed over a service's tasks, LeaseHeld is the shards being quoted
+    MetricSpec("LeaseHeld", "Count", "lease_held"),
+    MetricSpec("LeaseRemaining", "Milliseconds", "lease_remaining_ms"),
+    MetricSpec("OrderGroupTriggered", "Count", "group_triggered"),
+    MetricSpec("ReadBudgetUsed", "Percent", "read_budget_used_pct"),
+    MetricSpec("WriteBudgetUsed", "Percent", "write_budget_used_pct"),
     MetricSpec("BalanceMicros", "None", "balance"),
     MetricSpec("PromisedCashMicros", "None", "promised"),
     MetricSpec("MarketsClosing", "Count", "closing"),
@@ -88,7 +94,8 @@ CYCLE_METRICS: tuple[MetricSpec, ...] = (
     MetricSpec("LogRowsDropped", "Count", "log_dropped"),
 )
 # Summary fields that are deliberately not metrics (identifiers, running totals, nested maps).
-NOT_METRICS = frozenset({"cycle", "mode", "fills_total", "net_position", "by_group"})
+NOT_METRICS = frozenset({"cycle", "mode", "fills_total", "net_position", "by_group", "role",
+                         "shard", "epoch", "budget_share_pct"})
 # Per endpoint group (summary.by_group): "<Metric>_<group>", e.g. Requests_order_writes.
 GROUP_METRICS: Mapping[str, str] = {"calls": "Requests", "tokens": "Tokens"}
 FATAL_EXIT = MetricSpec("FatalExit", "Count", "")

@@ -333,10 +333,11 @@ class Quoter:
             positions=state.positions,
             resting=resting,
             available_cash=available_cash,
-            halted=state.risk.trading_halted,
+            halted=state.risk.trading_halted or bool(state.operator_halt),
             closing={t: i.side for t, i in outcome.closes.items()},
             cash_reserve=state.global_config.min_cash_reserve,
             maybe_closed=state.cash_ledger.maybe_closed_by_market(state.positions),
+            elsewhere_exposure=state.elsewhere_exposure,
         )
 
 

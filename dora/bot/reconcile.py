@@ -14,6 +14,9 @@ exchange's reads only move forward, so a listing served after that answer reflec
 that much. Each cycle's own timestamp serves the next cycle. The cost: dora's own writes stay in
 the overlay one cycle longer than the exchange strictly needs (the listing wins for every order
 it shows; see :meth:`dora.core.overlay.Overlay.apply`).
+
+With a :class:`ShardView` only the shard's markets count (orders, fills, positions), and of their
+orders only those this process may act on (docs/architecture.md#shards).
 """
 
 from __future__ import annotations
@@ -23,8 +26,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import Any, Protocol
 
+from dora.bot.fencing import ShardView
 from dora.bot.reads import TRADE_LOOKBACK_MS, CycleReads, ParallelReader, ReadPlan, read_together
 from dora.bot.state import BotState
+from dora.core.ledger import BalanceTime
 from dora.core.models import (
     Balance,
     ExchangePosition,
@@ -55,12 +60,13 @@ POLL_MIN_S, POLL_MAX_S = 0.05, 0.5  # between user_data_timestamp polls
 class Reconciler:
     def __init__(
         self, reader: ExchangeReader, overlay: Overlay, logger: logging.Logger,
-        *, fill_overlap_ms: int,
+        *, fill_overlap_ms: int, view: ShardView | None = None,
     ) -> None:
         self._reader = reader
         self._overlay = overlay
         self._log = logger
         self._overlap_ms = fill_overlap_ms
+        self._view = view or ShardView("dora-")
         self._suspected_drift: dict[str, int] = {}
         self._answered_as_of: TsMs = 0  # the newest user_data_timestamp answered so far
 
@@ -117,7 +123,12 @@ class Reconciler:
     def _answered(self, as_of: TsMs) -> None:
         self._answered_as_of = max(self._answered_as_of, as_of)
 
-    def _fold_orders(self, state: BotState, listed: list[RestingOrder], as_of: TsMs) -> None:
+    def _own(self, state: BotState, orders: list[RestingOrder]) -> list[RestingOrder]:
+        listed, state.blocked_markets = self._view.split(orders)
+        return listed
+
+    def _fold_orders(self, state: BotState, every: list[RestingOrder], as_of: TsMs) -> None:
+        listed = self._own(state, every)
         state.as_of_ms = as_of
         state.resting = self._overlay.apply(listed, as_of)
         state.client_order_ids.update((o.order_id, o.client_order_id) for o in listed)
@@ -142,7 +153,7 @@ class Reconciler:
     def list_resting(self, state: BotState) -> list[RestingOrder]:
         """The exchange's resting orders as listed, uncorrected: for when its reads are known to
         be current past every write of dora's (see :meth:`wait_until_current`)."""
-        state.resting = self._reader.fetch_resting_orders()
+        state.resting = self._own(state, self._reader.fetch_resting_orders())
         return state.resting
 
     def sync_fills(self, state: BotState) -> list[tuple[Fill, Micros]]:
@@ -150,7 +161,8 @@ class Reconciler:
         since = max(0, state.risk.last_fill_ts_ms - self._overlap_ms)
         return self._fold_fills(state, self._reader.fetch_fills(since_ms=since))
 
-    def _fold_fills(self, state: BotState, fills: list[Fill]) -> list[tuple[Fill, Micros]]:
+    def _fold_fills(self, state: BotState, every: list[Fill]) -> list[tuple[Fill, Micros]]:
+        fills = [f for f in every if self._view.owns(f.ticker)]
         applied = apply_fills(state.positions, frozenset(state.seen_fills), fills)
         state.positions = dict(applied.positions)
         for fill, pnl in applied.applied:
@@ -202,7 +214,7 @@ class Reconciler:
     def _fold_balance(state: BotState, balance: Balance) -> None:
         """The balance, and the promised-cash ledger forgets what the balance now shows."""
         state.balance = balance
-        state.cash_ledger = state.cash_ledger.settle(state.balance.updated_ts_ms or state.as_of_ms)
+        state.cash_ledger = state.cash_ledger.settle(BalanceTime.of(balance, state.as_of_ms))
         state.last_sync_ms["balance"] = state.as_of_ms
 
     def sync_positions(self, state: BotState) -> None:
@@ -210,7 +222,7 @@ class Reconciler:
 
     def _fold_positions(self, state: BotState, positions: list[ExchangePosition]) -> None:
         """Compare with the exchange's positions; a difference seen twice in a row is adopted."""
-        reported = {p.ticker: p for p in positions}
+        reported = {p.ticker: p for p in positions if self._view.owns(p.ticker)}
         tickers = set(reported) | {t for t, p in state.positions.items() if p.net and not p.settled}
         for ticker in sorted(tickers):
             ours = state.positions.get(ticker, PositionState(ticker))
@@ -245,6 +257,8 @@ class Reconciler:
     def adopt_exchange_positions(self, state: BotState, now_ms: TsMs) -> None:
         """First start with no stored state: the exchange's positions are the opening book."""
         for reported in self._reader.fetch_positions():
+            if not self._view.owns(reported.ticker):
+                continue
             state.positions[reported.ticker] = PositionState(
                 reported.ticker, net=reported.position, open_cost=abs(reported.exposure),
                 opened_ms=now_ms if reported.position else 0,

@@ -77,3 +77,9 @@ class StaleWriteError(StoreError):
 class ConcurrentWriterError(FatalError):
     """Another process is saving dora's positions or fills: two bots on one account would fight
     over orders and state, so this one stops (cancelling its orders) rather than overwrite."""
+
+
+class LeaseLostError(DoraError):
+    """This process no longer holds its shard's lease (another took it over, or it was released):
+    it must stop writing orders and state at once and become a standby. A state write refused by
+    the lease's fencing condition raises it too."""

@@ -191,7 +191,8 @@ class ExchangePosition:
 class Balance:
     balance: Micros
     portfolio_value: Micros
-    updated_ts_ms: TsMs = 0
+    updated_ts_ms: TsMs = 0  # the start of the moment the balance is as of (0: not said)
+    updated_ts_precision_ms: int = 1  # how long that moment lasts: 1000 when said in seconds
 
 
 @dataclass(frozen=True, slots=True)

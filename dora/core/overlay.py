@@ -14,6 +14,8 @@ exchange's as-of time passes them, and corrects each listing:
 A cancel is remembered from the moment the exchange said the order was gone (its own ``ts_ms``,
 else when its answer arrived, never earlier) until a listing as of a later moment no longer shows
 the order: an order the exchange called gone can never rest again, so dora never cancels it twice.
+A triggered order group is remembered the same way: a listing as of before the trigger's answer
+shows none of the group's orders (the exchange cancelled them all, whether dora knew them or not).
 """
 
 from __future__ import annotations
@@ -53,6 +55,7 @@ class Overlay:
     placed: dict[str, tuple[RestingOrder, TsMs]] = field(default_factory=dict)  # by client id
     cancelled: dict[str, TsMs] = field(default_factory=dict)  # by order id
     decreased: dict[str, tuple[int, TsMs]] = field(default_factory=dict)  # order id -> remaining
+    groups_cancelled: dict[str, TsMs] = field(default_factory=dict)  # order group id -> trigger
     renewed: dict[str, tuple[TsMs, TsMs]] = field(default_factory=dict)  # order id -> expires_ms
 
     def record_placed(self, order: RestingOrder, written_ms: TsMs) -> None:
@@ -61,6 +64,9 @@ class Overlay:
     def record_cancelled(self, order_id: str, written_ms: TsMs) -> None:
         self.cancelled[order_id] = written_ms
         self.decreased.pop(order_id, None)
+
+    def record_group_cancelled(self, group_id: str, written_ms: TsMs) -> None:
+        self.groups_cancelled[group_id] = written_ms
 
     def record_decreased(self, order_id: str, remaining: int, written_ms: TsMs) -> None:
         self.decreased[order_id] = (remaining, written_ms)
@@ -75,6 +81,8 @@ class Overlay:
         self.cancelled = {k: ts for k, ts in self.cancelled.items()
                           if ts > as_of_ms or k in listed_ids}
         self.decreased = {k: v for k, v in self.decreased.items() if v[1] > as_of_ms}
+        self.groups_cancelled = {k: ts for k, ts in self.groups_cancelled.items()
+                                 if ts > as_of_ms}
         self.renewed = {k: v for k, v in self.renewed.items() if v[1] > as_of_ms}
 
     def apply(self, listed: Sequence[RestingOrder], as_of_ms: TsMs) -> list[RestingOrder]:
@@ -82,7 +90,9 @@ class Overlay:
         listed_ids = frozenset(o.order_id for o in listed)
         self.expire(as_of_ms, listed_ids)
         listed_clients = {o.client_order_id for o in listed if o.client_order_id}
-        view = [self._corrected(o) for o in listed if o.order_id not in self.cancelled]
+        view = [self._corrected(o) for o in listed
+                if o.order_id not in self.cancelled
+                and o.order_group_id not in self.groups_cancelled]
         view = [o for o in view if o.remaining > 0]
         for order, _ in self.placed.values():
             if order.order_id in listed_ids or order.client_order_id in listed_clients:

@@ -126,6 +126,7 @@ class RunningSim:
         if self._stopped.is_set():
             return
         self._stopped.set()
+        self._server.stopped = True
         self._server.shutdown()
         self._server.server_close()
         for thread in self._threads:

@@ -46,7 +46,7 @@ def order_events(execution_rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Every order event in the rows: a batch row's orders, or a single-order row itself."""
     events: list[dict[str, Any]] = []
     for row in execution_rows:
-        events.extend(row["orders"] if "orders" in row else [row])
+        events.extend(row.get("orders", [row]))
     return events
 
 

@@ -170,6 +170,9 @@ class SimRequestHandler(BaseHTTPRequestHandler):
             return
         body = self.rfile.read(length) if length > 0 else b""
         headers = {name.upper(): value for name, value in self.headers.items()}
+        if self.server.stopped:  # a kept-alive connection outlives the listener: it answers nothing
+            self._drop_connection()
+            return
         call = Call(self.command, self.path, headers, body, self.client_address[0])
         response = self.server.app.handle(call)
         if response.lose_response:
@@ -202,6 +205,7 @@ class SimServer(ThreadingHTTPServer):
 
     def __init__(self, address: tuple[str, int], app: SimApp) -> None:
         self.app = app
+        self.stopped = False  # set by the runner's stop: open connections answer nothing more
         super().__init__(address, SimRequestHandler)
 
     def handle_error(self, request: Any, client_address: Any) -> None:

@@ -2,7 +2,9 @@
 
 ``pass`` relays bytes both ways. ``hang`` keeps every connection (old and new) open and relays
 nothing, as a host that stopped answering does: callers wait for their own timeouts. ``refuse``
-closes every connection and the listening socket, as a stopped service does.
+closes every connection and the listening socket, as a stopped service does. Besides,
+:meth:`ChaosProxy.slow_down` holds back each request that names one of some markers (a table's
+name) for a while before relaying it: one slow table, the others answering as usual.
 """
 
 from __future__ import annotations
@@ -11,6 +13,8 @@ import contextlib
 import selectors
 import socket
 import threading
+import time
+from collections.abc import Sequence
 from enum import StrEnum
 
 BUFFER = 65536
@@ -31,6 +35,7 @@ class ChaosProxy:
         self._lock = threading.Lock()
         self._sockets: list[socket.socket] = []
         self._closed = threading.Event()
+        self._slow: tuple[tuple[bytes, ...], float] = ((), 0.0)
         threading.Thread(target=self._accept_forever, name="chaos-proxy", daemon=True).start()
 
     @property
@@ -42,6 +47,11 @@ class ChaosProxy:
             self._mode = mode
             if mode is Mode.REFUSE:
                 self._close_all()
+
+    def slow_down(self, markers: Sequence[bytes], seconds: float) -> None:
+        """Every request bytes naming a marker waits ``seconds`` before it is relayed (on its own
+        connection only); no markers: nothing waits."""
+        self._slow = (tuple(markers), seconds)
 
     def close(self) -> None:
         self._closed.set()
@@ -83,20 +93,23 @@ class ChaosProxy:
                         break
                     self._closed.wait(0.05)
                     continue
-                if not self._pump(selector, peers):
+                if not self._pump(selector, peers, client):
                     break
         for sock in peers:
             with contextlib.suppress(OSError):
                 sock.close()
 
-    def _pump(self, selector: selectors.BaseSelector, peers: dict[socket.socket, socket.socket]
-              ) -> bool:
+    def _pump(self, selector: selectors.BaseSelector, peers: dict[socket.socket, socket.socket],
+              client: socket.socket) -> bool:
         for key, _ in selector.select(timeout=0.05):
             source: socket.socket = key.fileobj  # type: ignore[assignment]
             try:
                 data = source.recv(BUFFER)
                 if not data:
                     return False
+                markers, seconds = self._slow
+                if source is client and any(m in data for m in markers):
+                    time.sleep(seconds)
                 peers[source].sendall(data)
             except OSError:
                 return False

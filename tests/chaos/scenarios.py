@@ -92,6 +92,54 @@ def run_kills(rig: ChaosRig, seed: int, kills: int) -> Figures:
     return _judge(rig, figures, process)
 
 
+LOG_TABLES = (b"_execution_log", b"_decision_log")
+LOG_WRITE_DELAY_S = 2.0  # each log-table write waits this long: the writer falls behind
+LOG_BACKLOG_ROWS = 30  # the kill waits for at least this many log rows queued
+
+
+@dataclass
+class BacklogKill:
+    figures: Figures
+    backlog_at_kill: int  # the killed process's last CYCLE_SUMMARY's log_backlog
+    fills_counted: int  # fills the state saved before the kill counts
+    counted_unlogged: int  # of those, fills with no trade-log row
+
+
+def run_kill_with_log_backlog(rig: ChaosRig, seed: int) -> BacklogKill:
+    """The log tables turn slow, so the background writer's backlog grows; a kill -9 while rows
+    are queued. Right after it: every fill the saved state counts has its trade-log row. Then a
+    restart and a clean stop: nothing lost on the exchange's side either."""
+    rng = random.Random(seed)
+    figures = Figures("kill_with_log_backlog", seed, kills=1)
+    process = rig.start_dora()
+    _steady(rig, process)
+    rig.dynamo.slow_down(LOG_TABLES, LOG_WRITE_DELAY_S)
+    _expect(process, lambda ev: _log_backlog(ev) >= LOG_BACKLOG_ROWS
+            and _fills(ev) > 0, f"{LOG_BACKLOG_ROWS} log rows queued and a fill")
+    time.sleep(rng.uniform(0.0, 0.5))
+    backlog = _log_backlog(list(process.events))
+    rig.sampling.clear()
+    process.kill()
+    figures.endings.append("log_backlog")
+    rig.dynamo.slow_down((), 0.0)
+    counted = set(rig.store.load_state().recent_fills)
+    unlogged = counted - set(rig.trade_log_fill_ids())
+    process = rig.start_dora()
+    _steady(rig, process)
+    _wait_cycles(process, rng.randint(3, 8))
+    figures.exit_s = _stop(rig, process)
+    return BacklogKill(_judge(rig, figures, process), backlog, len(counted), len(unlogged))
+
+
+def _log_backlog(events: list[Event]) -> int:
+    summaries = [e for e in events if e.get("event_type") == "CYCLE_SUMMARY"]
+    return int(summaries[-1].get("log_backlog", 0)) if summaries else 0
+
+
+def _fills(events: list[Event]) -> int:
+    return sum(int(e.get("fills", 0)) for e in events if e.get("event_type") == "CYCLE_SUMMARY")
+
+
 def run_stop_after_lost_answers(rig: ChaosRig, seed: int) -> Figures:
     """A storm of 5xx and lost answers while quotes are replaced; then half the write answers
     lost, every quote replaced again, and the stop right after creates whose answers were lost:

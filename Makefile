@@ -13,7 +13,7 @@ RUNS ?= 2
 HANDOVERS ?= 5
 LEASE_MS ?= 4000
 
-.PHONY: run test lint bench chaos soak-cash image clean
+.PHONY: run test lint bench bench-1000 bench-memory chaos soak-cash image clean
 
 $(STAMP): requirements/runtime.txt requirements/local.txt requirements/dev.txt setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -45,6 +45,13 @@ soak-cash: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m dora.cli.bench_core
 	$(BIN)/dora bench --markets 50 --cycles 20
+
+# the long benchmarks: a 1,000-market full requote, and dora run's memory over 3,000 cycles
+bench-1000: $(STAMP)
+	$(BIN)/dora bench --markets 1000 --cycles 3 --mode batch
+
+bench-memory: $(STAMP)
+	$(BIN)/python -m dora.cli.bench_memory --cycles 3000 --interval-ms 50
 
 # The production image (needs a Docker engine; deploy/README.md has the push and deploy steps).
 image:

@@ -9,9 +9,9 @@ Only FatalError (bad credentials, retired endpoint, schema drift on reads) escap
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
-from typing import Any, TypeVar
+from typing import Any
 
 from dora.core.errors import (
     NotFoundError,
@@ -35,8 +35,6 @@ from dora.exchange import endpoints as ep
 from dora.exchange import wire
 from dora.exchange.http import ApiRequest, Transport
 from dora.exchange.ratelimit import RateLimiter
-
-T = TypeVar("T")
 
 
 class OrderEntry:
@@ -63,15 +61,29 @@ class OrderEntry:
         return self._send_creates([request], call, _parse_single_create)[0]
 
     def place_orders(self, requests: Sequence[OrderRequest]) -> list[PlaceResult]:
-        """Any number of orders, in as many batch requests as needed; results in input order."""
+        """Any number of orders, in as many batch requests as needed; results in input order.
+        Each batch is sized from the budget as it is then. After a batch refused whole with
+        429 the rest are not sent (``rate_limited``): the budget was just cut, and the next
+        cycle plans them again in smaller batches, never the refused one again."""
         _require_unique_client_ids(requests)
-        size = self.batch_size(ep.BATCH_CREATE.bucket, ep.BATCH_CREATE.cost(1))
         results: list[PlaceResult] = []
-        for chunk in _chunks(requests, size):
+        left = list(requests)
+        while left:
+            size = self._item_batch_size(ep.BATCH_CREATE)
+            chunk, left = left[:size], left[size:]
             call = ApiRequest(ep.BATCH_CREATE, body=wire.batch_create_body(chunk),
                               items=len(chunk), retry=False)
-            results += self._send_creates(chunk, call, wire.parse_batch_create)
+            sent = self._send_creates(chunk, call, wire.parse_batch_create)
+            results += sent
+            if left and all(r.error_code == "rate_limited" for r in sent):
+                results += _all(left, PlaceStatus.REJECTED, "rate_limited",
+                                "not sent: the batch before it was refused with 429")
+                break
         return results
+
+    def _item_batch_size(self, endpoint: ep.Endpoint) -> int:
+        per_item = self._limiter.cost(endpoint.method, endpoint.template, 1)
+        return self.batch_size(endpoint.bucket, per_item)
 
     def amend_order(self, order: RestingOrder, price: Price, total_count: Count) -> PlaceResult:
         """Move a resting order to ``price`` with ``total_count`` = filled + wanted remaining."""
@@ -128,10 +140,12 @@ class OrderEntry:
 
     def cancel_orders(self, order_ids: Sequence[str]) -> list[CancelResult]:
         """Any number of cancels, batched; an order that is already gone is NOT_FOUND (done)."""
-        size = self.batch_size(ep.BATCH_CANCEL.bucket, ep.BATCH_CANCEL.cost(1))
         results: list[CancelResult] = []
-        for chunk in _chunks(order_ids, size):
-            results += self._cancel_batch(chunk)
+        left = list(order_ids)
+        while left:  # each batch sized from the budget as it is then (a 429 cuts it)
+            size = self._item_batch_size(ep.BATCH_CANCEL)
+            results += self._cancel_batch(left[:size])
+            left = left[size:]
         return results
 
     def _cancel_batch(self, order_ids: Sequence[str]) -> list[CancelResult]:
@@ -207,11 +221,6 @@ def _require_unique_client_ids(requests: Sequence[OrderRequest]) -> None:
         if request.client_order_id in seen:
             raise ValueError(f"client_order_id {request.client_order_id!r} appears twice")
         seen.add(request.client_order_id)
-
-
-def _chunks(values: Sequence[T], size: int) -> Iterator[Sequence[T]]:
-    for start in range(0, len(values), size):
-        yield values[start:start + size]
 
 
 _CANCEL_FAILURES = (NotFoundError, OrderRejectedError, TransientError, wire.WireFormatError)

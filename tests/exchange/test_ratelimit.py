@@ -7,6 +7,7 @@ from fractions import Fraction
 
 import pytest
 
+from dora.core.errors import RateLimitedError
 from dora.core.tiers import Bucket, tier_named
 from dora.exchange.ratelimit import RateLimiter, TokenBucket
 from dora.exchange.stats import ApiStats, EndpointStats
@@ -43,9 +44,12 @@ def test_sustained_rate_equals_the_tier_budget(limiter: RateLimiter, clock: Fake
     assert elapsed_s == pytest.approx((9000 - 95) / 100, abs=0.05)
 
 
-def test_a_request_larger_than_the_bucket_is_refused(limiter: RateLimiter) -> None:
-    with pytest.raises(ValueError, match="exceeds"):
+def test_a_request_larger_than_the_bucket_is_refused_unsent(limiter: RateLimiter) -> None:
+    """It cannot ever fit (e.g. a batch sized before a 429 cut the budget): refused, not sent,
+    as the exchange would refuse it."""
+    with pytest.raises(RateLimitedError, match="exceed"):
         limiter.acquire(Bucket.WRITE, 100)
+    assert limiter.headroom(Bucket.WRITE) == 1  # nothing taken
 
 
 def test_headroom_is_a_fraction_of_capacity(limiter: RateLimiter, clock: FakeClock) -> None:

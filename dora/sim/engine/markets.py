@@ -65,6 +65,14 @@ class MarketState:
         if self.status is not MarketStatus.ACTIVE:
             raise EngineError(409, "market_closed", f"market {self.ticker} is {self.status}")
 
+    def set_structure(self, structure: str, now_ms: TsMs) -> None:
+        ranges = PRICE_LEVEL_STRUCTURES.get(structure)
+        if ranges is None:
+            raise EngineError(400, "invalid_parameters", f"unknown price structure {structure}")
+        self.structure = structure
+        self.ranges = ranges
+        self.updated_ms = now_ms
+
     def set_status(self, status: MarketStatus, now_ms: TsMs) -> None:
         self.status = status
         self.updated_ms = now_ms

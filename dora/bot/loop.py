@@ -17,6 +17,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from dora.bot.execute import Executor
+from dora.bot.lifecycle import Lifecycle, LifecycleParts
 from dora.bot.persistence import Persister
 from dora.bot.quoting import QuoteOutcome, Quoter, QuoteSettings
 from dora.bot.reconcile import Reconciler
@@ -38,7 +39,6 @@ from dora.runtime.logs import EventType, decision_id, log_event
 
 # Exit codes: 0 stopped on request; 2 is click's usage error, so a fatal bot error is distinct.
 EXIT_FATAL = 3
-STARTUP_CATCH_UP_S = 10.0  # longest wait for the exchange's reads to reflect an earlier run
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +83,9 @@ class Bot:
                                  may_place=lambda: not stop.is_set())
         self.quoter = Quoter(self.reconciler, self.executor, logger,
                              QuoteSettings(settings.id_prefix, settings.order_expiry_s))
+        self.lifecycle = Lifecycle(LifecycleParts(
+            client, self.reconciler, self.quoter, self.executor, persister, self.overlay,
+            self.state, clock, logger, settings.id_prefix, run_id), after_sync=self._startup_cancel)
         self.mode = settings.default_mode
         self.cycle = 0
         self.halt_reason = ""
@@ -112,30 +115,30 @@ class Bot:
         return 0
 
     def startup(self) -> None:
+        """Load state and configs, then the calibration steps (dora.bot.lifecycle): the
+        exchange's status and limits, the state sync (which waits until the exchange's reads
+        reflect earlier runs, then cancels dora's old orders when ``cancel_on_startup``), the
+        markets, portfolio, cash and session checks. Quoting waits for any step that fails."""
         started_ms = self.clock.now_ms()
-        status = self.client.fetch_exchange_status()
-        log_event(self.log, EventType.STARTUP, "dora starting", mode=self.mode.value,
-                  exchange_active=status.exchange_active, trading_active=status.trading_active)
+        log_event(self.log, EventType.STARTUP, "dora starting", mode=self.mode.value)
         self.persister.load_into(self.state)
         self._refresh_config(force=True)
-        # An earlier run's last writes (even a killed one's) must show before dora acts on a
-        # listing: else it cancels orders already gone and misses orders and fills it left.
-        if self.reconciler.wait_until_current(started_ms, self.clock, STARTUP_CATCH_UP_S) is None:
-            log_event(self.log, EventType.STARTUP, "the exchange's reads still lag this start",
-                      level=logging.WARNING)
-        self.reconciler.sync_orders(self.state)
-        if not self.state.risk.last_fill_ts_ms:
-            self.reconciler.adopt_exchange_positions(self.state, self.state.as_of_ms)
-        self.reconciler.sync_fills(self.state)
-        self.reconciler.sync_positions(self.state)
-        self.reconciler.sync_balance(self.state)
-        if self.state.global_config.cancel_on_startup:
-            self.persister.record_special("startup_cancel", self.state, self.clock.now_ms())
-            report = self.quoter.cancel_all_own(self.state, batch=True)
-            log_event(self.log, EventType.STARTUP, "cancelled dora's resting orders at startup",
-                      cancelled=report.cancelled, already_gone=report.already_gone,
-                      **{f"cancel_404_{k.value}": n for k, n in report.gone.items()})
+        report = self.lifecycle.startup(started_ms)
+        status = self.state.exchange
+        log_event(self.log, EventType.STARTUP, "dora calibrated", calibration=report.status.value,
+                  failed=list(report.failed),
+                  exchange_active=status.exchange_active if status else None,
+                  trading_active=status.trading_active if status else None)
         self.persister.save_state(self.state)
+
+    def _startup_cancel(self) -> None:
+        if not self.state.global_config.cancel_on_startup:
+            return
+        self.persister.record_special("startup_cancel", self.state, self.clock.now_ms())
+        report = self.quoter.cancel_all_own(self.state, batch=True)
+        log_event(self.log, EventType.STARTUP, "cancelled dora's resting orders at startup",
+                  cancelled=report.cancelled, already_gone=report.already_gone,
+                  **{f"cancel_404_{k.value}": n for k, n in report.gone.items()})
 
     def shutdown(self, *, reason: str) -> StopOutcome:
         """Stop placing, save, cancel, settle with the exchange, read the last fills and save
@@ -158,7 +161,9 @@ class Bot:
         self._refresh_config(force=False)
         self.state.risk = roll_daily(self.state.risk, now_ms,
                                      self.state.global_config.daily_reset_hour_utc)
+        self.lifecycle.before_cycle(now_ms)
         self.reconciler.sync_orders(self.state)
+        positions_before = dict(self.state.positions)
         fills = self.reconciler.sync_fills(self.state)
         outcome = QuoteOutcome()
         ids = self._decision_ids()
@@ -167,7 +172,9 @@ class Bot:
             self._sync_slow_reads(now_ms)
         elif not self.stop.is_set():  # stopping: the shutdown takes it from here
             self._sync_slow_reads(now_ms)
-            outcome = self._quote(now_ms, ids)
+            if self.lifecycle.may_quote():  # not while the exchange is paused
+                outcome = self._quote(now_ms, ids)
+        self.lifecycle.after_cycle(outcome, fills, positions_before, now_ms)
         self.persister.after_cycle(self.state, now_ms, outcome, ids,
                                    save=self.cycle % self.settings.save_every == 0)
         summary = summarize_cycle(self, outcome, fills, stats_before, started)
@@ -224,7 +231,7 @@ class Bot:
             return
         self.persister.refresh_config(self.state)
         held = {t for t, p in self.state.positions.items() if p.net and not p.settled}
-        self.reconciler.sync_rules(self.state, sorted(set(self.state.configs) | held))
+        self.lifecycle.sync_rules(sorted(set(self.state.configs) | held))
         wanted = self._wanted_mode()
         if wanted is not self.mode:
             log_event(self.log, EventType.MODE_SWITCH, f"execution mode {self.mode} -> {wanted}",

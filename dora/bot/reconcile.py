@@ -140,7 +140,7 @@ class Reconciler:
     def sync_balance(self, state: BotState) -> None:
         """The balance, and the promised-cash ledger forgets what the balance now shows."""
         state.balance = self._reader.fetch_balance()
-        state.cash_ledger = state.cash_ledger.settle(state.balance.updated_ts_ms or state.as_of_ms)
+        state.cash_ledger = state.cash_ledger.settle(*state.balance_as_of())
         state.last_sync_ms["balance"] = state.as_of_ms
 
     def sync_positions(self, state: BotState) -> None:
@@ -172,6 +172,7 @@ class Reconciler:
                       result=settlement.result, pnl_delta=delta)
         if realized:
             state.risk = replace(state.risk, daily_pnl=state.risk.daily_pnl + realized)
+        state.last_sync_ms["settlements"] = state.as_of_ms
         return realized
 
     def adopt_exchange_positions(self, state: BotState, now_ms: TsMs) -> None:

@@ -23,7 +23,7 @@ which the loop handles as the market's state).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from enum import StrEnum
 
@@ -33,7 +33,8 @@ from dora.core.models import TsMs
 NOT_THE_MARKETS_FAULT = frozenset({
     "post_only_cross",  # ordinary: a quote that would have taken; the next cycle reprices
     "not_found",  # a cancel of an order already gone (done), or an unknown order id
-    "rate_limited", "not_sent", "outcome_unknown", "unreadable_response", "transient",
+    "rate_limited", "not_sent", "outcome_unknown", "unknown_outcome", "unreadable_response",
+    "transient",
     "insufficient_balance", "order_group_triggered", "order_already_exists",
     "trading_is_paused", "market_closed",  # the market's state: re-read, not a breaker
 })
@@ -135,6 +136,14 @@ def advance(breaker: Breaker, now_ms: TsMs, settings: BreakerSettings) -> Breake
 def reset(breaker: Breaker, now_ms: TsMs) -> Breaker:
     """An operator closes the breaker by hand: trading resumes and its history is forgotten."""
     return Breaker(changed_ms=now_ms, reset_ms=now_ms)
+
+
+def operator_resets(
+    ours: Mapping[str, Breaker], stored: Mapping[str, Breaker]
+) -> dict[str, Breaker]:
+    """The breakers an operator closed by hand since ``ours`` were read (a newer reset time)."""
+    return {t: b for t, b in stored.items()
+            if b.reset_ms and b.reset_ms > ours.get(t, Breaker()).reset_ms}
 
 
 def is_idle(breaker: Breaker) -> bool:

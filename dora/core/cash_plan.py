@@ -26,12 +26,22 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from dora.core.ledger import collateral
-from dora.core.market_config import MarketConfig
+from dora.core.market_config import CASH_PRIORITIES, MarketConfig
 from dora.core.models import OrderBook
-from dora.core.units import ONE_DOLLAR, Count, Micros, Price
+from dora.core.units import ONE_DOLLAR, Count, Micros, Price, format_micros
 
-CASH_PRIORITIES = ("smallest_first", "ticker")
-DEFAULT_CASH_PRIORITY = "smallest_first"
+__all__ = ["CASH_PRIORITIES", "CashPlan", "effective_reserve", "plan_cash", "quote_collateral",
+           "quote_prices"]
+
+
+def effective_reserve(reserve: Micros, account_value: Micros) -> tuple[Micros, str]:
+    """``min_cash_reserve`` as dora applies it, and why when it differs. A reserve above the
+    whole account's value (balance and portfolio) can never be met: it would make dora close
+    every position for cash. It falls back to its default, 0, until lowered."""
+    if reserve <= account_value:
+        return reserve, ""
+    return 0, (f"min_cash_reserve ${format_micros(reserve)} is above the account's value "
+               f"${format_micros(account_value)}; using the default $0 until it is lowered")
 
 
 def quote_prices(config: MarketConfig, book: OrderBook | None) -> tuple[Price, Price]:

@@ -8,9 +8,13 @@ the write, and
 
     free = balance - promised (places newer than the balance) + released (cancels newer than it)
 
-A promise is forgotten once the balance's timestamp reaches it. Every amount is the one that
-leaves the least free cash, because positions lag too and a position covers the orders that would
-close it (:func:`collateral`):
+A promise is forgotten once the balance's timestamp reaches it. That timestamp may be coarse
+(whole seconds): the balance then shows every change up to some moment inside its second, so a
+write dated inside that second may or may not be shown. A place there still counts as unshown and
+a release (a cancel) as shown: either way the doubt costs free cash, never adds to it (counting a
+shown release again would spend the same cash twice). Every amount is the one that leaves the
+least free cash, because positions lag too and a position covers the orders that would close it
+(:func:`collateral`):
 
 - a place promises its collateral with the least the position may still cover: when a cancel
   released less than the order had left, or found it already gone, the difference may have filled
@@ -151,9 +155,10 @@ class CashLedger:
         promises = _Promiser(self, positions, resting).promises(writes)
         return self.record(promises, maybe_filled_by(writes, resting))
 
-    def settle(self, balance_as_of_ms: TsMs) -> CashLedger:
-        """Forget the promises a balance as of ``balance_as_of_ms`` already shows."""
-        kept = tuple(p for p in self.promises if p.written_ms > balance_as_of_ms)
+    def settle(self, balance_as_of_ms: TsMs, resolution_ms: int = 1) -> CashLedger:
+        """Forget the promises a balance as of ``balance_as_of_ms`` (a timestamp as coarse as
+        ``resolution_ms``) already shows, or may show when forgetting them costs free cash."""
+        kept = tuple(p for p in self.promises if _pending(p, balance_as_of_ms, resolution_ms))
         return CashLedger(kept, self.maybe_closed)
 
     def settle_fills(self, fills_as_of_ms: TsMs) -> CashLedger:
@@ -161,8 +166,9 @@ class CashLedger:
         kept = tuple(m for m in self.maybe_closed if m.written_ms > fills_as_of_ms)
         return CashLedger(self.promises, kept)
 
-    def view(self, balance: Micros, balance_as_of_ms: TsMs) -> CashView:
-        pending = [p.amount for p in self.promises if p.written_ms > balance_as_of_ms]
+    def view(self, balance: Micros, balance_as_of_ms: TsMs, resolution_ms: int = 1) -> CashView:
+        pending = [p.amount for p in self.promises
+                   if _pending(p, balance_as_of_ms, resolution_ms)]
         return CashView(balance, balance_as_of_ms,
                         promised=sum(a for a in pending if a > 0),
                         released=-sum(a for a in pending if a < 0))
@@ -176,6 +182,14 @@ class CashLedger:
             if position is not None and position.net * entry.side.sign < 0:
                 totals[entry.ticker] = totals.get(entry.ticker, 0) + entry.count
         return totals
+
+
+def _pending(promise: Promise, as_of_ms: TsMs, resolution_ms: int) -> bool:
+    """Not shown by a balance as of ``as_of_ms`` (see the module docstring): a place dated after
+    it; a release dated after the whole ``resolution_ms`` that timestamp stands for."""
+    if promise.amount < 0:
+        return promise.written_ms >= as_of_ms + max(resolution_ms, 1)
+    return promise.written_ms > as_of_ms
 
 
 class _Market:

@@ -47,6 +47,8 @@ from dora.core.units import (
 FAIR_VALUE_SOURCES = ("trades", "microprice", "mid")
 MAX_LEVELS = 20
 DEFAULT_STRATEGY = "classic"
+# The deterministic orders in which dora quotes the markets it can afford (dora.core.cash_plan).
+CASH_PRIORITIES = ("smallest_first", "ticker")
 STRATEGY_NAME = re.compile(r"^[A-Za-z0-9_.\-]{1,64}$")
 
 
@@ -265,6 +267,13 @@ class GlobalConfig:
     close_on_disable: bool = False
     min_cash_reserve: Micros = 0
     strategy: str = DEFAULT_STRATEGY
+    # the trader's lifecycle (dora.bot.lifecycle): recalibration, breakers, health checks
+    recalibrate_every_s: int = 60
+    breaker_failures: int = 5
+    breaker_cooloff_s: int = 30
+    breaker_cooloff_max_s: int = 900
+    stuck_after_s: int = 14_400
+    cash_priority: str = CASH_PRIORITIES[0]
     extra: Mapping[str, Any] = field(default_factory=dict)
 
 
@@ -281,6 +290,12 @@ _GLOBAL_READERS: dict[str, Reader] = {
     "max_consecutive_errors": read_int,
     **_EXIT_READERS,
     "min_cash_reserve": read_micros,
+    "recalibrate_every_s": read_int,
+    "breaker_failures": read_int,
+    "breaker_cooloff_s": read_int,
+    "breaker_cooloff_max_s": read_int,
+    "stuck_after_s": read_int,
+    "cash_priority": read_str,
 }
 # Keys whose explicit null means "not set" (the default applies, no problem reported).
 _GLOBAL_NULLABLE = frozenset({
@@ -301,6 +316,11 @@ _GLOBAL_LIMITS: dict[str, tuple[int, int | None]] = {  # inclusive lower, option
     "urgent_before_s": (0, None),
     "close_max_slippage": (0, ONE_DOLLAR - 1),
     "min_cash_reserve": (0, None),
+    "recalibrate_every_s": (1, None),
+    "breaker_failures": (1, None),
+    "breaker_cooloff_s": (1, None),
+    "breaker_cooloff_max_s": (1, None),
+    "stuck_after_s": (1, None),
 }
 
 
@@ -342,13 +362,29 @@ def parse_global_config(item: Mapping[str, Any] | None) -> tuple[GlobalConfig, l
                 problems.append(f"{exc}; using the default")
             continue
         values[key] = value
+    _check_breaker_cooloffs(values, problems)
     extra = {k: v for k, v in item.items() if k not in _GLOBAL_READERS}
     return GlobalConfig(extra=extra, **values), problems
+
+
+def _check_breaker_cooloffs(values: dict[str, Any], problems: list[str]) -> None:
+    """The longest cool-off cannot be shorter than the first: both fall back to the defaults."""
+    defaults = GlobalConfig()
+    first = values.get("breaker_cooloff_s", defaults.breaker_cooloff_s)
+    longest = values.get("breaker_cooloff_max_s", defaults.breaker_cooloff_max_s)
+    if longest < first:
+        values.pop("breaker_cooloff_s", None)
+        values.pop("breaker_cooloff_max_s", None)
+        problems.append(f"breaker_cooloff_max_s {longest} is below breaker_cooloff_s {first}; "
+                        f"using the defaults for both")
 
 
 def _check_global_limit(key: str, value: Any) -> None:
     if key == "strategy" and not STRATEGY_NAME.match(value):
         raise ConfigValueError(f"strategy {value!r} must be 1-64 letters, digits, '_', '.' or '-'")
+    if key == "cash_priority" and value not in CASH_PRIORITIES:
+        allowed = ", ".join(CASH_PRIORITIES)
+        raise ConfigValueError(f"cash_priority {value!r} is not one of {allowed}")
     if key not in _GLOBAL_LIMITS:
         return
     low, high = _GLOBAL_LIMITS[key]
@@ -371,7 +407,7 @@ def global_config_to_item(config: GlobalConfig) -> dict[str, Any]:
             item[f.name] = count_to_decimal(value)
         elif f.name in ("max_daily_loss", "min_cash_reserve"):
             item[f.name] = micros_to_decimal(value)
-        elif isinstance(value, bool) or value is None:
+        elif isinstance(value, bool | str) or value is None:
             if value is not None:
                 item[f.name] = value
         else:

@@ -191,6 +191,14 @@ class Balance:
     balance: Micros
     portfolio_value: Micros
     updated_ts_ms: TsMs = 0
+    # how coarse ``updated_ts_ms`` is: 1000 when the exchange gave whole seconds (the balance
+    # then shows every change up to some moment inside that second), 1 for milliseconds
+    updated_resolution_ms: int = 1
+
+    def __post_init__(self) -> None:
+        if self.updated_resolution_ms < 1:
+            raise ValueError(
+                f"updated_resolution_ms must be >= 1, got {self.updated_resolution_ms}")
 
 
 @dataclass(frozen=True, slots=True)

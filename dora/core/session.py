@@ -75,7 +75,8 @@ class SessionCash:
     def after_fills(
         self, before: Mapping[str, PositionState], fills: Sequence[tuple[Fill, Micros]]
     ) -> SessionCash:
-        """Replay the fills (as applied, in order) from the positions before them."""
+        """Replay the fills (as applied, in order) from the positions before them. An operator's
+        manual fills count too: this is the account's cash."""
         positions = dict(before)
         cash = self
         for fill, _ in fills:
@@ -88,3 +89,21 @@ class SessionCash:
     def after_settlement(self, before: PositionState, realized: Micros) -> SessionCash:
         """A settlement pays out the capital of the lot plus what it realized."""
         return self.flow(-(capital(before) + realized))
+
+
+def session_flows(
+    cash: SessionCash, before: Mapping[str, PositionState],
+    fills: Sequence[tuple[Fill, Micros]], after: Mapping[str, PositionState],
+) -> SessionCash:
+    """A cycle's cash out and back: its fills, replayed from the positions ``before`` them, then
+    the settlements that closed positions by ``after``."""
+    cash = cash.after_fills(before, fills)
+    replayed = dict(before)
+    for fill, _ in fills:
+        replayed[fill.ticker] = apply_fill(
+            replayed.get(fill.ticker, PositionState(fill.ticker)), fill)[0]
+    for ticker, now in after.items():
+        was = replayed.get(ticker)
+        if was is not None and now.settled and not was.settled:
+            cash = cash.after_settlement(was, now.realized_pnl - was.realized_pnl)
+    return cash

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from dora.core.market_config import InvalidMarketConfig, MarketConfig
 from dora.core.models import MarketRules, OrderBook, PositionState, TsMs
 from dora.core.positions import held_since_ms
+from dora.core.timefmt import iso_ms
 from dora.core.units import format_count
 
 
@@ -104,3 +105,25 @@ def _position_findings(
             ticker, "stuck", f"{format_count(net)} held {(now_ms - since) // 1000} s without a "
                              f"reducing fill (limit {stuck_after_ms // 1000} s)"))
     return found
+
+
+@dataclass(frozen=True, slots=True)
+class RuleChange:
+    field: str  # status | close_time | price_level_structure
+    before: str
+    after: str
+
+
+def rule_changes(before: MarketRules, after: MarketRules) -> list[RuleChange]:
+    """What changed in a market between two reads of it that changes how dora trades it."""
+    changes = []
+    if before.status is not after.status:
+        changes.append(RuleChange("status", before.status.value, after.status.value))
+    if before.close_time_ms != after.close_time_ms:
+        changes.append(RuleChange("close_time", iso_ms(before.close_time_ms),
+                                  iso_ms(after.close_time_ms)))
+    if (before.price_level_structure, before.price_ranges) != (
+            after.price_level_structure, after.price_ranges):
+        changes.append(RuleChange("price_level_structure", before.price_level_structure,
+                                  after.price_level_structure))
+    return changes

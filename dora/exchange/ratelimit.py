@@ -145,15 +145,18 @@ class RateLimiter:
         return self.costs.cost(method, template, items)
 
     def adopt(self, tier: Tier, costs: CostTable | None = None) -> None:
-        """The account's real limits (and endpoint costs) become the ceiling and the budget."""
+        """The account's real limits (and endpoint costs) become the ceiling and the budget.
+        The same limits again leave a cut budget as it is (it grows back on its own)."""
         with self._lock:
+            self.refused_since_adopt = 0
+            if tier == self.tier and costs is None:
+                return
             self.tier = tier
             if costs is not None:
                 self.costs = costs
             for name, ceiling in _budgets_of(tier).items():
                 self._budgets[name] = self._budgets[name].with_ceiling(ceiling.ceiling)
                 self._resize(name)
-            self.refused_since_adopt = 0
 
     def budget(self, bucket: Bucket) -> AdaptiveBudget:
         return self._budgets[bucket]

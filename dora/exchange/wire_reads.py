@@ -124,17 +124,19 @@ def parse_positions_page(body: Any) -> tuple[list[ExchangePosition], str]:
 def parse_balance(body: Any) -> Balance:
     what = "GetBalanceResponse"
     o = obj(body, what)
+    stamp = req(o, "updated_ts", int, what)
+    in_ms = stamp >= _MS_EPOCH_FLOOR
     return Balance(
         balance=units(o, "balance_dollars", parse_micros, what),
         portfolio_value=cents_to_micros(req(o, "portfolio_value", int, what)),
-        updated_ts_ms=_epoch_to_ms(req(o, "updated_ts", int, what)),
+        updated_ts_ms=stamp if in_ms else stamp * 1000,
+        updated_resolution_ms=1 if in_ms else 1000,
     )
 
 
-def _epoch_to_ms(value: int) -> TsMs:
-    # The unit of GetBalanceResponse.updated_ts is not documented: seconds (the API's convention
-    # for *_ts) unless it is too large to be seconds, then milliseconds.
-    return value if value >= 100_000_000_000 else value * 1000
+# The unit of GetBalanceResponse.updated_ts is not documented: seconds (the API's convention for
+# *_ts) unless it is too large to be seconds, then milliseconds.
+_MS_EPOCH_FLOOR = 100_000_000_000
 
 
 def parse_settlements_page(body: Any) -> tuple[list[Settlement], str]:

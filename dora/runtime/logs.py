@@ -68,6 +68,11 @@ class EventType(StrEnum):
     ORDER_CANCEL_FAILED = "ORDER_CANCEL_FAILED"
     ORDER_DECREASE_FAILED = "ORDER_DECREASE_FAILED"
     POSITION_CLOSE = "POSITION_CLOSE"
+    # the trader's lifecycle (dora/bot/lifecycle): calibration steps, breaker changes, the
+    # exchange's trading status (DRIFT, above, reports each correction of dora's view)
+    CALIBRATION = "CALIBRATION"
+    BREAKER = "BREAKER"
+    EXCHANGE_STATUS = "EXCHANGE_STATUS"
 
 
 REDACTED = "[REDACTED]"

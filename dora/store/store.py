@@ -16,8 +16,11 @@ from boto3.dynamodb.conditions import Key
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
+from dora.core.breaker import Breaker
+from dora.core.calibration import CalibrationReport
 from dora.core.ledger import CashView
 from dora.core.models import Balance, Fill, PositionState, RestingOrder, RiskState, TsMs
+from dora.core.session import SessionCash, SessionStart
 from dora.core.timefmt import iso_ms, utc_date
 from dora.core.units import Micros
 from dora.runtime.clock import Clock
@@ -27,6 +30,7 @@ from dora.store.codec import expires_at, to_item
 from dora.store.items import (
     API_ERRORS,
     BALANCE,
+    CALIBRATION,
     GLOBAL_CONFIG,
     OPEN_ORDERS,
     POSITIONS,
@@ -34,7 +38,6 @@ from dora.store.items import (
     RISK_STATE,
     VERSIONED_KEYS,
     ApiErrorRecord,
-    api_errors_body,
     balance_body,
     open_orders_body,
     parse_positions,
@@ -44,6 +47,12 @@ from dora.store.items import (
     recent_fills_body,
     risk_body,
     trade_row,
+)
+from dora.store.lifecycle_items import (
+    api_errors_body,
+    calibration_body,
+    parse_api_errors,
+    with_breaker_reset,
 )
 from dora.store.log_items import BOOK_MARK_ATTRIBUTES
 from dora.store.tables import (
@@ -67,6 +76,7 @@ from dora.store.versioned import VersionedItems
 __all__ = [
     "TABLES",
     "ApiErrorRecord",
+    "OperatorItems",
     "Store",
     "StoredState",
     "connect_store",
@@ -99,6 +109,19 @@ class StoredState:
     risk: RiskState
     versions: dict[str, int]
     recent_fills: dict[str, TsMs] = field(default_factory=dict)  # fill_id -> fill time
+    api_errors: dict[str, ApiErrorRecord] = field(default_factory=dict)
+    breakers: dict[str, Breaker] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class OperatorItems:
+    """What operators change while the bot runs, read together once a cycle. ``risk`` and
+    ``breakers`` are None unless someone other than this process wrote them since it last read
+    or wrote them."""
+
+    risk: RiskState | None
+    global_config: dict[str, Any] | None
+    breakers: dict[str, Breaker] | None
 
 
 class Store:
@@ -193,11 +216,33 @@ class Store:
         """Positions, risk state and recently seen fills (defaults when absent); refreshes the
         versions every later state write is conditional on."""
         items = self._state.read(VERSIONED_KEYS)
+        errors, breakers = parse_api_errors(items[API_ERRORS])
         return StoredState(
             positions=parse_positions(items[POSITIONS]),
             risk=parse_risk(items[RISK_STATE]),
             versions=self._state.versions,
             recent_fills=parse_recent_fills(items[RECENT_FILLS]),
+            api_errors=errors,
+            breakers=breakers,
+        )
+
+    def reload_operator_items(self) -> OperatorItems:
+        """``risk_state``, ``global_config`` and ``api_errors`` in one consistent batch read:
+        an operator's halt, flags and breaker resets reach the bot within a cycle."""
+        keys = (RISK_STATE, GLOBAL_CONFIG, API_ERRORS)
+        before = self._state.versions
+        items = self._state.read(keys)
+        after = self._state.versions
+
+        def changed(key: str) -> bool:
+            return key in before and before[key] != after[key]
+
+        global_item = items[GLOBAL_CONFIG]
+        return OperatorItems(
+            risk=parse_risk(items[RISK_STATE]) if changed(RISK_STATE) else None,
+            global_config=None if global_item is None else {
+                k: v for k, v in global_item.items() if k not in ("key", "version")},
+            breakers=parse_api_errors(items[API_ERRORS])[1] if changed(API_ERRORS) else None,
         )
 
     def reload_risk_state(self) -> RiskState | None:
@@ -244,8 +289,24 @@ class Store:
     def save_balance(self, balance: Balance, cash: CashView | None = None) -> None:
         self._state.put(BALANCE, balance_body(balance, self._clock.now_ms(), cash))
 
-    def save_api_errors(self, errors: Mapping[str, ApiErrorRecord]) -> None:
-        self._state.put(API_ERRORS, api_errors_body(errors, self._clock.now_ms()))
+    def save_api_errors(
+        self, errors: Mapping[str, ApiErrorRecord], breakers: Mapping[str, Breaker] | None = None
+    ) -> None:
+        self._state.put(API_ERRORS, api_errors_body(errors, breakers or {}, self._clock.now_ms()))
+
+    def save_calibration(
+        self, report: CalibrationReport | None, session: SessionStart | None,
+        cash: SessionCash, last_sync: Mapping[str, TsMs],
+    ) -> None:
+        body = calibration_body(report, session, cash, last_sync, self._clock.now_ms())
+        self._state.put(CALIBRATION, body)
+
+    def request_breaker_reset(self, ticker: str) -> None:
+        """An operator closes ``ticker``'s breaker (a versioned write of ``api_errors``; the
+        running bot adopts it within a cycle). Raises StaleWriteError if the bot wrote the item
+        between this read and write: read and try again."""
+        item = self._state.read([API_ERRORS])[API_ERRORS]
+        self._state.put(API_ERRORS, with_breaker_reset(item, ticker, self._clock.now_ms()))
 
     # -- log tables -------------------------------------------------------------------------------
     def record_fills(self, fills: Sequence[tuple[Fill, Micros]]) -> int:

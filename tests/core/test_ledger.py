@@ -121,3 +121,20 @@ def test_a_bid_that_may_have_filled_unseen_may_cover_the_ask_being_cancelled() -
     resting = [order(Side.ASK, 5300, 5 * C, oid="a")]
     ledger = earlier.with_writes([cancel("a", Side.ASK, 5300, 5 * C, NOW + 1)], {}, resting)
     assert amounts(ledger) == {"cancel:a": -4700 * C}  # only 1 of the 5 surely uncovered
+
+
+def test_a_balance_stamped_in_whole_seconds_never_counts_a_release_of_its_second_twice() -> None:
+    """The exchange's balance changed at NOW+500 (a cancel it shows) and reports the second
+    NOW. A release dated inside that second may already be shown: counting it again would spend
+    the same cash twice. A place inside it still counts as unshown (less free cash either way)."""
+    ledger = CashLedger((
+        Promise("cancel:o1", -3_750_000, NOW + 500),
+        Promise("place:dora-2", 1_000_000, NOW + 500),
+        Promise("cancel:o3", -2_000_000, NOW + 1_000),  # after the whole second: unshown
+    ))
+    coarse = ledger.view(balance=10_000_000, balance_as_of_ms=NOW, resolution_ms=1_000)
+    assert (coarse.promised, coarse.released) == (1_000_000, 2_000_000)
+    fine = ledger.view(balance=10_000_000, balance_as_of_ms=NOW)
+    assert (fine.promised, fine.released) == (1_000_000, 5_750_000)
+    assert amounts(ledger.settle(NOW, resolution_ms=1_000)) == {
+        "place:dora-2": 1_000_000, "cancel:o3": -2_000_000}

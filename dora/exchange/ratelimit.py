@@ -146,17 +146,21 @@ class RateLimiter:
 
     def adopt(self, tier: Tier, costs: CostTable | None = None) -> None:
         """The account's real limits (and endpoint costs) become the ceiling and the budget.
-        The same limits again leave a cut budget as it is (it grows back on its own)."""
+        The same limits again leave a cut budget as it is (it grows back on its own). Limits
+        read after a 429 start from empty buckets: the exchange has just said they are."""
         with self._lock:
+            refused = self.refused_since_adopt
             self.refused_since_adopt = 0
-            if tier == self.tier and costs is None:
-                return
-            self.tier = tier
             if costs is not None:
                 self.costs = costs
+            if tier == self.tier:
+                return
+            self.tier = tier
             for name, ceiling in _budgets_of(tier).items():
                 self._budgets[name] = self._budgets[name].with_ceiling(ceiling.ceiling)
                 self._resize(name)
+                if refused:
+                    self._buckets[name].drain_and_block(0.0)
 
     def budget(self, bucket: Bucket) -> AdaptiveBudget:
         return self._budgets[bucket]

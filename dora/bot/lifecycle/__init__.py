@@ -81,6 +81,7 @@ class Lifecycle:
             self.breakers.adopt_resets(stored)
         self._guard_reserve()
         self.breakers.advance(now_ms)
+        self.watch.release_expired(now_ms)
         self.watch.poll_if_due()
         self.recalibrator.limits_if_refused()
         report = state.calibration
@@ -123,7 +124,7 @@ class Lifecycle:
 
     def _set_aside(self, now_ms: TsMs) -> None:
         state = self.parts.state
-        state.no_orders = {**self.breakers.set_aside(), **self.watch.held(now_ms)}
+        state.no_orders = {**self.breakers.set_aside(), **self.watch.held()}
         not_viable = viability_by_market(state.configs, state.rules, None, now_ms,
                                          state.global_config.close_guard_ms)
         state.no_quotes = {**not_viable, **self.checks.unaffordable}

@@ -113,7 +113,15 @@ class ExchangeWatch:
                           action=f"re-read the market; no orders there for {HOLD_MS // 1000} s")
             self.holds[ticker] = (now_ms + HOLD_MS, f"held: the exchange answered {code}")
 
-    def held(self, now_ms: TsMs) -> dict[str, str]:
-        """Markets held now -> why (expired holds are dropped)."""
-        self.holds = {t: h for t, h in self.holds.items() if h[0] > now_ms}
+    def release_expired(self, now_ms: TsMs) -> None:
+        """Holds that ran out end; those markets are read again (their status decides)."""
+        expired = sorted(t for t, (until, _) in self.holds.items() if until <= now_ms)
+        if not expired:
+            return
+        for ticker in expired:
+            del self.holds[ticker]
+        self._rules.read(expired)
+
+    def held(self) -> dict[str, str]:
+        """Markets held now -> why."""
         return {t: why for t, (_, why) in self.holds.items()}

@@ -16,8 +16,8 @@ DRIFT event with before, after and what was done.
   are never touched.
 - Positions: the reconciler compares them with the exchange's every few cycles and adopts a
   difference seen twice (:meth:`dora.bot.reconcile.Reconciler.sync_positions`).
-- Rate limits: after a 429 the account's limits are read again (at most every
-  :data:`LIMITS_REREAD_S`); limits that changed become the new ceiling.
+- Rate limits: after a 429 the account's limits are read again at the next cycle (then at most
+  every :data:`LIMITS_REREAD_S`); limits that changed become the new ceiling.
 """
 
 from __future__ import annotations
@@ -44,7 +44,7 @@ class Recalibrator:
         self._p = parts
         self._calibrator = calibrator
         self._last = parts.clock.monotonic()
-        self._limits_read = parts.clock.monotonic()
+        self._limits_read: float | None = None  # when the limits were last read after a 429
 
     def due(self) -> bool:
         every = self._p.state.global_config.recalibrate_every_s
@@ -111,7 +111,9 @@ class Recalibrator:
         p = self._p
         limiter = p.client.limiter
         now = p.clock.monotonic()
-        if not limiter.refused_since_adopt or now - self._limits_read < LIMITS_REREAD_S:
+        if not limiter.refused_since_adopt:
+            return
+        if self._limits_read is not None and now - self._limits_read < LIMITS_REREAD_S:
             return
         self._limits_read = now
         try:

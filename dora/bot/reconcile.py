@@ -195,14 +195,20 @@ class Reconciler:
         if ours.net == theirs:
             self._suspected_drift.pop(ticker, None)
             return
-        log_event(self._log, EventType.DRIFT, "position differs from the exchange",
-                  level=logging.WARNING, market=ticker, ours=format_count(ours.net),
-                  exchange=format_count(theirs))
         if self._suspected_drift.get(ticker) != theirs:
             self._suspected_drift[ticker] = theirs
+            log_event(self._log, EventType.DRIFT, "position differs from the exchange",
+                      level=logging.WARNING, drift="position", market=ticker,
+                      before=format_count(ours.net), after=format_count(theirs),
+                      action="watching: adopted if the next read agrees")
             return
         state.positions[ticker] = _adopted(ours, theirs, reported)
         self._suspected_drift.pop(ticker, None)
+        state.drift_corrections += 1
+        log_event(self._log, EventType.DRIFT, "position corrected to the exchange's",
+                  level=logging.WARNING, drift="position", market=ticker,
+                  before=format_count(ours.net), after=format_count(theirs),
+                  action="adopted the exchange's position (seen twice in a row)")
 
     def _log_fill(self, fill: Fill, pnl: Micros, state: BotState) -> None:
         log_event(

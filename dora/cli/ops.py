@@ -215,6 +215,26 @@ def markets_disable(target: Target, market_id: str) -> None:
     _update_market(target, market_id, {"enabled": False}, create=False)
 
 
+@markets.command("reset")
+@target_options(writes=True)
+@click.argument("market_id")
+def markets_reset(target: Target, market_id: str) -> None:
+    """Close a market's circuit breaker by hand: the running bot trades it again within a cycle
+    (and forgets the breaker's trips)."""
+    def work() -> None:
+        store = _store(target)
+        for attempt in range(1, HALT_WRITE_ATTEMPTS + 1):
+            try:
+                store.request_breaker_reset(market_id)
+                break
+            except StaleWriteError:  # the bot saved api_errors between the read and the write
+                if attempt == HALT_WRITE_ATTEMPTS:
+                    raise
+        click.echo(f"breaker of {market_id} closed ({store.names['dora_state']}): the bot "
+                   "trades it again within a cycle")
+    _guarded(work)
+
+
 def _update_market(
     target: Target, market_id: str, fields: Mapping[str, Any], *, create: bool
 ) -> None:

@@ -43,8 +43,9 @@ class MarketChecks:
         state, enabled = self._p.state, self._enabled()
         if not enabled:
             return Found(StepStatus.WARN, "no enabled market configs: nothing to quote")
-        listed = self._rules.read(list(enabled))
-        books = self._p.client.fetch_orderbooks(list(listed)) if listed else {}
+        held = [t for t, p in state.positions.items() if p.net and not p.settled]
+        listed = self._rules.read(sorted(set(enabled) | set(held)))
+        books = self._p.client.fetch_orderbooks(sorted(listed)) if listed else {}
         state.books.update(books)
         state.last_sync_ms["books"] = state.as_of_ms
         problems = viability_by_market(enabled, listed, books, self._p.clock.now_ms(),

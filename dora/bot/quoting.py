@@ -12,6 +12,8 @@ not quoted (disabled or unconfigured), so such a position can still be closed. E
 passes the same diff and risk checks, with the cash the promised-cash ledger says is free. The
 cash check runs twice: on the plan, and again on its places once the cancels have gone out,
 counting only what the exchange says they freed (an order dora cancels may have filled first).
+After the cycle's cancels and places, the orders it kept that are close to lapsing get their
+expiry renewed (:mod:`dora.core.renewal`), in both modes from the whole cycle's kept orders at once.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from dataclasses import dataclass, field, replace
 from dora.bot.closing import Closer, OwnOrders, own_book, own_orders
 from dora.bot.execute import Confirm, ExecutionReport, Executor
 from dora.bot.reconcile import Reconciler
+from dora.bot.renew import log_renewal_off
 from dora.bot.state import BotState
 from dora.bot.strategies import StrategyRegistry
 from dora.core.diff import Plan, diff_orders
@@ -37,6 +40,7 @@ from dora.core.models import (
     TimeInForce,
     TsMs,
 )
+from dora.core.renewal import Renewals
 from dora.core.risk import Rejection, RiskContext, check_plan
 from dora.core.strategies import QuoteDecision, QuoteInputs
 from dora.core.strategies.checks import StrategyOutputError, check_decision
@@ -85,6 +89,8 @@ class Quoter:
         self._strategies = strategies or StrategyRegistry.discover(logger)
         self._closer = Closer(logger)
         self._reported_errors: dict[str, str] = {}
+        expiry_s = settings.order_expiry_s
+        self.renewals = Renewals(expiry_s) if expiry_s else None  # None: orders never expire
 
     def quote_batch(
         self, state: BotState, now_ms: TsMs, id_salt: str, decision_ids: Mapping[str, str]
@@ -105,6 +111,7 @@ class Quoter:
         outcome.report = self._execute(approved, state, decision_ids, batch=True,
                                        confirm=(cycle, outcome))
         self._closer.after_execution(state, outcome.closes, outcome.report.events, ())
+        outcome.report.merge(self._renew(state, approved.kept, now_ms, decision_ids))
         return outcome
 
     def quote_per_market(
@@ -114,6 +121,7 @@ class Quoter:
         markets = _markets(state)
         cycle = self._cycle(state, now_ms, id_salt, decision_ids, markets)
         so_far = _CycleSoFar(list(state.resting))
+        kept: list[RestingOrder] = []
         for ticker in markets:
             self._reconciler.sync_books(state, [ticker])
             decision = self._decide(state, ticker, cycle, outcome)
@@ -130,12 +138,25 @@ class Quoter:
                                    confirm=(cycle, outcome))
             outcome.report.merge(report)
             _apply_to_resting(state, approved, report)
+            kept.extend(approved.kept)
         self._closer.after_execution(state, outcome.closes, outcome.report.events, ())
         leftovers = [o for o in state.resting if o.ticker not in outcome.decisions]
         plan = diff_orders(leftovers, {}, managed=set(), id_prefix=self._settings.id_prefix,
                            id_salt=id_salt)
         outcome.report.merge(self._execute(plan, state, decision_ids, batch=False))
+        outcome.report.merge(self._renew(state, kept, now_ms, decision_ids))
         return outcome
+
+    def _renew(
+        self, state: BotState, kept: Sequence[RestingOrder], now_ms: TsMs,
+        decision_ids: Mapping[str, str],
+    ) -> ExecutionReport:
+        renewals = self.renewals
+        if renewals is None:
+            return ExecutionReport()
+        if renewals.settle(state.resting, state.as_of_ms):
+            log_renewal_off(self._log, renewals)
+        return self._executor.renew(renewals, renewals.due(kept, now_ms), decision_ids)
 
     def cancel_all_own(self, state: BotState, *, batch: bool) -> ExecutionReport:
         """Cancel every order dora placed (by client order id prefix); never anyone else's."""
@@ -305,10 +326,11 @@ class Quoter:
             positions=state.positions,
             resting=resting,
             available_cash=available_cash,
-            halted=state.risk.trading_halted,
+            halted=state.risk.trading_halted or bool(state.operator_halt),
             closing={t: i.side for t, i in outcome.closes.items()},
             cash_reserve=state.global_config.min_cash_reserve,
             maybe_closed=state.cash_ledger.maybe_closed_by_market(state.positions),
+            elsewhere_exposure=state.elsewhere_exposure,
         )
 
 

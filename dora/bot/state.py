@@ -8,7 +8,7 @@ from enum import StrEnum
 from dora.core.breaker import Breaker
 from dora.core.calibration import CalibrationReport
 from dora.core.exit_policy import CloseWalk
-from dora.core.ledger import CashLedger, CashView
+from dora.core.ledger import BalanceTime, CashLedger, CashView
 from dora.core.market_config import GlobalConfig, InvalidMarketConfig, MarketConfig
 from dora.core.models import (
     Balance,
@@ -23,7 +23,7 @@ from dora.core.models import (
     TsMs,
 )
 from dora.core.session import SessionCash, SessionStart
-from dora.core.units import Micros
+from dora.core.units import Count, Micros
 
 
 class Mode(StrEnum):
@@ -53,6 +53,13 @@ class BotState:
     decision_ids: dict[str, str] = field(default_factory=dict)  # order id -> decision id
     # order id -> client order id: Kalshi's fills carry only the order id; FILL lines name both
     client_order_ids: dict[str, str] = field(default_factory=dict)
+    # Several shards (docs/architecture.md#shards): this shard's markets where another shard's
+    # orders still rest (not quoted meanwhile), the operator's halt of every shard, and what
+    # the other shards last saved of their exposure and today's P&L.
+    blocked_markets: frozenset[str] = frozenset()
+    operator_halt: str = ""
+    elsewhere_exposure: Count = 0
+    elsewhere_pnl: Micros = 0
     cash_ledger: CashLedger = field(default_factory=CashLedger)  # dora's writes vs the balance
     close_walks: dict[str, CloseWalk] = field(default_factory=dict)  # last passive close price
     close_orders: dict[str, str] = field(default_factory=dict)  # order id -> close reason
@@ -73,6 +80,7 @@ class BotState:
             ticker
             for ticker, cfg in self.configs.items()
             if isinstance(cfg, MarketConfig) and cfg.enabled and ticker in self.rules
+            and ticker not in self.blocked_markets
             and ticker not in self.no_quotes and ticker not in self.no_orders
         )
 
@@ -90,10 +98,5 @@ class BotState:
         first balance read). A balance without its own timestamp counts as of the orders'."""
         if self.balance is None:
             return None
-        return self.cash_ledger.view(self.balance.balance, *self.balance_as_of())
-
-    def balance_as_of(self) -> tuple[TsMs, int]:
-        """When the balance is as of, and how coarse that time is (ms)."""
-        if self.balance is None or not self.balance.updated_ts_ms:
-            return self.as_of_ms, 1
-        return self.balance.updated_ts_ms, self.balance.updated_resolution_ms
+        as_of = BalanceTime.of(self.balance, self.as_of_ms)
+        return self.cash_ledger.view(self.balance.balance, as_of)

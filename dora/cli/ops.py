@@ -12,7 +12,6 @@ import json
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import fields as dataclass_fields
-from dataclasses import replace
 from decimal import Decimal, InvalidOperation
 from typing import Any, Final
 
@@ -215,26 +214,6 @@ def markets_disable(target: Target, market_id: str) -> None:
     _update_market(target, market_id, {"enabled": False}, create=False)
 
 
-@markets.command("reset")
-@target_options(writes=True)
-@click.argument("market_id")
-def markets_reset(target: Target, market_id: str) -> None:
-    """Close a market's circuit breaker by hand: the running bot trades it again within a cycle
-    (and forgets the breaker's trips)."""
-    def work() -> None:
-        store = _store(target)
-        for attempt in range(1, HALT_WRITE_ATTEMPTS + 1):
-            try:
-                store.request_breaker_reset(market_id)
-                break
-            except StaleWriteError:  # the bot saved api_errors between the read and the write
-                if attempt == HALT_WRITE_ATTEMPTS:
-                    raise
-        click.echo(f"breaker of {market_id} closed ({store.names['dora_state']}): the bot "
-                   "trades it again within a cycle")
-    _guarded(work)
-
-
 def _update_market(
     target: Target, market_id: str, fields: Mapping[str, Any], *, create: bool
 ) -> None:
@@ -357,46 +336,3 @@ _FLAG_TYPE_DESCRIPTIONS: Final = {
 
 def _expected_flag_type(name: str) -> str:
     return _FLAG_TYPE_DESCRIPTIONS.get(FLAG_KINDS.get(name, ""), "any value")
-
-
-@click.command()
-@target_options(writes=True)
-@click.option("--reason", required=True, callback=lambda _ctx, _param, text: _non_blank(text),
-              help="Why trading stops (shown in status and logs).")
-def halt(target: Target, reason: str) -> None:
-    """Halt trading: the bot cancels its orders and places nothing until `dora resume`."""
-    _set_halt(target, True, reason)
-
-
-@click.command()
-@target_options(writes=True)
-def resume(target: Target) -> None:
-    """Resume trading after a halt."""
-    _set_halt(target, False, "")
-
-
-def _non_blank(text: str) -> str:
-    if not text.strip():
-        raise click.BadParameter("must not be empty: say why, e.g. --reason 'exchange maintenance'")
-    return text.strip()
-
-
-# A running bot saves risk_state every few cycles; the operator's versioned write can lose a race.
-HALT_WRITE_ATTEMPTS = 5
-
-
-def _set_halt(target: Target, halted: bool, reason: str) -> None:
-    def work() -> None:
-        store = _store(target)
-        for attempt in range(1, HALT_WRITE_ATTEMPTS + 1):
-            risk = store.load_state().risk  # re-read: keep the bot's latest numbers
-            try:
-                store.save_risk_state(replace(risk, trading_halted=halted, halt_reason=reason))
-                break
-            except StaleWriteError:
-                if attempt == HALT_WRITE_ATTEMPTS:
-                    raise
-        tables = store.names["dora_state"]
-        click.echo(f"trading halted ({tables}): the bot cancels its orders within a cycle"
-                   if halted else f"trading resumed ({tables})")
-    _guarded(work)

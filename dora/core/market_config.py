@@ -77,6 +77,7 @@ class MarketConfig:
     close_max_slippage: Price | None = None
     close_on_disable: bool | None = None
     strategy: str | None = None
+    shard: int | None = None  # the shard that quotes it (0-based); None: by the ticker's hash
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -100,6 +101,7 @@ def _market_problem(c: MarketConfig) -> str:
          f"fair_value_source must be one of {', '.join(FAIR_VALUE_SOURCES)}"),
         (0 <= c.tight_book_spread < ONE_DOLLAR, "tight_book_spread must be >= 0 and < 1"),
         *_exit_checks(c),
+        (c.shard is None or c.shard >= 0, "shard must be >= 0"),
     )
     return next((message for ok, message in checks if not ok), "")
 
@@ -142,6 +144,7 @@ _MARKET_READERS: dict[str, Reader] = {
     "fair_value_source": read_str,
     "tight_book_spread": read_price,
     "volatility_gate": read_bool,
+    "shard": read_int,
 }
 # The closing settings and the strategy: per market, or as the global default.
 _EXIT_READERS: dict[str, Reader] = {
@@ -156,7 +159,8 @@ _EXIT_READERS: dict[str, Reader] = {
 }
 _MARKET_READERS.update(_EXIT_READERS)
 # Fields where an explicit DynamoDB NULL (or no value) means "not set".
-OPTIONAL_MARKET_FIELDS = frozenset({"fair_value", "toxicity_score", "event_ticker", *_EXIT_READERS})
+OPTIONAL_MARKET_FIELDS = frozenset({"fair_value", "toxicity_score", "event_ticker", "shard",
+                                    *_EXIT_READERS})
 _NULLABLE = OPTIONAL_MARKET_FIELDS
 
 
@@ -212,6 +216,8 @@ def market_config_to_item(config: MarketConfig) -> dict[str, Any]:
     if config.event_ticker:
         item["event_ticker"] = config.event_ticker
     item.update(_exit_items(config))
+    if config.shard is not None:
+        item["shard"] = Decimal(config.shard)
     return item
 
 
@@ -274,6 +280,12 @@ class GlobalConfig:
     breaker_cooloff_max_s: int = 900
     stuck_after_s: int = 14_400
     cash_priority: str = CASH_PRIORITIES[0]
+    # one active instance per shard (docs/architecture.md#lease) and its order group
+    shards: int | None = None  # how many shards; DORA_SHARDS or --shards win over it
+    lease_duration_ms: int = 20_000
+    max_matched_contracts_15s: Count | None = None  # None: sized from the markets' caps
+    order_group_reset: str = "auto"  # auto | manual (dora.core.order_groups.ResetPolicy)
+    order_group_cooloff_s: int = 60
     extra: Mapping[str, Any] = field(default_factory=dict)
 
 
@@ -296,10 +308,16 @@ _GLOBAL_READERS: dict[str, Reader] = {
     "breaker_cooloff_max_s": read_int,
     "stuck_after_s": read_int,
     "cash_priority": read_str,
+    "shards": read_int,
+    "lease_duration_ms": read_int,
+    "max_matched_contracts_15s": read_count,
+    "order_group_reset": read_str,
+    "order_group_cooloff_s": read_int,
 }
 # Keys whose explicit null means "not set" (the default applies, no problem reported).
 _GLOBAL_NULLABLE = frozenset({
     "use_batch_execution", "stop_loss", "take_profit", "max_hold_s", "close_positions_before_s",
+    "shards", "max_matched_contracts_15s",
 })
 _GLOBAL_LIMITS: dict[str, tuple[int, int | None]] = {  # inclusive lower, optional upper bound
     "max_total_exposure": (0, None),
@@ -321,7 +339,12 @@ _GLOBAL_LIMITS: dict[str, tuple[int, int | None]] = {  # inclusive lower, option
     "breaker_cooloff_s": (1, None),
     "breaker_cooloff_max_s": (1, None),
     "stuck_after_s": (1, None),
+    "shards": (1, 16),
+    "lease_duration_ms": (2_000, 120_000),
+    "max_matched_contracts_15s": (100, None),
+    "order_group_cooloff_s": (15, None),
 }
+_GROUP_RESET_POLICIES = ("auto", "manual")
 
 
 # Where a malformed value falls when the key guards risk: the reading that allows the least.
@@ -329,6 +352,7 @@ _FAIL_SAFE: dict[str, tuple[Any, str]] = {
     "trading_enabled": (False, "no new orders"),
     "max_total_exposure": (0, "no new exposure"),
     "max_daily_loss": (0, "halt on any loss"),
+    "order_group_reset": ("manual", "a triggered group stays closed until `dora groups reset`"),
 }
 
 
@@ -385,6 +409,9 @@ def _check_global_limit(key: str, value: Any) -> None:
     if key == "cash_priority" and value not in CASH_PRIORITIES:
         allowed = ", ".join(CASH_PRIORITIES)
         raise ConfigValueError(f"cash_priority {value!r} is not one of {allowed}")
+    if key == "order_group_reset" and value not in _GROUP_RESET_POLICIES:
+        raise ConfigValueError(
+            f"order_group_reset must be one of {', '.join(_GROUP_RESET_POLICIES)}, got {value!r}")
     if key not in _GLOBAL_LIMITS:
         return
     low, high = _GLOBAL_LIMITS[key]
@@ -403,8 +430,9 @@ def global_config_to_item(config: GlobalConfig) -> dict[str, Any]:
         if f.name in _EXIT_READERS:
             if f.name in exits:
                 item[f.name] = exits[f.name]
-        elif f.name == "max_total_exposure":
-            item[f.name] = count_to_decimal(value)
+        elif f.name in ("max_total_exposure", "max_matched_contracts_15s"):
+            if value is not None:
+                item[f.name] = count_to_decimal(value)
         elif f.name in ("max_daily_loss", "min_cash_reserve"):
             item[f.name] = micros_to_decimal(value)
         elif isinstance(value, bool | str) or value is None:

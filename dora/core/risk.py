@@ -44,6 +44,7 @@ class RiskContext:
     resting: Sequence[RestingOrder]
     available_cash: Micros
     halted: bool
+    elsewhere_exposure: Count = 0  # the other shards' worst cases (docs/architecture.md#shards)
     closing: Mapping[str, Side] = field(default_factory=dict)  # market -> its reducing side
     cash_reserve: Micros = 0
     maybe_closed: Mapping[str, Count] = field(default_factory=dict)  # see ledger.MaybeClosed
@@ -95,7 +96,7 @@ class _Exposure:
         gone = {o.order_id for o in plan.cancels}
         reduced = {d.order.order_id: d.reduce_to for d in plan.decreases}
         self.markets = self._orders(ctx.resting, reduced, gone)
-        self.total = sum(m.exposure() for m in self.markets.values())
+        self.total = sum(m.exposure() for m in self.markets.values()) + ctx.elsewhere_exposure
         committed = sum(m.collateral() for m in self.markets.values())
         self.free_cash: Micros = ctx.available_cash + reserved_now - committed
 
@@ -169,6 +170,19 @@ class _Exposure:
         return grown
 
 
+def worst_case_exposure(
+    positions: Mapping[str, PositionState], resting: Sequence[RestingOrder]
+) -> Count:
+    """The exposure ``check_plan`` counts for these positions and resting orders: per market the
+    larger worst case (every bid filled, or every ask), summed."""
+    markets = {t: _Market(p.net) for t, p in positions.items()}
+    for order in resting:
+        if order.status is OrderStatus.RESTING and order.remaining > 0:
+            markets.setdefault(order.ticker, _Market()).add(order.side, order.price,
+                                                            order.remaining)
+    return sum(m.exposure() for m in markets.values())
+
+
 def _over(code: str, what: str, worst: Count, cap: Count) -> str:
     return (f"{code}: {what} worst case {format_count(worst)} contracts "
             f"> cap {format_count(cap)}")
@@ -213,16 +227,19 @@ class HaltDecision:
 
 
 def evaluate_halt(
-    risk: RiskState, unrealized: Micros, config: GlobalConfig, consecutive_errors: int
+    risk: RiskState, unrealized: Micros, config: GlobalConfig, consecutive_errors: int,
+    elsewhere_pnl: Micros = 0,
 ) -> HaltDecision:
-    """Manual halt flag, then the daily loss (realized + unrealized), then consecutive errors."""
+    """Manual halt flag, then the daily loss (realized + unrealized, plus the other shards' as
+    they last saved it), then consecutive errors."""
     if risk.trading_halted:
         return HaltDecision(True, risk.halt_reason or "manual_halt")
-    pnl = risk.daily_pnl + unrealized
+    pnl = risk.daily_pnl + unrealized + elsewhere_pnl
     if pnl < -config.max_daily_loss:
+        others = f" + other shards {format_micros(elsewhere_pnl)}" if elsewhere_pnl else ""
         return HaltDecision(True, (
             f"{DAILY_LOSS_HALT_PREFIX}: realized {format_micros(risk.daily_pnl)} + unrealized "
-            f"{format_micros(unrealized)} below -{format_micros(config.max_daily_loss)}"
+            f"{format_micros(unrealized)}{others} below -{format_micros(config.max_daily_loss)}"
         ))
     if consecutive_errors >= config.max_consecutive_errors:
         return HaltDecision(True, (

@@ -26,7 +26,7 @@ from fractions import Fraction
 
 from dora.core.errors import OutOfTimeError, RateLimitedError
 from dora.core.rate_budget import QUIET_S, AdaptiveBudget, Budget
-from dora.core.tiers import Bucket, CostTable, Tier
+from dora.core.tiers import DEFAULT_COST, Bucket, CostTable, Tier
 from dora.runtime.clock import Clock
 from dora.runtime.logs import EventType, log_event
 
@@ -71,14 +71,17 @@ class TokenBucket:
         self._refill()
         return max(self._blocked_until - self._stamp, 0.0)
 
-    def resize(self, rate: float, capacity: int) -> None:
-        """A new rate and capacity; the tokens held stay, up to the new capacity."""
+    def resize(self, rate: float, capacity: int, *, keep_spent: bool = False) -> None:
+        """A new rate and capacity; the tokens held stay, up to the new capacity. With
+        ``keep_spent`` what was spent of the old capacity stays spent of the new one (the same
+        requests, now known to have drawn on a smaller bucket)."""
         if rate <= 0 or capacity <= 0:
             raise ValueError(f"rate and capacity must be positive ({rate=}, {capacity=})")
         self._refill()
+        spent = self.capacity - self._tokens if keep_spent else 0.0
         self.rate = rate
         self.capacity = capacity
-        self._tokens = min(self._tokens, float(capacity))
+        self._tokens = min(self._tokens, float(capacity) - spent)
 
     def drain_and_block(self, seconds: float) -> None:
         self._refill()
@@ -111,13 +114,24 @@ class RateLimiter:
         self._backoff_base_s = backoff_base_s
         self._backoff_cap_s = backoff_cap_s
         self._consecutive_hits = 0
+        self.parts = 1
         self._budgets = _budgets_of(tier)
         self._quiet_since = dict.fromkeys(Bucket, clock.monotonic())
         self._buckets = {
-            name: _capped_bucket(b.current.rate, b.current.capacity, reserve_s, clock)
+            name: TokenBucket(*_usable(b.current, 1, reserve_s), clock)
             for name, b in self._budgets.items()
         }
         self.refused_since_adopt = 0  # 429s since the account's limits were last adopted
+
+    def share(self, parts: int) -> None:
+        """Use 1/``parts`` of the budget (rate and burst): one of ``parts`` processes sharing
+        the account (docs/architecture.md#shards)."""
+        if parts < 1:
+            raise ValueError(f"parts must be >= 1, got {parts}")
+        with self._lock:
+            self.parts = parts
+            for name in Bucket:
+                self._resize(name)
 
     def acquire(self, bucket: Bucket, cost: int, *, max_wait_s: float | None = None) -> float:
         """Take ``cost`` tokens, sleeping on the clock until they exist; returns seconds slept.
@@ -158,7 +172,7 @@ class RateLimiter:
             self.tier = tier
             for name, ceiling in _budgets_of(tier).items():
                 self._budgets[name] = self._budgets[name].with_ceiling(ceiling.ceiling)
-                self._resize(name)
+                self._resize(name, keep_spent=True)  # writes before the read drew on them
                 if refused:
                     self._buckets[name].drain_and_block(0.0)
 
@@ -171,6 +185,14 @@ class RateLimiter:
 
     def rate(self, bucket: Bucket) -> float:
         return self._buckets[bucket].rate
+
+    def available(self, bucket: Bucket) -> int:
+        """Whole tokens ``bucket`` holds now (0 while a 429 backoff has it blocked)."""
+        target = self._buckets[bucket]
+        with self._lock:
+            if target.blocked_for() > 0:
+                return 0
+            return max(math.floor(target.available() + _TOKEN_EPSILON), 0)
 
     def headroom(self, bucket: Bucket) -> Fraction:
         target = self._buckets[bucket]
@@ -240,20 +262,19 @@ class RateLimiter:
             fields[f"{name}_capacity"] = self._budgets[name].current.capacity
         return fields
 
-    def _resize(self, name: Bucket) -> None:
-        current = self._budgets[name].current
-        self._buckets[name].resize(current.rate, _usable(current.rate, current.capacity,
-                                                         self._reserve_s))
+    def _resize(self, name: Bucket, *, keep_spent: bool = False) -> None:
+        self._buckets[name].resize(*_usable(self._budgets[name].current, self.parts,
+                                            self._reserve_s), keep_spent=keep_spent)
 
 
-def _capped_bucket(rate: int, capacity: int, reserve_s: float, clock: Clock) -> TokenBucket:
-    return TokenBucket(rate, _usable(rate, capacity, reserve_s), clock)
-
-
-def _usable(rate: int, capacity: int, reserve_s: float) -> int:
-    """The capacity less the jitter reserve; a budget cut small keeps at least half of it."""
+def _usable(budget: Budget, parts: int, reserve_s: float) -> tuple[float, int]:
+    """(rate, capacity) of this process's bucket: its share of ``budget`` less the jitter
+    reserve. A share is never less than two default-cost requests (one order must fit); a
+    budget cut small keeps at least half of it."""
+    rate = budget.rate / parts
+    capacity = max(budget.capacity // parts, min(budget.capacity, 2 * DEFAULT_COST + 1))
     reserve = min(math.ceil(rate * reserve_s), capacity // 2)
-    return capacity - reserve
+    return rate, capacity - reserve
 
 
 def _budgets_of(tier: Tier) -> dict[Bucket, AdaptiveBudget]:

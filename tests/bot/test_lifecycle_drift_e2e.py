@@ -110,7 +110,7 @@ def test_a_position_dora_holds_wrongly_is_corrected_to_the_exchanges(
     operator.load_state()
     operator.save_positions({ticker: PositionState(ticker, net=7 * C, open_cost=3_500_000)})
     bot = env.make_bot(Mode.BATCH, positions_every=2)
-    bot.startup()
+    env.start_after_a_kill(bot)  # the first never stopped: its lease runs out first
     assert bot.state.positions[ticker].net == 7 * C  # seen once: not trusted yet
     env.cycles(bot, 2)
     assert bot.state.positions[ticker].net == 0

@@ -24,6 +24,16 @@ def test_capacity_is_the_tier_capacity_less_the_jitter_reserve(limiter: RateLimi
     assert limiter.capacity(Bucket.READ) == 390  # Basic read: 400 tokens, 200/s
 
 
+def test_a_share_of_the_budget_for_one_of_several_shard_processes(clock: FakeClock) -> None:
+    limiter = RateLimiter(tier_named("prestige"), clock, reserve_s=0.05)
+    limiter.share(3)
+    assert limiter.rate(Bucket.WRITE) == pytest.approx(8000 / 3)
+    assert limiter.capacity(Bucket.WRITE) == 16000 // 3 - 134  # less the 50 ms reserve
+    small = RateLimiter(tier_named("basic"), clock, reserve_s=0.05)
+    small.share(16)
+    assert small.capacity(Bucket.WRITE) >= 10  # one order still fits
+
+
 def test_acquire_takes_immediately_while_tokens_last_then_waits_on_the_clock(
     limiter: RateLimiter, clock: FakeClock
 ) -> None:
@@ -115,3 +125,23 @@ def test_stats_since_gives_per_cycle_deltas() -> None:
                                    latency_ms_total=2),
     }
     assert stats.totals().calls == 4
+
+
+def test_a_429_cuts_the_budget_below_the_refused_batch_and_quiet_spells_restore_it(
+    limiter: RateLimiter, clock: FakeClock
+) -> None:
+    limiter.on_rate_limited("POST /portfolio/events/orders/batched", Bucket.WRITE, cost=90)
+    assert limiter.capacity(Bucket.WRITE) < 90 // 2 + 1  # a batch that size never goes again
+    assert limiter.budget(Bucket.WRITE).reduced and limiter.refused_since_adopt == 1
+    for _ in range(40):
+        clock.advance_ms(11_000)
+        limiter.on_success(Bucket.WRITE)
+    assert not limiter.budget(Bucket.WRITE).reduced and limiter.capacity(Bucket.WRITE) == 95
+
+
+def test_adopting_smaller_real_limits_keeps_what_was_already_spent(clock: FakeClock) -> None:
+    limiter = RateLimiter(tier_named("advanced"), clock, reserve_s=0.05)
+    limiter.acquire(Bucket.WRITE, 30)  # e.g. an order group created before the limits were read
+    limiter.adopt(tier_named("basic"))
+    assert limiter.capacity(Bucket.WRITE) == 95
+    assert limiter.available(Bucket.WRITE) == 95 - 30

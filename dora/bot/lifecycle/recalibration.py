@@ -28,6 +28,7 @@ from dora.bot.lifecycle.calibration import Calibrator, budget_text
 from dora.bot.lifecycle.parts import LifecycleParts, log_drift
 from dora.core.calibration import RECALIBRATED, CalibrationReport
 from dora.core.errors import NotFoundError
+from dora.core.ledger import BalanceTime
 from dora.core.models import RestingOrder
 from dora.core.overlay import is_unconfirmed
 from dora.core.strategies.base import TargetQuote
@@ -66,7 +67,7 @@ class Recalibrator:
         stale = [x for x in state.cash_ledger.promises if x.written_ms <= as_of]
         if before is None or not stale:
             return
-        state.cash_ledger = state.cash_ledger.settle(as_of)
+        state.cash_ledger = state.cash_ledger.settle(BalanceTime(as_of, as_of))
         after = state.cash_view()
         log_drift(p, "cash", "free cash corrected: the balance already shows writes the "
                   "promised-cash ledger still counted", before=format_micros(before.free),

@@ -6,8 +6,10 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
+from dora.bot.loop import Bot
 from dora.bot.state import Mode
-from dora.core.tiers import tier_named
+from dora.core.errors import NotFoundError
+from dora.core.tiers import Bucket, Tier, tier_named
 from dora.sim.http.limits import ServerLimiter
 from tests.bot.lifecycle_helpers import control, created, requests_to, resting_by_market
 from tests.conftest import BotEnv
@@ -84,9 +86,34 @@ def test_a_downgrade_mid_run_is_found_without_refusing_any_batch_twice(
     assumed budget (the next batch is at most half as large), the account's limits are read
     again, and dora converges to the real budget; no batch size is refused twice."""
     env = bot_env_factory(markets=12, flow=False)
+    bot, refused = downgrade_mid_run(env)
+    assert all(n == 1 for n in refused.values()), refused
+    assert bot.client.limiter.tier == tier_named("basic")
+
+
+def test_without_the_limits_endpoint_the_budget_cut_alone_converges(
+    bot_env_factory: Any,
+) -> None:
+    """The same downgrade where the exchange does not offer its limits (as if 404): only the
+    AIMD cut of the assumed budget after each 429 finds the real one. Each cut halves the
+    batch below the refused one and the rate: a few refusals while the rate comes down from
+    prestige's 8000/s toward basic's 100/s, then none."""
+    env = bot_env_factory(markets=12, flow=False)
+    bot, refused = downgrade_mid_run(env, limits_offered=False)
+    assert sum(refused.values()) <= 8, refused
+    assert bot.client.limiter.budget(Bucket.WRITE).reduced
+
+
+def downgrade_mid_run(env: BotEnv, *, limits_offered: bool = True) -> tuple[Bot, Counter[int]]:
+    """Run at prestige, drop the account to basic with every quote replaced at once; the
+    refused batch-create sizes (and how often each) as the exchange recorded them."""
     bot = env.make_bot(Mode.BATCH)
     bot.startup()
     env.cycles(bot, 2)
+    if not limits_offered:
+        def not_offered() -> Tier:
+            raise NotFoundError("404 on GET /account/limits")
+        bot.client.fetch_account_limits = not_offered  # type: ignore[method-assign]
     control(env, "/tier", {"tier": "basic"})
     for ticker in env.tickers:  # new quotes everywhere: every order is replaced at once
         control(env, f"/markets/{ticker}/fair_value", {"fair_value": "0.31"})
@@ -96,8 +123,7 @@ def test_a_downgrade_mid_run_is_found_without_refusing_any_batch_twice(
     env.cycles(bot, 40)
     refused = Counter(items for key, items, ok in seen if key == BATCH_CREATE and not ok)
     assert refused, "the downgrade never showed: the test exercised nothing"
-    assert all(n == 1 for n in refused.values()), refused
-    assert bot.client.limiter.tier == tier_named("basic")
     late = seen[len(seen) * 3 // 4:]
     assert all(ok for _, _, ok in late), "still refused at the end: no convergence"
     assert resting_by_market(env).keys() == set(env.tickers)
+    return bot, refused

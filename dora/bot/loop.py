@@ -27,6 +27,7 @@ from dora.bot.fencing import FencedOrders, ShardView
 from dora.bot.groups import GroupKeeper
 from dora.bot.handover import Handover
 from dora.bot.lease import LeaseKeeper
+from dora.bot.lifecycle import Lifecycle, LifecycleParts
 from dora.bot.persistence import Persister
 from dora.bot.phases import PhaseTimes
 from dora.bot.quoting import QuoteOutcome, Quoter, QuoteSettings, cycle_markets
@@ -59,7 +60,6 @@ from dora.runtime.logs import EventType, decision_id, log_event
 
 # Exit codes: 0 stopped on request; 2 is click's usage error, so a fatal bot error is distinct.
 EXIT_FATAL = 3
-STARTUP_CATCH_UP_S = 10.0  # longest wait for the exchange's reads to reflect an earlier run
 HALT_LOG_FLUSH_S = 2.0  # on a new halt, the longest wait for the log rows queued so far
 STANDBY_ORDERS_EVERY = 5  # a standby lists the resting orders every this many cycles
 
@@ -117,6 +117,7 @@ class Bot:
         self.quoter = Quoter(self.reconciler, self.executor, logger,
                              QuoteSettings(settings.id_prefix, settings.order_expiry_s),
                              phases=self.phases)
+        self.lifecycle = self._new_lifecycle()
         self.mode = settings.default_mode
         self.cycle = 0
         self.halt_reason = ""
@@ -167,29 +168,39 @@ class Bot:
                           level=logging.ERROR, error_type=type(exc).__name__)
 
     def _take_over(self) -> None:
-        """A lease was just taken: fence earlier epochs off, load this shard's state, wait until
-        the exchange's reads show every earlier write (the group trigger included), reconcile,
-        and remove what earlier epochs left. Retried from the next cycle if it fails."""
+        """A lease was just taken: fence earlier epochs off, load this shard's state, then the
+        startup calibration (dora.bot.lifecycle): the exchange's status and limits, the state
+        sync (which waits until the exchange's reads show every earlier write, the group trigger
+        included, and removes what earlier epochs left), the markets, portfolio, cash and
+        session checks. Quoting waits for a step that fails; a raised error is retried from the
+        next cycle."""
         self.taken_over = False
         self.state = BotState(global_config=self.state.global_config, rules=self.state.rules)
+        self.lifecycle = self._new_lifecycle()
         self.handover.claim()
         self._refresh_config(force=True)  # this shard's markets
         self.handover.fence_earlier(self.state)
         self.persister.refresh_shared(self.state, self.lease.peers())  # as of today's state
-        fenced_ms = self.clock.now_ms()
-        if self.reconciler.wait_until_current(fenced_ms, self.clock, STARTUP_CATCH_UP_S) is None:
-            log_event(self.log, EventType.STARTUP, "the exchange's reads still lag this start",
-                      level=logging.WARNING)
-        self.reconciler.sync_orders(self.state)
-        if not self.state.risk.last_fill_ts_ms:
-            self.reconciler.adopt_exchange_positions(self.state, self.state.as_of_ms)
-        self.reconciler.sync_fills(self.state)
-        self.reconciler.sync_positions(self.state)
-        self.reconciler.sync_balance(self.state)
-        if self.state.global_config.cancel_on_startup:
-            self.handover.cancel_earlier(self.state)
+        report = self.lifecycle.startup(self.clock.now_ms())  # reads reflect the fence first
+        status = self.state.exchange
+        log_event(self.log, EventType.STARTUP, "dora calibrated", calibration=report.status.value,
+                  failed=list(report.failed),
+                  exchange_active=status.exchange_active if status else None,
+                  trading_active=status.trading_active if status else None)
         self.persister.save_state(self.state)
         self.taken_over = True
+
+    def _new_lifecycle(self) -> Lifecycle:
+        """The lifecycle over this lease's state (a take-over starts a fresh state). Its state
+        sync ends with the startup cancel of what earlier epochs left."""
+        return Lifecycle(LifecycleParts(
+            self.client, self.reconciler, self.quoter, self.executor, self.persister,
+            self.overlay, self.state, self.clock, self.log, self.settings.id_prefix,
+            self.run_id), after_sync=self._startup_cancel)
+
+    def _startup_cancel(self) -> None:
+        if self.state.global_config.cancel_on_startup:
+            self.handover.cancel_earlier(self.state)
 
     def shutdown(self, *, reason: str) -> StopOutcome:
         """Stop placing, save, trigger the epoch's group, settle with the exchange (cancelling
@@ -236,8 +247,12 @@ class Bot:
             self._refresh_config(force=False)
             self.state.risk = roll_daily(self.state.risk, now_ms,
                                          self.state.global_config.daily_reset_hour_utc)
+            # operator items, breakers, exchange status, recalibration: before the cycle's reads
+            # (a recalibration syncs orders itself; the listing below must not predate it)
+            self.lifecycle.before_cycle(now_ms)
             reads = self.reconciler.read_cycle(self.state, self._read_plan(now_ms))
             self.reconciler.apply_orders(self.state, reads)
+            positions_before = dict(self.state.positions)
             fills = self.reconciler.apply_fills(self.state, reads)
         self.handover.groups.on_fills(f for f, _ in fills)
         self.handover.tend_group(self.state, self.cycle)
@@ -252,10 +267,12 @@ class Bot:
                 self.reconciler.apply_rest(self.state, reads)
             self._books_read = reads.plan.books
             self.handover.tend()  # the reads may have taken a while
-            if self.handover.may_quote(self.state):
+            # the lease and group first: the lifecycle never opens what the lease gate shuts
+            if self.handover.may_quote(self.state) and self.lifecycle.may_quote():
                 with self.phases.computing():
                     outcome = self._quote(now_ms, ids)
         with self.phases.timing("persist"):
+            self.lifecycle.after_cycle(outcome, fills, positions_before, now_ms)
             self.persister.after_cycle(self.state, now_ms, outcome, ids,
                                        save=self.cycle % self.settings.save_every == 0)
         summary = summarize_cycle(self, outcome, fills, stats_before, started, self._costs())
@@ -354,7 +371,7 @@ class Bot:
         if self.lease.held is not None:
             self.persister.refresh_shared(self.state, self.lease.peers())
         held = {t for t, p in self.state.positions.items() if p.net and not p.settled}
-        self.reconciler.sync_rules(self.state, sorted(set(self.state.configs) | held))
+        self.lifecycle.sync_rules(sorted(set(self.state.configs) | held))
         wanted = self._wanted_mode()
         if wanted is not self.mode:
             log_event(self.log, EventType.MODE_SWITCH, f"execution mode {self.mode} -> {wanted}",

@@ -92,6 +92,11 @@ CYCLE_METRICS: tuple[MetricSpec, ...] = (
     # dropped rows are log rows lost (never trade-log rows or state)
     MetricSpec("LogBacklog", "Count", "log_backlog"),
     MetricSpec("LogRowsDropped", "Count", "log_dropped"),
+    # the lifecycle: a paused exchange, open breakers, DRIFT corrections, the oldest read's age
+    MetricSpec("ExchangePaused", "Count", "exchange_paused"),
+    MetricSpec("BreakersOpen", "Count", "breakers_open"),
+    MetricSpec("DriftCorrections", "Count", "drift_corrections"),
+    MetricSpec("OldestSyncAge", "Milliseconds", "oldest_sync_ms"),
 )
 # Summary fields that are deliberately not metrics (identifiers, running totals, nested maps).
 NOT_METRICS = frozenset({"cycle", "mode", "fills_total", "net_position", "by_group", "role",

@@ -30,9 +30,10 @@ from typing import Any
 from dora.bot.execute import BATCH_KEY
 from dora.bot.quoting import QuoteOutcome
 from dora.bot.state import BotState
+from dora.core.breaker import Breaker, operator_resets
 from dora.core.errors import ConcurrentWriterError, StaleWriteError
 from dora.core.market_config import InvalidMarketConfig, parse_global_config, parse_market_config
-from dora.core.models import Fill
+from dora.core.models import Fill, RiskState
 from dora.core.positions import unrealized_pnl
 from dora.core.records import decision_record, decision_signature
 from dora.core.risk import worst_case_exposure
@@ -64,6 +65,8 @@ class Persister:
         self._version = bot_version()
         self._api_errors: dict[str, ApiErrorRecord] = {}
         self._logs = logs or BackgroundLogWriter(store.write_log_batch, logger)
+        self._saved_breakers: dict[str, Breaker] = {}
+        self._global_problems: list[str] = []
 
     @property
     def leases(self) -> LeaseStore:
@@ -92,6 +95,9 @@ class Persister:
         state.positions = dict(stored.positions)
         state.risk = stored.risk
         state.seen_fills = dict(stored.recent_fills)
+        state.breakers = dict(stored.breakers)
+        self._saved_breakers = dict(stored.breakers)
+        self._api_errors = dict(stored.api_errors)
         log_event(self._log, EventType.STATE_LOAD, "state loaded", positions=len(state.positions),
                   daily_pnl_micros=state.risk.daily_pnl, halted=state.risk.trading_halted,
                   last_fill_ts_ms=state.risk.last_fill_ts_ms)
@@ -102,15 +108,31 @@ class Persister:
             parsed = parse_market_config(item)
             configs[parsed.market_id] = parsed
             self._report_invalid(parsed)
-        global_config, problems = parse_global_config(self._store.load_global_config_item())
-        for problem in problems:
-            log_event(self._log, EventType.CONFIG_REFRESH, f"global config: {problem}",
-                      level=logging.WARNING)
+        self._global_problems = []  # a full refresh reports every problem again
+        self._adopt_global_config(state, self._store.load_global_config_item())
         state.configs = configs
-        state.global_config = global_config
         self._adopt_operator_halt(state)
         log_event(self._log, EventType.CONFIG_REFRESH, "configs refreshed", markets=len(configs),
                   enabled=len(state.quotable_markets()))
+
+    def refresh_operator_items(self, state: BotState) -> dict[str, Breaker] | None:
+        """Once a cycle, in one read: an operator's halt or resume, the global flags
+        (``trading_enabled`` and the rest), and breaker resets. Returns the stored breakers when
+        someone else changed them (the lifecycle adopts the resets)."""
+        items = self._store.reload_operator_items()
+        if items.risk is not None:
+            self._adopt_risk(state, items.risk)
+        self._adopt_global_config(state, items.global_config)
+        return items.breakers
+
+    def _adopt_global_config(self, state: BotState, item: Mapping[str, Any] | None) -> None:
+        global_config, problems = parse_global_config(item)
+        if problems != self._global_problems:
+            for problem in problems:
+                log_event(self._log, EventType.CONFIG_REFRESH, f"global config: {problem}",
+                          level=logging.WARNING)
+            self._global_problems = problems
+        state.global_config = global_config
 
     def bound_by(self, budget: TimeLeft | None) -> None:
         """Fit every later DynamoDB call into ``budget`` (a stop budget)."""
@@ -143,7 +165,13 @@ class Persister:
         self._store.save_open_orders(state.resting, state.decision_ids)
         if state.balance is not None:
             self._store.save_balance(state.balance, state.cash_view())
+        self.save_calibration(state)
         log_event(self._log, EventType.STATE_SAVE, "state saved", positions=len(state.positions))
+
+    def save_calibration(self, state: BotState) -> None:
+        """The calibration report, the session's start and cash, and the last sync times."""
+        self._store.save_calibration(state.calibration, state.session, state.session_cash,
+                                     state.last_sync_ms)
 
     def after_cycle(
         self, state: BotState, now_ms: int, outcome: QuoteOutcome,
@@ -156,10 +184,25 @@ class Persister:
         rows = execution_rows(outcome.report.events,
                               per_order=state.global_config.execution_log_per_order)
         self._submit_execution_rows(rows)
-        if self._count_api_errors(outcome.report.events, now_ms):
-            self._store.save_api_errors(self._api_errors)
+        counted = self._count_api_errors(outcome.report.events, now_ms)
+        if counted or state.breakers != self._saved_breakers:
+            self.save_api_errors(state)
         if save or fills:
             self.save_state(state)
+
+    def save_api_errors(self, state: BotState) -> None:
+        """Error counters and breakers. An operator's reset written since the bot last read the
+        item makes the write stale: the reset is adopted and the write made again."""
+        try:
+            self._store.save_api_errors(self._api_errors, state.breakers)
+        except StaleWriteError:
+            stored = self._store.reload_operator_items().breakers or {}
+            for ticker, breaker in operator_resets(state.breakers, stored).items():
+                state.breakers[ticker] = breaker
+                log_event(self._log, EventType.BREAKER, "breaker closed by an operator",
+                          market=ticker, state=breaker.state.value)
+            self._store.save_api_errors(self._api_errors, state.breakers)
+        self._saved_breakers = dict(state.breakers)
 
     def write_unlogged_fills(self, state: BotState) -> None:
         """Trade-log rows (idempotent per fill) and FILL events of every applied fill not logged
@@ -241,7 +284,11 @@ class Persister:
 
     def _adopt_operator_halt(self, state: BotState) -> None:
         stored = self._store.reload_risk_state()
-        if stored is not None and (stored.trading_halted, stored.halt_reason) != (
+        if stored is not None:
+            self._adopt_risk(state, stored)
+
+    def _adopt_risk(self, state: BotState, stored: RiskState) -> None:
+        if (stored.trading_halted, stored.halt_reason) != (
             state.risk.trading_halted, state.risk.halt_reason
         ):
             log_event(self._log, EventType.FLAG, "halt flag changed in DynamoDB",

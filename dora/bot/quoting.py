@@ -178,6 +178,13 @@ class Quoter:
                            id_salt="shutdown")
         return self._execute(plan, state, {}, batch=batch)
 
+    def cancel_orders(
+        self, state: BotState, orders: Sequence[RestingOrder], *, batch: bool
+    ) -> ExecutionReport:
+        """Cancel these orders of dora's (e.g. ones the recalibration found and no target
+        explains); what they free goes into the promised-cash ledger as any cancel's does."""
+        return self._execute(Plan(cancels=tuple(orders)), state, {}, batch=batch)
+
     def _cycle(self, state: BotState, now_ms: TsMs, id_salt: str,
                decision_ids: Mapping[str, str], markets: Collection[str]) -> _Cycle:
         """What the whole cycle shares. (In per-market mode the books are last cycle's here:

@@ -252,6 +252,7 @@ class Reconciler:
                       result=settlement.result, pnl_delta=delta)
         if realized:
             state.risk = replace(state.risk, daily_pnl=state.risk.daily_pnl + realized)
+        state.last_sync_ms["settlements"] = state.as_of_ms
         return realized
 
     def adopt_exchange_positions(self, state: BotState, now_ms: TsMs) -> None:
@@ -276,14 +277,20 @@ class Reconciler:
         if ours.net == theirs:
             self._suspected_drift.pop(ticker, None)
             return
-        log_event(self._log, EventType.DRIFT, "position differs from the exchange",
-                  level=logging.WARNING, market=ticker, ours=format_count(ours.net),
-                  exchange=format_count(theirs))
         if self._suspected_drift.get(ticker) != theirs:
             self._suspected_drift[ticker] = theirs
+            log_event(self._log, EventType.DRIFT, "position differs from the exchange",
+                      level=logging.WARNING, drift="position", market=ticker,
+                      before=format_count(ours.net), after=format_count(theirs),
+                      action="watching: adopted if the next read agrees")
             return
         state.positions[ticker] = _adopted(ours, theirs, reported)
         self._suspected_drift.pop(ticker, None)
+        state.drift_corrections += 1
+        log_event(self._log, EventType.DRIFT, "position corrected to the exchange's",
+                  level=logging.WARNING, drift="position", market=ticker,
+                  before=format_count(ours.net), after=format_count(theirs),
+                  action="adopted the exchange's position (seen twice in a row)")
 
     def _log_fill(self, fill: Fill, pnl: Micros, state: BotState) -> None:
         log_event(

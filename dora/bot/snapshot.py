@@ -267,6 +267,7 @@ class SnapshotPublisher:
             lease=LeaseView(holder=lease.holder, held=lease.role is Role.HOLDER,
                             standby=lease.role is Role.STANDBY, expires_ms=lease.expires_ms),
             cash=CashView(ledger.balance, ledger.promised, ledger.free) if ledger else None,
+            sections=_lifecycle_sections(state, now_ms),
         )
 
     def _track_realized(self, state: BotState, fills: Sequence[tuple[Fill, Micros]]) -> None:
@@ -322,4 +323,17 @@ def _market(
         realized=position.realized_pnl,
         unrealized=unrealized_pnl(position, book) if book and position.net else 0,
         fees=position.fees_paid,
+        breaker=state.breakers[ticker].state.value if ticker in state.breakers else None,
     )
+
+
+def _lifecycle_sections(state: BotState, now_ms: TsMs) -> tuple[InfoSection, ...]:
+    """The last calibration report and how long ago each kind of read last succeeded."""
+    synced = tuple((kind, f"{(now_ms - ts) // 1000} s ago")
+                   for kind, ts in sorted(state.last_sync_ms.items()) if ts)
+    report = state.calibration
+    sections = [InfoSection("last sync", synced)] if synced else []
+    if report is not None:
+        title = f"calibration ({report.kind}): {report.status.value}"
+        sections.insert(0, InfoSection(title, report.rows()))
+    return tuple(sections)

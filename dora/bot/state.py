@@ -5,11 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from dora.core.breaker import Breaker
+from dora.core.calibration import CalibrationReport
 from dora.core.exit_policy import CloseWalk
 from dora.core.ledger import BalanceTime, CashLedger, CashView
 from dora.core.market_config import GlobalConfig, InvalidMarketConfig, MarketConfig
 from dora.core.models import (
     Balance,
+    ExchangeStatus,
     Fill,
     MarketRules,
     OrderBook,
@@ -19,6 +22,7 @@ from dora.core.models import (
     RiskState,
     TsMs,
 )
+from dora.core.session import SessionCash, SessionStart
 from dora.core.units import Count, Micros
 
 
@@ -59,23 +63,35 @@ class BotState:
     cash_ledger: CashLedger = field(default_factory=CashLedger)  # dora's writes vs the balance
     close_walks: dict[str, CloseWalk] = field(default_factory=dict)  # last passive close price
     close_orders: dict[str, str] = field(default_factory=dict)  # order id -> close reason
+    # the lifecycle (dora.bot.lifecycle): markets set aside, with why
+    no_quotes: dict[str, str] = field(default_factory=dict)  # not viable or not affordable
+    no_orders: dict[str, str] = field(default_factory=dict)  # breaker open, market held
+    breakers: dict[str, Breaker] = field(default_factory=dict)
+    calibration: CalibrationReport | None = None
+    session: SessionStart | None = None
+    session_cash: SessionCash = field(default_factory=SessionCash)
+    exchange: ExchangeStatus | None = None  # the exchange's trading status as last read
+    drift_corrections: int = 0  # DRIFT corrections this cycle (the cycle summary reads it)
 
     def quotable_markets(self) -> list[str]:
-        """Markets with an enabled, valid config and known rules, in a stable order."""
+        """Markets with an enabled, valid config and known rules that the lifecycle has not set
+        aside, in a stable order."""
         return sorted(
             ticker
             for ticker, cfg in self.configs.items()
             if isinstance(cfg, MarketConfig) and cfg.enabled and ticker in self.rules
             and ticker not in self.blocked_markets
+            and ticker not in self.no_quotes and ticker not in self.no_orders
         )
 
     def valid_configs(self) -> dict[str, MarketConfig]:
         return {t: c for t, c in self.configs.items() if isinstance(c, MarketConfig)}
 
     def exit_markets(self) -> list[str]:
-        """Markets where dora holds an open position and knows the rules, in a stable order."""
+        """Markets where dora holds an open position and knows the rules, in a stable order
+        (not those where no order may go: a breaker open, the market held)."""
         return sorted(t for t, p in self.positions.items()
-                      if p.net and not p.settled and t in self.rules)
+                      if p.net and not p.settled and t in self.rules and t not in self.no_orders)
 
     def cash_view(self) -> CashView | None:
         """The balance and what dora's writes it does not show yet do to it (None before the

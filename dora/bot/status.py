@@ -114,6 +114,12 @@ class CycleSummary:
     # the background log writer (dora.store.logwriter): rows queued, rows dropped this cycle
     log_backlog: int = 0
     log_dropped: int = 0
+    # the lifecycle (dora.bot.lifecycle): the exchange paused, breakers not closed, drift
+    # corrections this cycle, and the age of the oldest kind of last successful read
+    exchange_paused: bool = False
+    breakers_open: int = 0
+    drift_corrections: int = 0
+    oldest_sync_ms: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,9 +172,21 @@ def summarize_cycle(
         cancels_ms=phases.get("cancels", 0), places_ms=phases.get("places", 0),
         persist_ms=phases.get("persist", 0), dynamodb_ms=costs.dynamodb_ms,
         log_backlog=costs.log_backlog, log_dropped=costs.log_dropped,
+        **_lifecycle_fields(bot.state, bot.clock.now_ms()),
     )
     _log_summary(bot, summary, report.operations)
     return summary
+
+
+def _lifecycle_fields(state: BotState, now_ms: int) -> dict[str, Any]:
+    synced = [ts for ts in state.last_sync_ms.values() if ts]
+    exchange = state.exchange
+    return {
+        "exchange_paused": exchange is not None and not exchange.trading,
+        "breakers_open": sum(1 for b in state.breakers.values() if not b.allows_orders),
+        "drift_corrections": state.drift_corrections,
+        "oldest_sync_ms": now_ms - min(synced) if synced else None,
+    }
 
 
 def _lease_fields(bot: CycleSource) -> dict[str, Any]:
@@ -237,6 +255,8 @@ def _log_summary(bot: CycleSource, summary: CycleSummary, operations: int) -> No
                      "persist": summary.persist_ms},
         "dynamodb_ms": summary.dynamodb_ms, "log_backlog": summary.log_backlog,
         "log_dropped": summary.log_dropped,
+        "exchange_paused": summary.exchange_paused, "breakers_open": summary.breakers_open,
+        "drift_corrections": summary.drift_corrections, "oldest_sync_ms": summary.oldest_sync_ms,
     }
     log_event(bot.log, EventType.CYCLE_SUMMARY, "cycle summary", **fields)
     emit_cycle_metrics(bot.log, summary, env=bot.settings.env, timestamp_ms=bot.clock.now_ms())
@@ -279,15 +299,22 @@ class StatusSink:
 
 
 def format_status(s: CycleSummary) -> str:
-    state = "STANDBY" if not s.lease_held else "HALTED" if s.halted else s.mode
+    state = "STANDBY" if not s.lease_held else "HALTED" if s.halted else \
+        "PAUSED" if s.exchange_paused else s.mode
     return (
         f"cycle {s.cycle:>4} [{state}] quoting {s.markets_quoted} mkts | resting {s.resting_orders}"
         f" | +{s.placed}/-{s.cancelled} orders | fills {s.fills_total}"
         f" | net {format_count(s.net_position)} | P&L ${format_micros(s.daily_pnl)[:-4]}"
         f" | {_cash(s)}"
         f" | api {s.requests} req {s.tokens} tok | headroom r{s.read_headroom_pct}%"
-        f" w{s.write_headroom_pct}% | {s.duration_ms} ms"
+        f" w{s.write_headroom_pct}% | {_lifecycle(s)}{s.duration_ms} ms"
     )
+
+
+def _lifecycle(s: CycleSummary) -> str:
+    """The oldest read's age, and open breakers only when there are some."""
+    synced = "" if s.oldest_sync_ms is None else f"synced {s.oldest_sync_ms // 1000} s ago | "
+    return synced + (f"breakers {s.breakers_open} open | " if s.breakers_open else "")
 
 
 def _cash(s: CycleSummary) -> str:

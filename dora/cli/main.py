@@ -11,6 +11,7 @@ from dora.bot.loop import LoopSettings
 from dora.bot.state import Mode
 from dora.cli.app import run_bot
 from dora.cli.bench import bench
+from dora.cli.calibrate import calibrate
 from dora.cli.config import ENVIRONMENTS, resolve_settings
 from dora.cli.health import health
 from dora.cli.ops import error_message, flags, init_db, markets
@@ -87,8 +88,8 @@ def run(
 
 
 main.add_command(sim_command, name="sim")
-for command in (init_db, markets, flags, halt, resume, groups, status, cancel_all, health, report,
-                bench):
+for command in (init_db, markets, flags, halt, resume, groups, status, calibrate, cancel_all,
+                health, report, bench):
     main.add_command(command)
 
 

@@ -17,9 +17,10 @@ import click
 
 from dora.cli.app import build_client, resolve_connection
 from dora.cli.config import resolve_settings
-from dora.cli.ops import _guarded, _store
+from dora.cli.ops import _guarded, _store, markets
 from dora.cli.ops_status import BOT_ORDER_PREFIX, lease_line
 from dora.cli.target import Target, target_options
+from dora.core.breaker import BreakerState
 from dora.core.errors import DoraError, NotFoundError, StaleWriteError
 from dora.core.models import CancelStatus
 from dora.core.shards import ShardId, all_lease_keys
@@ -51,6 +52,37 @@ def halt(target: Target, reason: str, now: bool, url: str | None) -> None:
 def resume(target: Target) -> None:
     """Resume trading after a halt (the operator's, and with several shards each shard's own)."""
     _set_halt(target, False, "")
+
+
+@markets.command("reset")
+@target_options(writes=True)
+@click.argument("market_id")
+def markets_reset(target: Target, market_id: str) -> None:
+    """Close a market's circuit breaker by hand: the running bot trades it again within a cycle
+    (and forgets the breaker's trips). With several shards, in whichever shard holds it."""
+    def work() -> None:
+        store = _store(target)
+        layout = _layout(store)
+        shards = [ShardId(i, layout) for i in range(layout)]
+        holding = [s for s in shards if _breaker_open(store, s, market_id)] or shards[:1]
+        for shard in holding:
+            store.use_shard(shard)
+            for attempt in range(1, HALT_WRITE_ATTEMPTS + 1):
+                try:
+                    store.request_breaker_reset(market_id)
+                    break
+                except StaleWriteError:  # the bot saved api_errors between the read and write
+                    if attempt == HALT_WRITE_ATTEMPTS:
+                        raise
+        click.echo(f"breaker of {market_id} closed ({store.names['dora_state']}): the bot "
+                   "trades it again within a cycle")
+    _guarded(work)
+
+
+def _breaker_open(store: Store, shard: ShardId, market_id: str) -> bool:
+    store.use_shard(shard)
+    breaker = store.load_state().breakers.get(market_id)
+    return breaker is not None and breaker.state is not BreakerState.CLOSED
 
 
 def _non_blank(text: str) -> str:

@@ -11,17 +11,19 @@ import click
 from dora.bot.loop import LoopSettings
 from dora.cli.app import build_client, resolve_connection
 from dora.cli.config import ENVIRONMENTS, resolve_settings
-from dora.cli.display import dollars, order_line, price, when
+from dora.cli.display import age, dollars, order_line, price, when
 from dora.cli.ops import _guarded, _store
 from dora.cli.target import Target, resolve_target, target_options
+from dora.core.breaker import Breaker, BreakerState
 from dora.core.errors import DoraError
 from dora.core.models import CancelStatus, PositionState
 from dora.core.positions import avg_entry_price
 from dora.core.shards import ShardId, all_lease_keys
-from dora.core.timefmt import parse_iso_ms
+from dora.core.timefmt import iso_ms, parse_iso_ms
 from dora.core.units import UnitError, dollars_decimal_to_micros, format_count
 from dora.runtime.clock import SystemClock
 from dora.store.lease import LeaseRecord
+from dora.store.lifecycle_items import parse_last_sync, parse_report, parse_session
 
 # Not an option: any other prefix could match orders dora did not place (an operator's own).
 BOT_ORDER_PREFIX = LoopSettings().id_prefix
@@ -30,7 +32,8 @@ BOT_ORDER_PREFIX = LoopSettings().id_prefix
 @click.command()
 @target_options(writes=False)
 def status(target: Target) -> None:
-    """Mode, halt state, last sync times, positions, P&L and resting orders as last saved."""
+    """Mode, halt state, the last calibration, last sync times, the session, breakers,
+    positions, P&L and resting orders as last saved."""
     def work() -> None:
         store = _store(target)
         now_ms = SystemClock().now_ms()
@@ -55,6 +58,7 @@ def status(target: Target) -> None:
             item = store.get_state_item(key) or {}
             click.echo(f"{key + ' saved:':<19}{_saved_at(item, now_ms)}")
         _echo_cash(store.get_state_item("balance") or {})
+        _echo_lifecycle(store.get_state_item("calibration"), state.breakers, now_ms)
         _echo_positions(state.positions)
         orders = (store.get_state_item("open_orders") or {}).get("orders", {})
         click.echo(f"resting orders: {len(orders)}")
@@ -74,10 +78,15 @@ def _echo_shards(target: Target, layout: int, now_ms: int) -> None:
         risk = state.risk
         open_positions = sum(1 for p in state.positions.values() if p.net and not p.settled)
         saved = _saved_at(store.get_state_item(store.state_key("risk_state")) or {}, now_ms)
+        tripped = sum(1 for b in state.breakers.values() if b.state is not BreakerState.CLOSED)
+        report = parse_report(store.get_state_item(store.state_key("calibration")))
+        calibrated = "-" if report is None else \
+            f"{report.status.value} {when(report.taken_ms, now_ms)}"
         click.echo(f"  shard {index + 1}/{layout}: halted "
                    f"{'YES - ' + risk.halt_reason if risk.trading_halted else 'no'}, daily P&L "
                    f"{dollars(risk.daily_pnl)}, {open_positions} positions, {len(orders)} "
-                   f"resting orders, saved {saved}")
+                   f"resting orders, {tripped} breakers not closed, calibration {calibrated}, "
+                   f"saved {saved}")
 
 
 def lease_line(record: LeaseRecord, now_ms: int) -> str:
@@ -93,14 +102,46 @@ def lease_line(record: LeaseRecord, now_ms: int) -> str:
 
 def _echo_cash(item: Mapping[str, Any]) -> None:
     """The saved balance and the promised-cash ledger's view of it (docs/architecture.md)."""
-    def amount(key: str) -> str:
-        value = item.get(key)
-        try:
-            return "-" if value is None else dollars(dollars_decimal_to_micros(value))
-        except UnitError:
-            return str(value)
-    click.echo(f"cash:              balance {amount('balance')}, promised {amount('promised')}, "
-               f"free {amount('free')} (balance as of {item.get('exchange_updated_at', '-')})")
+    click.echo(f"cash:              balance {_money(item, 'balance')}, promised "
+               f"{_money(item, 'promised')}, free {_money(item, 'free')} (balance as of "
+               f"{item.get('exchange_updated_at', '-')})")
+
+
+def _echo_lifecycle(
+    item: Mapping[str, Any] | None, breakers: Mapping[str, Breaker], now_ms: int
+) -> None:
+    """The last calibration, each kind's last successful sync, the session and the breakers."""
+    report = parse_report(item)
+    if report is None:
+        click.echo("calibration: none saved yet")
+    else:
+        click.echo(f"calibration: {report.kind} {when(report.taken_ms, now_ms)}: "
+                   f"{report.status.value}")
+        for step in report.steps:
+            click.echo(f"  {step.name:<11} {step.status.value:<5} {step.summary}")
+    synced = parse_last_sync(item)
+    ages = ", ".join(f"{kind} {age(now_ms - ts)}" for kind, ts in sorted(synced.items()))
+    click.echo(f"last sync:   {ages or '-'}")
+    session, cash = parse_session(item), (item or {}).get("session_cash") or {}
+    if session is not None:
+        click.echo(f"session:     started {when(session.started_ms, now_ms)}, value then "
+                   f"{dollars(session.value)}; cash invested {_money(cash, 'invested')}, "
+                   f"recouped {_money(cash, 'recouped')}")
+    tripped = {t: b for t, b in sorted(breakers.items()) if b.state is not BreakerState.CLOSED}
+    click.echo(f"breakers:    {len(tripped)} not closed" + (
+        "" if tripped else " (close one by hand: dora markets reset TICKER)"))
+    for ticker, breaker in tripped.items():
+        until = f" until {iso_ms(breaker.open_until_ms)}" if breaker.open_until_ms else ""
+        click.echo(f"  {ticker:<40} {breaker.state.value}{until}, {breaker.failures} failures "
+                   f"in a row, trip {breaker.trips}: {breaker.reason}")
+
+
+def _money(item: Mapping[str, Any], key: str) -> str:
+    value = item.get(key)
+    try:
+        return "-" if value is None else dollars(dollars_decimal_to_micros(value))
+    except UnitError:
+        return str(value)
 
 
 def _saved_at(item: Mapping[str, Any], now_ms: int) -> str:

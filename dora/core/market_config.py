@@ -47,6 +47,8 @@ from dora.core.units import (
 FAIR_VALUE_SOURCES = ("trades", "microprice", "mid")
 MAX_LEVELS = 20
 DEFAULT_STRATEGY = "classic"
+# The deterministic orders in which dora quotes the markets it can afford (dora.core.cash_plan).
+CASH_PRIORITIES = ("smallest_first", "ticker")
 STRATEGY_NAME = re.compile(r"^[A-Za-z0-9_.\-]{1,64}$")
 
 
@@ -274,6 +276,13 @@ class GlobalConfig:
     # one execution-log row per order (the earlier bot's dashboard reads those) instead of one per
     # batch request (docs/compatibility.md#execution-log)
     execution_log_per_order: bool = False
+    # the trader's lifecycle (dora.bot.lifecycle): recalibration, breakers, health checks
+    recalibrate_every_s: int = 60
+    breaker_failures: int = 5
+    breaker_cooloff_s: int = 30
+    breaker_cooloff_max_s: int = 900
+    stuck_after_s: int = 14_400
+    cash_priority: str = CASH_PRIORITIES[0]
     # one active instance per shard (docs/architecture.md#lease) and its order group
     shards: int | None = None  # how many shards; DORA_SHARDS or --shards win over it
     lease_duration_ms: int = 20_000
@@ -297,6 +306,12 @@ _GLOBAL_READERS: dict[str, Reader] = {
     **_EXIT_READERS,
     "min_cash_reserve": read_micros,
     "execution_log_per_order": read_bool,
+    "recalibrate_every_s": read_int,
+    "breaker_failures": read_int,
+    "breaker_cooloff_s": read_int,
+    "breaker_cooloff_max_s": read_int,
+    "stuck_after_s": read_int,
+    "cash_priority": read_str,
     "shards": read_int,
     "lease_duration_ms": read_int,
     "max_matched_contracts_15s": read_count,
@@ -323,6 +338,11 @@ _GLOBAL_LIMITS: dict[str, tuple[int, int | None]] = {  # inclusive lower, option
     "urgent_before_s": (0, None),
     "close_max_slippage": (0, ONE_DOLLAR - 1),
     "min_cash_reserve": (0, None),
+    "recalibrate_every_s": (1, None),
+    "breaker_failures": (1, None),
+    "breaker_cooloff_s": (1, None),
+    "breaker_cooloff_max_s": (1, None),
+    "stuck_after_s": (1, None),
     "shards": (1, 16),
     "lease_duration_ms": (2_000, 120_000),
     "max_matched_contracts_15s": (100, None),
@@ -370,13 +390,29 @@ def parse_global_config(item: Mapping[str, Any] | None) -> tuple[GlobalConfig, l
                 problems.append(f"{exc}; using the default")
             continue
         values[key] = value
+    _check_breaker_cooloffs(values, problems)
     extra = {k: v for k, v in item.items() if k not in _GLOBAL_READERS}
     return GlobalConfig(extra=extra, **values), problems
+
+
+def _check_breaker_cooloffs(values: dict[str, Any], problems: list[str]) -> None:
+    """The longest cool-off cannot be shorter than the first: both fall back to the defaults."""
+    defaults = GlobalConfig()
+    first = values.get("breaker_cooloff_s", defaults.breaker_cooloff_s)
+    longest = values.get("breaker_cooloff_max_s", defaults.breaker_cooloff_max_s)
+    if longest < first:
+        values.pop("breaker_cooloff_s", None)
+        values.pop("breaker_cooloff_max_s", None)
+        problems.append(f"breaker_cooloff_max_s {longest} is below breaker_cooloff_s {first}; "
+                        f"using the defaults for both")
 
 
 def _check_global_limit(key: str, value: Any) -> None:
     if key == "strategy" and not STRATEGY_NAME.match(value):
         raise ConfigValueError(f"strategy {value!r} must be 1-64 letters, digits, '_', '.' or '-'")
+    if key == "cash_priority" and value not in CASH_PRIORITIES:
+        allowed = ", ".join(CASH_PRIORITIES)
+        raise ConfigValueError(f"cash_priority {value!r} is not one of {allowed}")
     if key == "order_group_reset" and value not in _GROUP_RESET_POLICIES:
         raise ConfigValueError(
             f"order_group_reset must be one of {', '.join(_GROUP_RESET_POLICIES)}, got {value!r}")

@@ -199,6 +199,11 @@ class Balance:
 class ExchangeStatus:
     exchange_active: bool
     trading_active: bool
+    resume_ms: TsMs | None = None  # the exchange's estimate of when trading resumes, if paused
+
+    @property
+    def trading(self) -> bool:
+        return self.exchange_active and self.trading_active
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,13 +2,16 @@
 (docs/kalshi-notes.md#rate-limits).
 
 Shared by the client's limiter (which waits) and the simulator (which answers 429). Paths are
-templates relative to ``/trade-api/v2``. Change the numbers here when Kalshi's
-``GET /account/endpoint_costs`` says otherwise.
+templates relative to ``/trade-api/v2``. These are the defaults; at startup the account's real
+limits (``GET /account/limits``) and costs (``GET /account/endpoint_costs``) replace them in the
+client (:class:`CostTable`, :func:`tier_from_limits`).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from enum import StrEnum
 
 
@@ -75,6 +78,66 @@ def request_cost(method: str, template: str, items: int = 1) -> int:
     """Tokens one request costs; batch endpoints are billed per item."""
     entry = ENDPOINT_COSTS.get((method, template), EndpointCost(DEFAULT_COST))
     return entry.cost * max(items, 1) if entry.per_item else entry.cost
+
+
+@dataclass(frozen=True, slots=True)
+class CostTable:
+    """Token costs per (method, path template): listed ones, else ``default_cost``."""
+
+    default_cost: int = DEFAULT_COST
+    costs: Mapping[tuple[str, str], EndpointCost] = field(
+        default_factory=lambda: dict(ENDPOINT_COSTS))
+
+    def cost(self, method: str, template: str, items: int = 1) -> int:
+        entry = self.costs.get((method, template), EndpointCost(self.default_cost))
+        return entry.cost * max(items, 1) if entry.per_item else entry.cost
+
+    def differences(self, other: CostTable, known: Sequence[tuple[str, str]]) -> list[str]:
+        """Where ``other`` prices one of the ``known`` endpoints differently, as text."""
+        found = []
+        for method, template in known:
+            mine, theirs = self.cost(method, template), other.cost(method, template)
+            if mine != theirs:
+                found.append(f"{method} {template}: {mine} -> {theirs}")
+        return found
+
+
+_API_PREFIX = "/trade-api/v2"
+_PARAMETER = re.compile(r"(?::([A-Za-z_]+))|(?:\{([A-Za-z_]+)\})")
+
+
+def costs_from_exchange(default_cost: int, listed: Sequence[tuple[str, str, int]]) -> CostTable:
+    """The exchange's list of (method, path, cost) -> a table. The list names only endpoints
+    whose cost differs from the default. A path may carry the API prefix and write its
+    parameters as ``{name}`` or ``:name`` (assumption: docs/kalshi-notes.md); an endpoint dora
+    knows to be billed per item stays per item (at the listed cost, else the default)."""
+    if default_cost <= 0:
+        raise ValueError(f"default_cost must be positive, got {default_cost}")
+    # Endpoints billed per item cost the default per item when the list leaves them out.
+    costs = {key: EndpointCost(default_cost, per_item=True)
+             for key, entry in ENDPOINT_COSTS.items() if entry.per_item}
+    for method, path, cost in listed:
+        if cost <= 0:
+            raise ValueError(f"cost of {method} {path} must be positive, got {cost}")
+        template = _template(path)
+        per_item = ENDPOINT_COSTS.get((method.upper(), template), EndpointCost(0)).per_item
+        costs[(method.upper(), template)] = EndpointCost(cost, per_item=per_item)
+    return CostTable(default_cost, costs)
+
+
+def _template(path: str) -> str:
+    relative = path[len(_API_PREFIX):] if path.startswith(_API_PREFIX + "/") else path
+    return _PARAMETER.sub(lambda m: "{" + (m.group(1) or m.group(2)) + "}", relative)
+
+
+def tier_from_limits(
+    usage_tier: str, read_rate: int, read_capacity: int, write_rate: int, write_capacity: int
+) -> Tier:
+    """The account's real limits as a Tier (named after the exchange's ``usage_tier``)."""
+    values = (read_rate, read_capacity, write_rate, write_capacity)
+    if min(values) <= 0:
+        raise ValueError(f"account limits must be positive, got {values}")
+    return Tier(usage_tier or "account", read_rate, read_capacity, write_rate, write_capacity)
 
 
 def tier_named(name: str) -> Tier:

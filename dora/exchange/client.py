@@ -34,7 +34,7 @@ from dora.core.models import (
     Settlement,
     TsMs,
 )
-from dora.core.tiers import Bucket
+from dora.core.tiers import Bucket, CostTable, Tier
 from dora.core.units import Count, Price
 from dora.exchange import endpoints as ep
 from dora.exchange import wire_reads as wr
@@ -94,6 +94,14 @@ class KalshiClient:
 
     def fetch_exchange_status(self) -> ExchangeStatus:
         return wr.parse_exchange_status(self._get(ep.EXCHANGE_STATUS))
+
+    def fetch_account_limits(self) -> Tier:
+        """The account's real rate limits (``GET /account/limits``)."""
+        return wr.parse_account_limits(self._get(ep.ACCOUNT_LIMITS))
+
+    def fetch_endpoint_costs(self) -> CostTable:
+        """The endpoint costs that differ from the default (``GET /account/endpoint_costs``)."""
+        return wr.parse_endpoint_costs(self._get(ep.ENDPOINT_COSTS))
 
     def fetch_user_data_timestamp(self) -> TsMs:
         return wr.parse_user_data_timestamp(self._get(ep.USER_DATA_TIMESTAMP))

@@ -32,6 +32,8 @@ class Endpoint:
 
 
 EXCHANGE_STATUS = Endpoint("GET", "/exchange/status")
+ACCOUNT_LIMITS = Endpoint("GET", "/account/limits")
+ENDPOINT_COSTS = Endpoint("GET", "/account/endpoint_costs")
 USER_DATA_TIMESTAMP = Endpoint("GET", "/exchange/user_data_timestamp")
 MARKETS = Endpoint("GET", "/markets")
 ORDERBOOKS = Endpoint("GET", "/markets/orderbooks")

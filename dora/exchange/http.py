@@ -179,7 +179,7 @@ class Transport:
 
     def _attempt(self, request: ApiRequest) -> Any:
         endpoint = request.endpoint
-        cost = endpoint.cost(request.items)
+        cost = self._limiter.cost(endpoint.method, endpoint.template, request.items)
         self._limiter.acquire(endpoint.bucket, cost, max_wait_s=self._time_left())
         path = self._base_path + endpoint.template.format(
             **{name: quote(value, safe="") for name, value in request.path_args.items()}
@@ -206,10 +206,10 @@ class Transport:
         status = response.status_code
         if status == 429:
             self._record(endpoint, 0, started, rate_limited=True)
-            backoff = self._limiter.on_rate_limited(endpoint.key, endpoint.bucket)
+            backoff = self._limiter.on_rate_limited(endpoint.key, endpoint.bucket, cost)
             raise RateLimitedError(
                 f"{endpoint.key}: 429 too many requests; backoff {backoff:.3f}s", status_code=429)
-        self._limiter.on_success()
+        self._limiter.on_success(endpoint.bucket)
         self._record(endpoint, cost, started, error=status >= 400 and status != 404,
                      not_found=status == 404)
         if status < 300:

@@ -3,7 +3,8 @@ expiry-only amend), cancel-all.
 
 Per-order outcomes are data. The requests of one list (the batches of ``place_orders`` and
 ``cancel_orders``, the single decreases of ``decrease_orders``) go out together
-(:mod:`dora.exchange.parallel`); the ``*_batches`` forms say, per request, when it was sent and
+(:mod:`dora.exchange.parallel`; batches in waves the tokens held pay for, docs/architecture.md
+#concurrency-inside-a-phase); the ``*_batches`` forms say, per request, when it was sent and
 when its answer arrived. Creates and amends are sent exactly once: if the answer is lost
 (timeout, broken connection, 5xx) the result is UNKNOWN and the next reconcile decides by
 ``client_order_id``. Cancels and decreases are safe to repeat and are retried by the transport.
@@ -14,6 +15,7 @@ optional, so there only bad credentials do (a retired or refused amend is UNSUPP
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, Generic, TypeVar
@@ -90,10 +92,29 @@ class OrderEntry:
         return _flat(self.place_batches(requests))
 
     def place_batches(self, requests: Sequence[OrderRequest]) -> list[Sent[PlaceResult]]:
-        """As :meth:`place_orders`, the batch requests sent together; per request, in order."""
+        """As :meth:`place_orders`, the batch requests sent together; per request, in order.
+
+        Every batch is sized once, from the budget as it is now (the AIMD-adapted capacity and
+        this shard's share of it), and they go out together (in waves when the tokens held do
+        not cover them all: :meth:`_in_waves`). A batch refused whole with 429 cuts the budget
+        (the limiter does) and its creates come back REJECTED ``rate_limited``; a batch of this
+        list not yet sent by then is not sent at all (``rate_limited``, so not unknown): none is
+        sent again here, and the next cycle plans them again in batches sized from the cut
+        budget."""
         _require_unique_client_ids(requests)
-        size = self.batch_size(ep.BATCH_CREATE.bucket, ep.BATCH_CREATE.cost(1))
-        return self._each(list(_chunks(requests, size)), self._create_batch)
+        size = self._item_batch_size(ep.BATCH_CREATE)
+        refused = threading.Event()
+
+        def create(chunk: Sequence[OrderRequest]) -> list[PlaceResult]:
+            if refused.is_set():
+                return _all(chunk, PlaceStatus.REJECTED, "rate_limited",
+                            "not sent: a batch sent with it was refused with 429")
+            results = self._create_batch(chunk)
+            if all(r.error_code == "rate_limited" for r in results):
+                refused.set()
+            return results
+
+        return self._in_waves(ep.BATCH_CREATE, list(_chunks(requests, size)), create)
 
     def _create_batch(self, chunk: Sequence[OrderRequest]) -> list[PlaceResult]:
         call = ApiRequest(ep.BATCH_CREATE, body=wire.batch_create_body(chunk),
@@ -112,6 +133,32 @@ class OrderEntry:
             return call
 
         return self._together.all([timed(chunk) for chunk in chunks])
+
+    def _in_waves(
+        self, endpoint: ep.Endpoint, chunks: Sequence[Sequence[Any]],
+        send: Callable[[Sequence[Any]], list[R]],
+    ) -> list[Sent[R]]:
+        """The batches for ``endpoint`` together, as many at a time as the tokens held now pay
+        for (at least one); the next wave once the last has answered. A batch that would only
+        wait for tokens gains nothing by going out with the others, and sent after their answers
+        it can never overtake at the exchange a batch whose tokens were taken before its own."""
+        sent: list[Sent[R]] = []
+        left = list(chunks)
+        while left:
+            tokens = self._limiter.available(endpoint.bucket)
+            wave = 0
+            while wave < len(left):
+                tokens -= self._limiter.cost(endpoint.method, endpoint.template, len(left[wave]))
+                if tokens < 0 and wave:
+                    break
+                wave += 1
+            sent += self._each(left[:wave], send)
+            left = left[wave:]
+        return sent
+
+    def _item_batch_size(self, endpoint: ep.Endpoint) -> int:
+        per_item = self._limiter.cost(endpoint.method, endpoint.template, 1)
+        return self.batch_size(endpoint.bucket, per_item)
 
     def amend_order(self, order: RestingOrder, price: Price, total_count: Count) -> PlaceResult:
         """Move a resting order to ``price`` with ``total_count`` = filled + wanted remaining."""
@@ -186,9 +233,11 @@ class OrderEntry:
         return _flat(self.cancel_batches(order_ids))
 
     def cancel_batches(self, order_ids: Sequence[str]) -> list[Sent[CancelResult]]:
-        """As :meth:`cancel_orders`, the batch requests sent together; per request, in order."""
-        size = self.batch_size(ep.BATCH_CANCEL.bucket, ep.BATCH_CANCEL.cost(1))
-        return self._each(list(_chunks(order_ids, size)), self._cancel_batch)
+        """As :meth:`cancel_orders`, the batch requests sent together; per request, in order.
+        Every batch is sized once, from the budget as it is now; one refused with 429 (the
+        budget is cut) comes back FAILED ``rate_limited`` and the next cycle cancels again."""
+        size = self._item_batch_size(ep.BATCH_CANCEL)
+        return self._in_waves(ep.BATCH_CANCEL, list(_chunks(order_ids, size)), self._cancel_batch)
 
     def _cancel_batch(self, order_ids: Sequence[str]) -> list[CancelResult]:
         call = ApiRequest(ep.BATCH_CANCEL, body=wire.batch_cancel_body(order_ids),

@@ -10,7 +10,11 @@ capacity: it can never hold more than the server's bucket minus that reserve, wh
 largest single request shrinks (Basic write: 95 usable tokens, so 9 creates per batch, not 10).
 
 On a 429 anyway the bucket is emptied (the exchange has just said ours is) and blocked for an
-exponential, capped backoff; a success resets the backoff.
+exponential, capped backoff; a success resets the backoff. The 429 also cuts the budget dora
+assumes for that bucket, AIMD-style (:mod:`dora.core.rate_budget`): the capacity to half of what
+the refused request needed, so batches sized from it are at most half as large, and the rate to
+half; quiet spells grow it back slowly toward the ceiling. The ceiling is the configured tier until
+the account's real limits are read (:meth:`RateLimiter.adopt`), which also sets the endpoint costs.
 """
 
 from __future__ import annotations
@@ -20,8 +24,9 @@ import math
 import threading
 from fractions import Fraction
 
-from dora.core.errors import OutOfTimeError
-from dora.core.tiers import DEFAULT_COST, Bucket, Tier
+from dora.core.errors import OutOfTimeError, RateLimitedError
+from dora.core.rate_budget import QUIET_S, AdaptiveBudget, Budget
+from dora.core.tiers import DEFAULT_COST, Bucket, CostTable, Tier
 from dora.runtime.clock import Clock
 from dora.runtime.logs import EventType, log_event
 
@@ -66,6 +71,18 @@ class TokenBucket:
         self._refill()
         return max(self._blocked_until - self._stamp, 0.0)
 
+    def resize(self, rate: float, capacity: int, *, keep_spent: bool = False) -> None:
+        """A new rate and capacity; the tokens held stay, up to the new capacity. With
+        ``keep_spent`` what was spent of the old capacity stays spent of the new one (the same
+        requests, now known to have drawn on a smaller bucket)."""
+        if rate <= 0 or capacity <= 0:
+            raise ValueError(f"rate and capacity must be positive ({rate=}, {capacity=})")
+        self._refill()
+        spent = self.capacity - self._tokens if keep_spent else 0.0
+        self.rate = rate
+        self.capacity = capacity
+        self._tokens = min(self._tokens, float(capacity) - spent)
+
     def drain_and_block(self, seconds: float) -> None:
         self._refill()
         self._tokens = 0.0
@@ -89,31 +106,40 @@ class RateLimiter:
         if reserve_s < 0 or backoff_base_s <= 0 or backoff_cap_s < backoff_base_s:
             raise ValueError("reserve_s >= 0 and 0 < backoff_base_s <= backoff_cap_s required")
         self.tier = tier
+        self.costs = CostTable()
         self._clock = clock
         self._log = logger or logging.getLogger("dora.ratelimit")
         self._lock = threading.Lock()
+        self._reserve_s = reserve_s
         self._backoff_base_s = backoff_base_s
         self._backoff_cap_s = backoff_cap_s
         self._consecutive_hits = 0
-        self._reserve_s = reserve_s
         self.parts = 1
-        self._buckets = _buckets(tier, 1, reserve_s, clock)
+        self._budgets = _budgets_of(tier)
+        self._quiet_since = dict.fromkeys(Bucket, clock.monotonic())
+        self._buckets = {
+            name: TokenBucket(*_usable(b.current, 1, reserve_s), clock)
+            for name, b in self._budgets.items()
+        }
+        self.refused_since_adopt = 0  # 429s since the account's limits were last adopted
 
     def share(self, parts: int) -> None:
-        """Use 1/``parts`` of the tier's budget (rate and burst): one of ``parts`` processes
-        sharing the account (docs/architecture.md#shards)."""
+        """Use 1/``parts`` of the budget (rate and burst): one of ``parts`` processes sharing
+        the account (docs/architecture.md#shards)."""
         if parts < 1:
             raise ValueError(f"parts must be >= 1, got {parts}")
         with self._lock:
             self.parts = parts
-            self._buckets = _buckets(self.tier, parts, self._reserve_s, self._clock)
+            for name in Bucket:
+                self._resize(name)
 
     def acquire(self, bucket: Bucket, cost: int, *, max_wait_s: float | None = None) -> float:
         """Take ``cost`` tokens, sleeping on the clock until they exist; returns seconds slept.
         Raises OutOfTimeError, taking nothing, when that would mean waiting past ``max_wait_s``."""
         target = self._buckets[bucket]
-        if cost > target.capacity:
-            raise ValueError(f"cost {cost} exceeds the {bucket} bucket's usable {target.capacity}")
+        if cost > target.capacity:  # the budget was cut below a request sized before the cut
+            raise RateLimitedError(f"not sent: {cost} tokens exceed the {bucket} budget's usable "
+                                   f"{target.capacity} after a 429", status_code=429)
         waited = 0.0
         while True:
             with self._lock:
@@ -128,6 +154,30 @@ class RateLimiter:
             wait = max(math.ceil(wait * 1000 - 1e-6) / 1000, _MIN_SLEEP_S)
             self._clock.sleep(wait)
             waited += wait
+
+    def cost(self, method: str, template: str, items: int = 1) -> int:
+        return self.costs.cost(method, template, items)
+
+    def adopt(self, tier: Tier, costs: CostTable | None = None) -> None:
+        """The account's real limits (and endpoint costs) become the ceiling and the budget.
+        The same limits again leave a cut budget as it is (it grows back on its own). Limits
+        read after a 429 start from empty buckets: the exchange has just said they are."""
+        with self._lock:
+            refused = self.refused_since_adopt
+            self.refused_since_adopt = 0
+            if costs is not None:
+                self.costs = costs
+            if tier == self.tier:
+                return
+            self.tier = tier
+            for name, ceiling in _budgets_of(tier).items():
+                self._budgets[name] = self._budgets[name].with_ceiling(ceiling.ceiling)
+                self._resize(name, keep_spent=True)  # writes before the read drew on them
+                if refused:
+                    self._buckets[name].drain_and_block(0.0)
+
+    def budget(self, bucket: Bucket) -> AdaptiveBudget:
+        return self._budgets[bucket]
 
     def capacity(self, bucket: Bucket) -> int:
         """The most tokens one request may cost (the tier's capacity less the reserve)."""
@@ -154,8 +204,12 @@ class RateLimiter:
     def consecutive_hits(self) -> int:
         return self._consecutive_hits
 
-    def on_rate_limited(self, endpoint: str, bucket: Bucket | None = None) -> float:
-        """The exchange said 429: back off exponentially (capped). Returns the backoff in seconds.
+    def on_rate_limited(
+        self, endpoint: str, bucket: Bucket | None = None, cost: int = 0
+    ) -> float:
+        """The exchange said 429: back off exponentially (capped), and cut the assumed budget of
+        ``bucket`` (all buckets when None) below the refused request's ``cost``. Returns the
+        backoff in seconds.
 
         The backoff is enforced by the next ``acquire`` on ``bucket`` (all buckets when None).
         A 429 that arrives while a backoff is already running (a request sent before it began,
@@ -170,9 +224,10 @@ class RateLimiter:
                 self._backoff_base_s * float(2 ** (hits - 1)), self._backoff_cap_s)
             for target in targets:
                 target.drain_and_block(backoff)
+            cut = self._cut(bucket, cost) if running <= 0 else {}
         fields = {"consecutive_hits": hits, "backoff_s": backoff, "endpoint": endpoint,
                   "status_code": 429, "error_type": "RateLimitedError",
-                  "bucket": str(bucket) if bucket is not None else "all"}
+                  "bucket": str(bucket) if bucket is not None else "all", **cut}
         log_event(self._log, EventType.RATE_LIMIT,
                   f"rate limited (429) on {endpoint}, hit {hits} in a row",
                   level=logging.WARNING, **fields)
@@ -182,28 +237,48 @@ class RateLimiter:
                       level=logging.WARNING, **fields)
         return backoff
 
-    def on_success(self) -> None:
+    def on_success(self, bucket: Bucket | None = None) -> None:
+        """An answer other than 429: the backoff resets, and a cut budget grows back by one step
+        per quiet spell."""
         with self._lock:
             self._consecutive_hits = 0
+            now = self._clock.monotonic()
+            for name in [bucket] if bucket is not None else list(Bucket):
+                budget = self._budgets[name]
+                if budget.reduced and now - self._quiet_since[name] >= QUIET_S:
+                    self._budgets[name] = budget.after_quiet_spell()
+                    self._quiet_since[name] = now
+                    self._resize(name)
+
+    def _cut(self, bucket: Bucket | None, cost: int) -> dict[str, int]:
+        """Multiplicative decrease after a 429 (call with the lock held); the new budget."""
+        self.refused_since_adopt += 1
+        fields: dict[str, int] = {}
+        for name in [bucket] if bucket is not None else list(Bucket):
+            self._budgets[name] = self._budgets[name].after_refusal(cost)
+            self._quiet_since[name] = self._clock.monotonic()
+            self._resize(name)
+            fields[f"{name}_rate"] = self._budgets[name].current.rate
+            fields[f"{name}_capacity"] = self._budgets[name].current.capacity
+        return fields
+
+    def _resize(self, name: Bucket, *, keep_spent: bool = False) -> None:
+        self._buckets[name].resize(*_usable(self._budgets[name].current, self.parts,
+                                            self._reserve_s), keep_spent=keep_spent)
 
 
-def _buckets(tier: Tier, parts: int, reserve_s: float, clock: Clock) -> dict[Bucket, TokenBucket]:
+def _usable(budget: Budget, parts: int, reserve_s: float) -> tuple[float, int]:
+    """(rate, capacity) of this process's bucket: its share of ``budget`` less the jitter
+    reserve. A share is never less than two default-cost requests (one order must fit); a
+    budget cut small keeps at least half of it."""
+    rate = budget.rate / parts
+    capacity = max(budget.capacity // parts, min(budget.capacity, 2 * DEFAULT_COST + 1))
+    reserve = min(math.ceil(rate * reserve_s), capacity // 2)
+    return rate, capacity - reserve
+
+
+def _budgets_of(tier: Tier) -> dict[Bucket, AdaptiveBudget]:
     return {
-        Bucket.READ: _capped_bucket(tier.read_rate / parts, _share(tier.read_capacity, parts),
-                                    reserve_s, clock),
-        Bucket.WRITE: _capped_bucket(tier.write_rate / parts, _share(tier.write_capacity, parts),
-                                     reserve_s, clock),
+        Bucket.READ: AdaptiveBudget.at(Budget(tier.read_rate, tier.read_capacity)),
+        Bucket.WRITE: AdaptiveBudget.at(Budget(tier.write_rate, tier.write_capacity)),
     }
-
-
-def _share(capacity: int, parts: int) -> int:
-    """A share of the burst, never less than two default-cost requests (one order must fit)."""
-    return max(capacity // parts, min(capacity, 2 * DEFAULT_COST + 1))
-
-
-def _capped_bucket(rate: float, capacity: int, reserve_s: float, clock: Clock) -> TokenBucket:
-    reserve = math.ceil(rate * reserve_s)
-    usable = capacity - reserve
-    if usable <= 0:
-        raise ValueError(f"reserve of {reserve} tokens leaves nothing of capacity {capacity}")
-    return TokenBucket(rate, usable, clock)

@@ -25,6 +25,7 @@ from dora.core.models import (
     Side,
     TsMs,
 )
+from dora.core.tiers import CostTable, Tier, costs_from_exchange, tier_from_limits
 from dora.core.units import (
     ONE_DOLLAR,
     UnitError,
@@ -172,10 +173,38 @@ def parse_queue_positions(body: Any) -> list[QueuePosition]:
 def parse_exchange_status(body: Any) -> ExchangeStatus:
     what = "ExchangeStatus"
     o = obj(body, what)
+    resume = opt_time_ms(o, "exchange_estimated_resume_time", what)
     return ExchangeStatus(
         exchange_active=req(o, "exchange_active", bool, what),
         trading_active=req(o, "trading_active", bool, what),
+        resume_ms=resume or None,
     )
+
+
+def parse_account_limits(body: Any) -> Tier:
+    """``GET /account/limits`` -> the account's real token buckets as a Tier."""
+    what = "GetAccountApiLimitsResponse"
+    o = obj(body, what)
+    read, write = obj(o.get("read"), what + ".read"), obj(o.get("write"), what + ".write")
+    try:
+        return tier_from_limits(
+            req(o, "usage_tier", str, what),
+            req(read, "refill_rate", int, what), req(read, "bucket_capacity", int, what),
+            req(write, "refill_rate", int, what), req(write, "bucket_capacity", int, what))
+    except ValueError as exc:
+        raise WireFormatError(f"{what}: {exc}") from exc
+
+
+def parse_endpoint_costs(body: Any) -> CostTable:
+    """``GET /account/endpoint_costs`` -> the costs that differ from the default, as a table."""
+    what = "GetAccountEndpointCostsResponse"
+    o = obj(body, what)
+    listed = [(req(i, "method", str, what), req(i, "path", str, what), req(i, "cost", int, what))
+              for i in items(o, "endpoint_costs", what)]
+    try:
+        return costs_from_exchange(req(o, "default_cost", int, what), listed)
+    except ValueError as exc:
+        raise WireFormatError(f"{what}: {exc}") from exc
 
 
 def parse_user_data_timestamp(body: Any) -> TsMs:

@@ -71,6 +71,11 @@ class EventType(StrEnum):
     ORDER_GROUP = "ORDER_GROUP"  # created, triggered by dora, reset, deleted
     ORDER_GROUP_TRIGGERED = "ORDER_GROUP_TRIGGERED"  # the exchange's limit was hit
     POSITION_CLOSE = "POSITION_CLOSE"
+    # the trader's lifecycle (dora/bot/lifecycle): calibration steps, breaker changes, the
+    # exchange's trading status (DRIFT, above, reports each correction of dora's view)
+    CALIBRATION = "CALIBRATION"
+    BREAKER = "BREAKER"
+    EXCHANGE_STATUS = "EXCHANGE_STATUS"
     # expiry renewal (dora.core.renewal): one line per renewal sent, one when it is turned off
     ORDER_RENEWED = "ORDER_RENEWED"
     ORDER_RENEW_FAILED = "ORDER_RENEW_FAILED"

@@ -34,7 +34,9 @@ BALANCE = "balance"
 API_ERRORS = "api_errors"
 RECENT_FILLS = "recent_fills"
 GLOBAL_CONFIG = "global_config"
-VERSIONED_KEYS = (POSITIONS, RISK_STATE, OPEN_ORDERS, BALANCE, API_ERRORS, RECENT_FILLS)
+CALIBRATION = "calibration"  # dora.store.lifecycle_items
+VERSIONED_KEYS = (POSITIONS, RISK_STATE, OPEN_ORDERS, BALANCE, API_ERRORS, RECENT_FILLS,
+                  CALIBRATION)
 
 MAX_RECENT_FILLS = 5_000  # newest kept; bounds the item far below DynamoDB's 400 KB
 AVG_PRICE_QUANTUM = Decimal("0.000001")
@@ -191,7 +193,7 @@ def parse_risk(item: Mapping[str, Any] | None) -> RiskState:
     )
 
 
-# -- open orders, balance, api errors, recent fills -----------------------------------------------
+# -- open orders, balance, recent fills -----------------------------------------------
 def open_orders_body(
     orders: Sequence[RestingOrder], decision_ids: Mapping[str, str], now_ms: TsMs
 ) -> dict[str, Any]:
@@ -236,22 +238,6 @@ def balance_body(balance: Balance, now_ms: TsMs, cash: CashView | None = None) -
         body["released"] = micros_to_decimal(cash.released)
         body["free"] = micros_to_decimal(cash.free)
     return body
-
-
-def api_errors_body(errors: Mapping[str, ApiErrorRecord], now_ms: TsMs) -> dict[str, Any]:
-    return {
-        "errors": {
-            name: {
-                "count": e.count,
-                "last_error": iso_ms(e.last_error_ms),
-                "last_error_code": e.last_error_code,
-                "last_status_code": e.last_status_code,
-                "last_error_msg": e.last_error_msg,
-            }
-            for name, e in errors.items()
-        },
-        "last_updated": iso_ms(now_ms),
-    }
 
 
 def recent_fills_body(seen: Mapping[str, TsMs], now_ms: TsMs) -> dict[str, Any]:

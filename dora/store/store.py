@@ -16,9 +16,12 @@ from boto3.dynamodb.conditions import Key
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
+from dora.core.breaker import Breaker
+from dora.core.calibration import CalibrationReport
 from dora.core.errors import StoreError
 from dora.core.ledger import CashView
 from dora.core.models import Balance, Fill, PositionState, RestingOrder, RiskState, TsMs
+from dora.core.session import SessionCash, SessionStart
 from dora.core.shards import ShardId
 from dora.core.timefmt import iso_ms, utc_date
 from dora.core.units import Micros
@@ -29,6 +32,7 @@ from dora.store.codec import expires_at, to_item
 from dora.store.items import (
     API_ERRORS,
     BALANCE,
+    CALIBRATION,
     GLOBAL_CONFIG,
     OPEN_ORDERS,
     POSITIONS,
@@ -37,7 +41,6 @@ from dora.store.items import (
     VERSIONED_KEYS,
     ApiErrorRecord,
     ShardFigures,
-    api_errors_body,
     balance_body,
     open_orders_body,
     parse_positions,
@@ -50,6 +53,12 @@ from dora.store.items import (
     trade_row,
 )
 from dora.store.lease import LeaseStore
+from dora.store.lifecycle_items import (
+    api_errors_body,
+    calibration_body,
+    parse_api_errors,
+    with_breaker_reset,
+)
 from dora.store.log_items import BOOK_MARK_ATTRIBUTES
 from dora.store.tables import (
     DECISION_LOG,
@@ -74,6 +83,7 @@ __all__ = [
     "TABLES",
     "ApiErrorRecord",
     "LogItemsRefused",
+    "OperatorItems",
     "ShardFigures",
     "Store",
     "StoredState",
@@ -115,6 +125,19 @@ class StoredState:
     risk: RiskState
     versions: dict[str, int]
     recent_fills: dict[str, TsMs] = field(default_factory=dict)  # fill_id -> fill time
+    api_errors: dict[str, ApiErrorRecord] = field(default_factory=dict)
+    breakers: dict[str, Breaker] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class OperatorItems:
+    """What operators change while the bot runs, read together once a cycle. ``risk`` and
+    ``breakers`` are None unless someone other than this process wrote them since it last read
+    or wrote them."""
+
+    risk: RiskState | None
+    global_config: dict[str, Any] | None
+    breakers: dict[str, Breaker] | None
 
 
 class Store:
@@ -231,11 +254,33 @@ class Store:
         versions every later state write is conditional on."""
         keys = {base: self.state_key(base) for base in VERSIONED_KEYS}
         items = self._state.read(list(keys.values()))
+        errors, breakers = parse_api_errors(items[keys[API_ERRORS]])
         return StoredState(
             positions=parse_positions(items[keys[POSITIONS]]),
             risk=parse_risk(items[keys[RISK_STATE]]),
             versions=self._state.versions,
             recent_fills=parse_recent_fills(items[keys[RECENT_FILLS]]),
+            api_errors=errors,
+            breakers=breakers,
+        )
+
+    def reload_operator_items(self) -> OperatorItems:
+        """``risk_state``, ``global_config`` and ``api_errors`` in one consistent batch read:
+        an operator's halt, flags and breaker resets reach the bot within a cycle."""
+        risk_key, errors_key = self.state_key(RISK_STATE), self.state_key(API_ERRORS)
+        before = self._state.versions
+        items = self._state.read([risk_key, GLOBAL_CONFIG, errors_key])
+        after = self._state.versions
+
+        def changed(key: str) -> bool:
+            return key in before and before[key] != after[key]
+
+        global_item = items[GLOBAL_CONFIG]
+        return OperatorItems(
+            risk=parse_risk(items[risk_key]) if changed(risk_key) else None,
+            global_config=None if global_item is None else {
+                k: v for k, v in global_item.items() if k not in ("key", "version")},
+            breakers=parse_api_errors(items[errors_key])[1] if changed(errors_key) else None,
         )
 
     def reload_risk_state(self) -> RiskState | None:
@@ -302,9 +347,26 @@ class Store:
         self._state.put(self.state_key(BALANCE),
                         balance_body(balance, self._clock.now_ms(), cash))
 
-    def save_api_errors(self, errors: Mapping[str, ApiErrorRecord]) -> None:
+    def save_api_errors(
+        self, errors: Mapping[str, ApiErrorRecord], breakers: Mapping[str, Breaker] | None = None
+    ) -> None:
         self._state.put(self.state_key(API_ERRORS),
-                        api_errors_body(errors, self._clock.now_ms()))
+                        api_errors_body(errors, breakers or {}, self._clock.now_ms()))
+
+    def save_calibration(
+        self, report: CalibrationReport | None, session: SessionStart | None,
+        cash: SessionCash, last_sync: Mapping[str, TsMs],
+    ) -> None:
+        body = calibration_body(report, session, cash, last_sync, self._clock.now_ms())
+        self._state.put(self.state_key(CALIBRATION), body)
+
+    def request_breaker_reset(self, ticker: str) -> None:
+        """An operator closes ``ticker``'s breaker (a versioned write of ``api_errors``; the
+        running bot adopts it within a cycle). Raises StaleWriteError if the bot wrote the item
+        between this read and write: read and try again."""
+        key = self.state_key(API_ERRORS)
+        item = self._state.read([key])[key]
+        self._state.put(key, with_breaker_reset(item, ticker, self._clock.now_ms()))
 
     # -- log tables -------------------------------------------------------------------------------
     def record_fills(self, fills: Sequence[tuple[Fill, Micros]]) -> int:

@@ -19,6 +19,7 @@ from dora.core.tiers import Bucket
 from dora.exchange.credentials import Credentials
 from dora.exchange.endpoints import AMEND_ORDER
 from dora.sim.engine.records import CreateOrder
+from tests.bot.lifecycle_helpers import control
 from tests.conftest import BotEnv
 
 EXPIRY_S = 60  # a renewal is due in the last 20 s
@@ -96,6 +97,7 @@ def test_renewals_never_exceed_the_cycle_budget(bot_env_factory: Any) -> None:
     client renews at most half its spare write tokens' worth a cycle, never waits for tokens
     and never draws a 429, and still renews every order before it lapses."""
     env = bot_env_factory(markets=12, flow=False)
+    control(env, "/tier", {"tier": "basic"})  # the account's limits too: calibration reads them
     key = Path(env.sim.private_key_path or "").read_bytes()
     env.client = build_client(Connection(env.sim.url, Credentials.from_pem(env.sim.key_id, key)),
                               "basic", env.clock)

@@ -24,3 +24,10 @@ def test_the_status_line_shows_balance_promised_and_free_cash() -> None:
 
 def test_before_the_first_balance_read_the_cash_is_unknown() -> None:
     assert "cash -" in format_status(summary())
+
+
+def test_the_line_shows_a_paused_exchange_the_oldest_read_and_open_breakers() -> None:
+    line = format_status(summary(exchange_paused=True, oldest_sync_ms=4_500, breakers_open=2))
+    assert "[PAUSED]" in line and "synced 4 s ago" in line and "breakers 2 open" in line
+    quiet = format_status(summary(oldest_sync_ms=0))
+    assert "[batch]" in quiet and "breakers" not in quiet

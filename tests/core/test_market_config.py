@@ -218,6 +218,12 @@ def test_global_config_reads_every_key() -> None:
         "min_cash_reserve": Decimal("25.000000"),
         "strategy": "microprice",
         "execution_log_per_order": True,
+        "recalibrate_every_s": Decimal("30"),
+        "breaker_failures": Decimal("3"),
+        "breaker_cooloff_s": Decimal("10"),
+        "breaker_cooloff_max_s": Decimal("600"),
+        "stuck_after_s": Decimal("7200"),
+        "cash_priority": "ticker",
     }
     config, problems = parse_global_config(item)
     assert problems == []
@@ -242,6 +248,12 @@ def test_global_config_reads_every_key() -> None:
         min_cash_reserve=25_000_000,
         strategy="microprice",
         execution_log_per_order=True,
+        recalibrate_every_s=30,
+        breaker_failures=3,
+        breaker_cooloff_s=10,
+        breaker_cooloff_max_s=600,
+        stuck_after_s=7200,
+        cash_priority="ticker",
         shards=3,
         lease_duration_ms=10_000,
         max_matched_contracts_15s=25_000,
@@ -378,3 +390,24 @@ def test_global_closing_settings_null_means_unset() -> None:
     config, problems = parse_global_config({"stop_loss": None, "max_hold_s": None})
     assert problems == [] and (config.stop_loss, config.max_hold_s) == (None, None)
     assert "stop_loss" not in global_config_to_item(config)
+
+
+@pytest.mark.parametrize(("key", "value"), [
+    ("recalibrate_every_s", Decimal("-5")),
+    ("recalibrate_every_s", Decimal("0")),
+    ("breaker_failures", Decimal("0")),
+    ("breaker_cooloff_s", Decimal("-1")),
+    ("stuck_after_s", "soon"),
+    ("cash_priority", "richest_first"),
+])
+def test_malformed_lifecycle_settings_fall_back_to_their_defaults(key: str, value: object) -> None:
+    config, problems = parse_global_config({key: value})
+    assert getattr(config, key) == getattr(GlobalConfig(), key)
+    assert len(problems) == 1 and key in problems[0] and "using the default" in problems[0]
+
+
+def test_a_longest_breaker_cooloff_below_the_first_falls_back_to_both_defaults() -> None:
+    config, problems = parse_global_config(
+        {"breaker_cooloff_s": Decimal("120"), "breaker_cooloff_max_s": Decimal("60")})
+    assert (config.breaker_cooloff_s, config.breaker_cooloff_max_s) == (30, 900)
+    assert problems and "breaker_cooloff_max_s" in problems[0]

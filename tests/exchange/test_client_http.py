@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import base64
 import json
+import threading
+import time
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
@@ -205,6 +207,50 @@ def test_a_create_refused_with_429_is_rejected_not_resent_and_slows_the_next_wri
     assert second[0].status is PlaceStatus.PLACED
     assert clock.now_ms() - start >= 500  # the limiter's backoff after the 429
     assert len(api.calls) == 2
+
+
+def test_create_batches_the_held_tokens_do_not_cover_wait_for_the_answers_before_them(
+    api: responses.RequestsMock, client: KalshiClient
+) -> None:
+    """Basic write holds 95 tokens, one batch of 9 creates costs 90: the second batch is sent
+    only after the first has answered (a wave each), never beside it while it waits for tokens,
+    so it cannot reach the exchange before the batch whose tokens were taken first."""
+    lock = threading.Lock()
+    in_flight: list[int] = [0]
+    most: list[int] = [0]
+
+    def answer(request: Any) -> tuple[int, dict[str, str], str]:
+        with lock:
+            in_flight[0] += 1
+            most[0] = max(most[0], in_flight[0])
+        time.sleep(0.05)  # real time: a batch sent beside this one would overlap it
+        with lock:
+            in_flight[0] -= 1
+        sent = json.loads(request.body)["orders"]
+        items = [p.created(f"o-{o['client_order_id']}", o["client_order_id"]) for o in sent]
+        return 201, {}, json.dumps({"orders": items})
+
+    api.add_callback(responses.POST, BATCH_URL, callback=answer)
+    results = client.place_orders([req(n) for n in range(25)])
+    assert {r.status for r in results} == {PlaceStatus.PLACED}
+    assert len(api.calls) == 3
+    assert most[0] == 1
+
+
+def test_after_a_create_batch_is_refused_with_429_the_rest_of_the_list_is_not_sent(
+    api: responses.RequestsMock, make_client: Callable[..., KalshiClient]
+) -> None:
+    """One create per batch: the 95 tokens held pay for a first wave of 9 batches, sent
+    together; each is refused, and a batch of the list that has not gone out by the first
+    refusal (at least the 16 of the later waves) is reported refused without being sent, not
+    unknown and not sent again after the backoff."""
+    client = make_client(max_batch=1)
+    api.post(BATCH_URL, status=429, json={"error": "too many requests"})
+    results = client.place_orders([req(n) for n in range(25)])
+    sent = len(api.calls)
+    assert 1 <= sent <= 9
+    assert {(r.status, r.error_code) for r in results} == {(PlaceStatus.REJECTED, "rate_limited")}
+    assert sum(r.error_message.startswith("not sent") for r in results) == 25 - sent
 
 
 def test_batch_cancel_splits_maps_by_order_id_and_reports_already_gone_as_not_found(

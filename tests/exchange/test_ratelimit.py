@@ -7,6 +7,7 @@ from fractions import Fraction
 
 import pytest
 
+from dora.core.errors import RateLimitedError
 from dora.core.tiers import Bucket, tier_named
 from dora.exchange.ratelimit import RateLimiter, TokenBucket
 from dora.exchange.stats import ApiStats, EndpointStats
@@ -53,9 +54,12 @@ def test_sustained_rate_equals_the_tier_budget(limiter: RateLimiter, clock: Fake
     assert elapsed_s == pytest.approx((9000 - 95) / 100, abs=0.05)
 
 
-def test_a_request_larger_than_the_bucket_is_refused(limiter: RateLimiter) -> None:
-    with pytest.raises(ValueError, match="exceeds"):
+def test_a_request_larger_than_the_bucket_is_refused_unsent(limiter: RateLimiter) -> None:
+    """It cannot ever fit (e.g. a batch sized before a 429 cut the budget): refused, not sent,
+    as the exchange would refuse it."""
+    with pytest.raises(RateLimitedError, match="exceed"):
         limiter.acquire(Bucket.WRITE, 100)
+    assert limiter.headroom(Bucket.WRITE) == 1  # nothing taken
 
 
 def test_headroom_is_a_fraction_of_capacity(limiter: RateLimiter, clock: FakeClock) -> None:
@@ -121,3 +125,23 @@ def test_stats_since_gives_per_cycle_deltas() -> None:
                                    latency_ms_total=2),
     }
     assert stats.totals().calls == 4
+
+
+def test_a_429_cuts_the_budget_below_the_refused_batch_and_quiet_spells_restore_it(
+    limiter: RateLimiter, clock: FakeClock
+) -> None:
+    limiter.on_rate_limited("POST /portfolio/events/orders/batched", Bucket.WRITE, cost=90)
+    assert limiter.capacity(Bucket.WRITE) < 90 // 2 + 1  # a batch that size never goes again
+    assert limiter.budget(Bucket.WRITE).reduced and limiter.refused_since_adopt == 1
+    for _ in range(40):
+        clock.advance_ms(11_000)
+        limiter.on_success(Bucket.WRITE)
+    assert not limiter.budget(Bucket.WRITE).reduced and limiter.capacity(Bucket.WRITE) == 95
+
+
+def test_adopting_smaller_real_limits_keeps_what_was_already_spent(clock: FakeClock) -> None:
+    limiter = RateLimiter(tier_named("advanced"), clock, reserve_s=0.05)
+    limiter.acquire(Bucket.WRITE, 30)  # e.g. an order group created before the limits were read
+    limiter.adopt(tier_named("basic"))
+    assert limiter.capacity(Bucket.WRITE) == 95
+    assert limiter.available(Bucket.WRITE) == 95 - 30

@@ -220,7 +220,9 @@ def test_optional_sections_appear_only_when_the_bot_knows_them(watched_bot):
     assert ledger is not None
     assert known.cash == CashView(ledger.balance, ledger.promised, ledger.free)
     assert known.lease is not None and known.lease.held and not known.lease.standby
-    plain = replace(known, cash=None, lease=None)
+    assert known.sections[0].title.startswith("calibration (startup)")  # the lifecycle's
+    assert [name for name, _ in known.sections[0].rows][:2] == ["exchange", "state_sync"]
+    plain = replace(known, cash=None, lease=None, sections=())
     now = w.env.clock.now_ms()
     page = status_page(plain, now)
     assert 'id="lease"' not in page and "breaker" not in page and 'id="cash"' not in page

@@ -146,6 +146,12 @@ class Engine(LifecycleMixin, ReadsMixin):
         finally:
             self.flush(now)
 
+    def set_price_structure(self, ticker: str, structure: str) -> None:
+        """Change a market's tick grid (Kalshi's ``price_level_structure_updated``): new orders
+        must be on the new grid; resting ones stay."""
+        now = self._now()
+        self.market_state(ticker).set_structure(structure, now)
+
     def set_fair_value(self, ticker: str, price: Price) -> None:
         self._now()
         self.market_state(ticker)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import deque
 
-from dora.core.models import PRICE_LEVEL_STRUCTURES, MarketStatus, Side, TsMs
+from dora.core.models import PRICE_LEVEL_STRUCTURES, MarketStatus, PriceRange, Side, TsMs
 from dora.core.ticks import is_valid_price
 from dora.core.units import ONE_CONTRACT, Count, Price
 from dora.sim.engine.book import Book
@@ -28,9 +28,7 @@ class MarketState:
     def __init__(self, ticker: str, index: int, *, event_ticker: str, open_ms: TsMs,
                  close_ms: TsMs, structure: str, fractional: bool, maker_fees: bool,
                  status: MarketStatus, now_ms: TsMs) -> None:
-        ranges = PRICE_LEVEL_STRUCTURES.get(structure)
-        if ranges is None:
-            raise EngineError(400, "invalid_parameters", f"unknown price structure {structure}")
+        ranges = _ranges_of(structure)
         self.ticker = ticker
         self.index = index
         self.event_ticker = event_ticker
@@ -65,6 +63,12 @@ class MarketState:
         if self.status is not MarketStatus.ACTIVE:
             raise EngineError(409, "market_closed", f"market {self.ticker} is {self.status}")
 
+    def set_structure(self, structure: str, now_ms: TsMs) -> None:
+        ranges = _ranges_of(structure)
+        self.structure = structure
+        self.ranges = ranges
+        self.updated_ms = now_ms
+
     def set_status(self, status: MarketStatus, now_ms: TsMs) -> None:
         self.status = status
         self.updated_ms = now_ms
@@ -86,3 +90,10 @@ class MarketState:
             best_ask=self.book.best_price(Side.ASK), best_ask_size=ask.total if ask else 0,
             created_ms=self.created_ms, updated_ms=self.updated_ms, settled_ms=self.settled_ms,
         )
+
+
+def _ranges_of(structure: str) -> tuple[PriceRange, ...]:
+    ranges = PRICE_LEVEL_STRUCTURES.get(structure)
+    if ranges is None:
+        raise EngineError(400, "invalid_parameters", f"unknown price structure {structure}")
+    return ranges

@@ -127,6 +127,15 @@ def set_close_time(ctx: SimContext, request: Request) -> Response:
     return Response(200, {"close_ms": close_ms})
 
 
+def set_price_structure(ctx: SimContext, request: Request) -> Response:
+    """``{"price_level_structure": "linear_cent"}``: the market's tick grid changes."""
+    structure = _typed(_body(request), "price_level_structure", str)
+    if not structure:
+        raise invalid("price_level_structure is required")
+    ctx.engine.set_price_structure(request.params["ticker"], structure)
+    return Response(200, {"price_level_structure": structure})
+
+
 def settle_market(ctx: SimContext, request: Request) -> Response:
     result = _typed(_body(request), "result", str)
     if result not in ("yes", "no"):
@@ -293,6 +302,7 @@ CONTROL_ROUTES = (
     _route("POST", "/markets/{ticker}/close", close_market),
     _route("POST", "/markets/{ticker}/close_time", set_close_time),
     _route("POST", "/markets/{ticker}/settle", settle_market),
+    _route("POST", "/markets/{ticker}/price_level_structure", set_price_structure),
     _route("POST", "/markets/{ticker}/pause", pause_market),
     _route("POST", "/markets/{ticker}/resume", resume_market),
     _route("GET", "/knobs", get_knobs),

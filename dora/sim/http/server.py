@@ -16,7 +16,13 @@ from typing import Any
 from urllib.parse import parse_qs
 
 from dora.sim.engine.records import EngineError
-from dora.sim.http import routes_groups, routes_markets, routes_orders, routes_portfolio
+from dora.sim.http import (
+    routes_account,
+    routes_groups,
+    routes_markets,
+    routes_orders,
+    routes_portfolio,
+)
 from dora.sim.http.auth import AuthError
 from dora.sim.http.context import Match, Route, RouteKind, Router, SimContext
 from dora.sim.http.control import CONTROL_PREFIX, ControlSurface
@@ -32,6 +38,7 @@ API_ROUTES: tuple[Route, ...] = (
     *routes_portfolio.ROUTES,
     *routes_markets.ROUTES,
     *routes_groups.ROUTES,
+    *routes_account.ROUTES,
 )
 
 log = logging.getLogger(__name__)

@@ -77,6 +77,10 @@ REQUIRED: dict[str, frozenset[str]] = {
     "GetOrderGroupResponse": frozenset({"is_auto_cancel_enabled", "orders"}),
     "ExchangeStatus": frozenset({"exchange_active", "trading_active"}),
     "GetUserDataTimestampResponse": frozenset({"as_of_time"}),
+    "GetAccountApiLimitsResponse": frozenset({"usage_tier", "read", "write"}),
+    "BucketLimit": frozenset({"refill_rate", "bucket_capacity"}),
+    "GetAccountEndpointCostsResponse": frozenset({"default_cost", "endpoint_costs"}),
+    "EndpointTokenCost": frozenset({"method", "path", "cost"}),
 }
 
 DOLLARS = re.compile(r"^-?\d+\.\d{4}(\d{2})?$")

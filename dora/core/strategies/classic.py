@@ -19,6 +19,7 @@ from dora.core.fair_value import (
     exceeds_std_dev,
     gate_threshold,
     std_dev_floor,
+    trades_valid_until,
     usable_trades,
     variance_scaled,
     volatility_sample,
@@ -36,7 +37,15 @@ from dora.core.pricing import (
     quote_prices,
     side_sizes,
 )
-from dora.core.strategies.base import QuoteDecision, QuoteInputs, TargetQuote, market_blocked
+from dora.core.strategies.base import (
+    QuoteDecision,
+    QuoteInputs,
+    TargetQuote,
+    blocked_valid_until,
+    earliest,
+    market_blocked,
+    quote_target,
+)
 from dora.core.strategies.record import (
     BookSummary,
     PriceRecord,
@@ -53,6 +62,23 @@ class ClassicStrategy:
 
     def compute_quotes(self, inputs: QuoteInputs) -> QuoteDecision:
         return compute_quotes(inputs)
+
+    def decision_valid_until(self, inputs: QuoteInputs) -> TsMs | None:
+        return decision_valid_until(inputs)
+
+
+def decision_valid_until(inputs: QuoteInputs) -> TsMs | None:
+    """How long :func:`compute_quotes` keeps its decision as the clock moves (the other inputs
+    unchanged): the close guard, and the trades leaving the fair value's and the volatility's
+    windows (:class:`dora.core.strategies.base.TimedStrategy`)."""
+    guard = blocked_valid_until(inputs)
+    config = inputs.config
+    if _blocking_reason(inputs, config, summarize_book(inputs.book)) or not isinstance(
+            config, MarketConfig):
+        return guard
+    from_trades = config.fair_value is None and config.fair_value_source == "trades"
+    return earliest(guard, trades_valid_until(usable_trades(inputs.trades), inputs.now_ms,
+                                              fair_value=from_trades))
 
 
 def compute_targets(inputs: Iterable[QuoteInputs]) -> dict[str, QuoteDecision]:
@@ -208,7 +234,7 @@ def _levels(
 ) -> list[TargetQuote]:
     """One target per level with a size; the ladder stops early where the grid ends."""
     return [
-        TargetQuote(ticker, side, price, size, level)
+        quote_target(ticker, side, price, size, level)
         for level, (price, size) in enumerate(zip(ladder, sizes, strict=False))
         if size > 0
     ]

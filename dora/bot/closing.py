@@ -17,6 +17,7 @@ from dora.core.exit_policy import (
     CloseIntent,
     CloseWalk,
     ExitInputs,
+    ExitSettings,
     compute_exit,
     exit_settings,
     exit_valid_until,
@@ -39,6 +40,7 @@ class Closer:
         self._log = logger
         self._announced: dict[str, tuple[object, ...]] = {}
         self._intents: ReuseCache[CloseIntent | None] = ReuseCache()
+        self._settings: ReuseCache[ExitSettings] = ReuseCache()  # by (market config, global)
 
     def low_cash(self, state: BotState, index: RestingIndex,
                  book_of: Callable[[str], OrderBook]) -> dict[str, Count]:
@@ -64,16 +66,17 @@ class Closer:
         for ticker in [t for t in self._announced if t not in tickers]:
             self._announce(ticker, None, "")
         self._intents.retain(tickers)
+        self._settings.retain(tickers)
 
     def intent(self, state: BotState, ticker: str, book: OrderBook, now_ms: TsMs,
                low_cash_size: Count, decision_id: str, maybe_closed: Count) -> CloseIntent | None:
         """The exit policy's intent for the market (``book``: without dora's own orders;
         ``maybe_closed``: the ledger's count there). Last cycle's answer is reused while its
         inputs are the same and the time allows (:func:`exit_valid_until`)."""
-        position = state.positions.get(ticker, PositionState(ticker))
+        position = state.positions.get(ticker)
         rules = state.rules.get(ticker)
         intent = None
-        if rules is not None and position.net and ticker in state.books:
+        if rules is not None and position is not None and position.net and ticker in state.books:
             config = state.configs.get(ticker)
             walk = state.close_walks.get(ticker)
             key = (rules, book, position, config, state.global_config, walk, low_cash_size,
@@ -88,10 +91,12 @@ class Closer:
                 self._intents.put(ticker, key, intent, now_ms, exit_valid_until(inputs, intent))
         walk_now = intent.walk if intent is not None else None
         if walk_now is None:
-            state.close_walks.pop(ticker, None)
+            if state.close_walks:
+                state.close_walks.pop(ticker, None)
         else:
             state.close_walks[ticker] = walk_now
-        self._announce(ticker, intent, decision_id)
+        if intent is not None or ticker in self._announced:
+            self._announce(ticker, intent, decision_id)
         return intent
 
     def _exit_inputs(
@@ -99,8 +104,12 @@ class Closer:
         now_ms: TsMs, walk: CloseWalk | None, low_cash_size: Count, maybe_closed: Count,
     ) -> ExitInputs:
         config = self._config(state, rules.ticker)
+        key = (config, state.global_config)
+        known = self._settings.get(rules.ticker, key, 0)
+        settings = known.value if known is not None else self._settings.put(
+            rules.ticker, key, exit_settings(config, state.global_config), 0, None)
         return ExitInputs(
-            rules, book, position, exit_settings(config, state.global_config),
+            rules, book, position, settings,
             managed=config is not None and config.enabled,
             fair_value=config.fair_value if config is not None else None,
             now_ms=now_ms, walk=walk, low_cash_size=low_cash_size, maybe_closed=maybe_closed,

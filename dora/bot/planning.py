@@ -91,6 +91,7 @@ class Planner:
         self._index: RestingIndex | None = None
         self._books: ReuseCache[OrderBook] = ReuseCache()
         self._decisions: ReuseCache[QuoteDecision] = ReuseCache()
+        self._flat: dict[str, PositionState] = {}  # a flat position per market, made once
 
     def start_cycle(self, state: BotState, now_ms: TsMs, id_salt: str,
                     decision_ids: Mapping[str, str], markets: Collection[str]) -> Cycle:
@@ -100,8 +101,9 @@ class Planner:
         self.closer.forget_all_but(state, markets)
         for cache in (self._books, self._decisions):
             cache.retain(markets)
-        for ticker in [t for t in self._reported_errors if t not in markets]:
-            del self._reported_errors[ticker]
+        for kept in (self._reported_errors, self._flat):
+            for ticker in [t for t in kept if t not in markets]:
+                del kept[ticker]
         low_cash = self.closer.low_cash(state, index, lambda t: self.own_book(state, t, index))
         return Cycle(now_ms, id_salt, decision_ids, low_cash, free_cash(state),
                      frozenset(state.quotable_markets()), index,
@@ -113,10 +115,13 @@ class Planner:
         batch cycle."""
         for ticker in markets:
             self.decide(state, ticker, cycle, outcome)
+        return self.approve(self.diff_batch(cycle, outcome), state, cycle, outcome)
+
+    def diff_batch(self, cycle: Cycle, outcome: QuoteOutcome) -> Plan:
+        """The decided markets' targets against dora's orders; every other order is cancelled."""
         targets = {t: d.targets for t, d in outcome.decisions.items()}
-        plan = diff_index(cycle.index, targets, managed=outcome.decisions.keys(),
+        return diff_index(cycle.index, targets, managed=outcome.decisions.keys(),
                           id_salt=cycle.id_salt, min_order_size=self._settings.min_order_size)
-        return self.approve(plan, state, cycle, outcome)
 
     def own_book(self, state: BotState, ticker: str, index: RestingIndex) -> OrderBook:
         """The market's last book read, without dora's own resting size."""
@@ -165,17 +170,18 @@ class Planner:
         strategy, problem = lookup.strategy, lookup.problem
         if strategy is not None:
             key = (strategy, reuse_key(state.rules[ticker], book, state.trades.get(ticker, ()),
-                                       state.positions.get(ticker, PositionState(ticker)),
-                                       config, state.global_config.close_guard_ms))
+                                       self._position(state, ticker), config,
+                                       state.global_config.close_guard_ms))
             reused = self._decisions.get(ticker, key, now_ms)
             if reused is not None:  # only a working strategy's decision is ever kept
                 outcome.reused += 1
                 return reused.value
             inputs = self.inputs(state, ticker, book, now_ms)
             try:
-                decision = check_decision(strategy.compute_quotes(inputs), inputs)
+                proposed, until = _decide_until(strategy, inputs)
+                decision = check_decision(proposed, inputs)
                 self._report_market_error(ticker, "")
-                until = earliest(checks_valid_until(inputs), _valid_until(strategy, inputs))
+                until = earliest(checks_valid_until(inputs), until)
                 return self._decisions.put(ticker, key, decision, now_ms, until)
             except StrategyOutputError as exc:
                 problem = f"strategy {name!r} returned unusable output: {exc}"
@@ -185,8 +191,15 @@ class Planner:
         outcome.market_errors[ticker] = problem
         self._report_market_error(ticker, problem)
         return QuoteDecision(ticker, (), "strategy_error",
-                             PriceRecord(summarize_book(book),
-                                         state.positions.get(ticker, PositionState(ticker)).net))
+                             PriceRecord(summarize_book(book), self._position(state, ticker).net))
+
+    def _position(self, state: BotState, ticker: str) -> PositionState:
+        position = state.positions.get(ticker)
+        if position is None:
+            position = self._flat.get(ticker)
+            if position is None:
+                position = self._flat[ticker] = PositionState(ticker)
+        return position
 
     def _report_market_error(self, ticker: str, problem: str) -> None:
         if self._reported_errors.get(ticker, "") == problem:
@@ -200,13 +213,12 @@ class Planner:
             log_event(self._log, EventType.DECISION_MADE, "market's strategy works again",
                       market=ticker)
 
-    @staticmethod
-    def inputs(state: BotState, ticker: str, book: OrderBook, now_ms: TsMs) -> QuoteInputs:
+    def inputs(self, state: BotState, ticker: str, book: OrderBook, now_ms: TsMs) -> QuoteInputs:
         return QuoteInputs(
             rules=state.rules[ticker],
             book=book,
             trades=state.trades.get(ticker, ()),
-            position=state.positions.get(ticker, PositionState(ticker)),
+            position=self._position(state, ticker),
             config=state.configs[ticker],
             now_ms=now_ms,
             close_guard_ms=state.global_config.close_guard_ms,
@@ -286,22 +298,28 @@ class CycleSoFar:
                 tuple(r for r in rejections if r.request.client_order_id in new_ids))
 
 
+def cycle_markets(state: BotState) -> list[str]:
+    """The markets dora quotes and the ones it holds a position in, in a stable order."""
+    return sorted(set(state.quotable_markets()) | set(state.exit_markets()))
+
+
 def free_cash(state: BotState) -> Micros:
     view = state.cash_view()
     return view.free if view is not None else 0
 
 
-def _valid_until(strategy: Strategy, inputs: QuoteInputs) -> TsMs | None:
-    """The strategy's own word on how long its decision holds (TimedStrategy); a strategy that
-    gives none, or a wrong one, is asked again at any other time."""
+def _decide_until(strategy: Strategy, inputs: QuoteInputs) -> tuple[object, TsMs | None]:
+    """The strategy's decision and, when it says (TimedStrategy), until when it holds; a
+    strategy that does not say, or says something that is not a later time, is asked again at
+    any other time."""
     now_only = inputs.now_ms + 1
-    timed = getattr(strategy, "decision_valid_until", None)
+    timed = getattr(strategy, "decide_until", None)
     if not callable(timed):
-        return now_only
-    try:
-        until = timed(inputs)
-    except Exception:  # a plug-in's bug here costs reuse, never a stale decision
-        return now_only
+        return strategy.compute_quotes(inputs), now_only
+    answer = timed(inputs)
+    if not (isinstance(answer, tuple) and len(answer) == 2):
+        raise StrategyOutputError(f"decide_until returned {type(answer).__name__}, not a pair")
+    decision, until = answer
     if until is None or (type(until) is int and until > inputs.now_ms):
-        return until
-    return now_only
+        return decision, until
+    return decision, now_only

@@ -14,7 +14,15 @@ import logging
 from collections.abc import Mapping, Sequence
 
 from dora.bot.execute import Confirm, ExecutionReport, Executor
-from dora.bot.planning import Cycle, CycleSoFar, Planner, QuoteOutcome, QuoteSettings, free_cash
+from dora.bot.planning import (
+    Cycle,
+    CycleSoFar,
+    Planner,
+    QuoteOutcome,
+    QuoteSettings,
+    cycle_markets,
+    free_cash,
+)
 from dora.bot.reconcile import Reconciler
 from dora.bot.state import BotState
 from dora.bot.strategies import StrategyRegistry
@@ -41,7 +49,7 @@ class Quoter:
     def quote_batch(
         self, state: BotState, now_ms: TsMs, id_salt: str, decision_ids: Mapping[str, str]
     ) -> QuoteOutcome:
-        markets = _markets(state)
+        markets = cycle_markets(state)
         self._reconciler.sync_books(state, markets)
         outcome = QuoteOutcome()
         cycle = self.planner.start_cycle(state, now_ms, id_salt, decision_ids, markets)
@@ -55,7 +63,7 @@ class Quoter:
         self, state: BotState, now_ms: TsMs, id_salt: str, decision_ids: Mapping[str, str]
     ) -> QuoteOutcome:
         outcome = QuoteOutcome()
-        markets = _markets(state)
+        markets = cycle_markets(state)
         planner = self.planner
         cycle = planner.start_cycle(state, now_ms, id_salt, decision_ids, markets)
         so_far = CycleSoFar(list(state.resting))
@@ -129,11 +137,6 @@ class _WriteRecorder:
         state.cash_ledger = state.cash_ledger.with_writes(new, state.positions, self.resting)
         self.resting = after_writes(self.resting, new)
         self._done = len(report.writes)
-
-
-def _markets(state: BotState) -> list[str]:
-    """The markets dora quotes and the ones it holds a position in, in a stable order."""
-    return sorted(set(state.quotable_markets()) | set(state.exit_markets()))
 
 
 def _apply_to_resting(state: BotState, plan: Plan, report: ExecutionReport) -> None:

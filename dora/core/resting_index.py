@@ -12,6 +12,7 @@ market where nothing changed costs one comparison.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from typing import NamedTuple
 
 from dora.core.models import OrderStatus, RestingOrder, Side
 from dora.core.strategies.base import OwnSizes
@@ -20,42 +21,50 @@ from dora.core.units import Count, Price
 _RESTING = OrderStatus.RESTING
 
 
+class _Own(NamedTuple):
+    orders: list[RestingOrder]
+    live: list[RestingOrder]
+    sizes: dict[tuple[Side, Price], Count]
+
+
 class MarketOrders:
     """One market's resting orders (everyone's: an operator's manual orders count toward the
     account's limits) and figures worked out from them on first use."""
 
-    __slots__ = ("_live_totals", "_own", "_own_live", "_own_sizes", "_prefix", "orders")
+    __slots__ = ("_live_totals", "_own", "_prefix", "orders")
 
     def __init__(self, orders: list[RestingOrder], id_prefix: str) -> None:
         self.orders = orders
         self._prefix = id_prefix
-        self._own: list[RestingOrder] | None = None
-        self._own_live: list[RestingOrder] | None = None
-        self._own_sizes: dict[tuple[Side, Price], Count] | None = None
+        self._own: _Own | None = None
         self._live_totals: tuple[Count, Count] | None = None
 
     def own(self) -> list[RestingOrder]:
         """dora's orders here (by client order id prefix), whatever their status."""
-        if self._own is None:
-            prefix = self._prefix
-            self._own = [o for o in self.orders if o.client_order_id.startswith(prefix)]
-        return self._own
+        return (self._own or self._sort_own()).orders
 
     def own_live(self) -> list[RestingOrder]:
         """dora's live orders here: the ones the diff matches against targets."""
-        if self._own_live is None:
-            self._own_live = [o for o in self.own() if o.status is _RESTING and o.remaining > 0]
-        return self._own_live
+        return (self._own or self._sort_own()).live
 
     def own_sizes(self) -> OwnSizes:
         """dora's live contracts at each (side, price): what comes off the book's levels."""
-        if self._own_sizes is None:
-            sizes: dict[tuple[Side, Price], Count] = {}
-            for order in self.own_live():
-                key = (order.side, order.price)
-                sizes[key] = sizes.get(key, 0) + order.remaining
-            self._own_sizes = sizes
-        return self._own_sizes
+        return (self._own or self._sort_own()).sizes
+
+    def _sort_own(self) -> _Own:
+        prefix = self._prefix
+        own: list[RestingOrder] = []
+        live: list[RestingOrder] = []
+        sizes: dict[tuple[Side, Price], Count] = {}
+        for order in self.orders:
+            if order.client_order_id.startswith(prefix):
+                own.append(order)
+                if order.status is _RESTING and order.remaining > 0:
+                    live.append(order)
+                    key = (order.side, order.price)
+                    sizes[key] = sizes.get(key, 0) + order.remaining
+        self._own = _Own(own, live, sizes)
+        return self._own
 
     def live_totals(self) -> tuple[Count, Count]:
         """Live contracts on the bid side and on the ask side, everyone's orders."""

@@ -20,17 +20,16 @@ docs/architecture.md#reuse has the keys the loop uses and why they are complete.
 from __future__ import annotations
 
 from collections.abc import Collection
-from dataclasses import dataclass
-from typing import Generic, TypeVar
+from typing import Generic, NamedTuple, TypeVar
 
 from dora.core.models import TsMs
 
 V = TypeVar("V")
 
 
-@dataclass(frozen=True, slots=True)
-class Reused(Generic[V]):
-    """A result and what it holds for: an equal ``key`` at a time in [since_ms, until_ms)."""
+class Reused(NamedTuple, Generic[V]):
+    """A result and what it holds for: an equal ``key`` at a time in [since_ms, until_ms).
+    (A named tuple: one is made per market and cycle whenever something changed.)"""
 
     key: object
     value: V

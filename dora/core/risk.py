@@ -29,7 +29,7 @@ from dataclasses import dataclass, field, replace
 
 from dora.core.diff import Plan
 from dora.core.fees import taker_fee_bound
-from dora.core.ledger import collateral, covering
+from dora.core.ledger import covering, side_collateral
 from dora.core.market_config import GlobalConfig, MarketConfig
 from dora.core.models import OrderRequest, OrderStatus, PositionState, RestingOrder, RiskState, Side
 from dora.core.positions import DAILY_LOSS_HALT_PREFIX
@@ -60,7 +60,7 @@ class Rejection:
 class _Market:
     """One market's position and live orders, with the running sums the checks need."""
 
-    __slots__ = ("_collateral", "ask_total", "asks", "bid_total", "bids", "cover", "net")
+    __slots__ = ("ask_total", "asks", "bid_total", "bids", "cover", "net")
 
     def __init__(self, net: Count = 0, cover: Count = 0) -> None:
         self.net = net
@@ -69,19 +69,6 @@ class _Market:
         self.asks: list[tuple[Price, Count]] = []
         self.bid_total: Count = 0
         self.ask_total: Count = 0
-        self._collateral: Micros | None = None
-
-    @classmethod
-    def of(cls, net: Count, cover: Count, orders: Sequence[RestingOrder],
-           reduced: Mapping[str, Count], gone: set[str]) -> _Market:
-        market = cls(net, cover)
-        for order in orders:
-            if order.status is not OrderStatus.RESTING or order.order_id in gone:
-                continue
-            count = reduced.get(order.order_id, order.remaining)
-            if count > 0:
-                market.add(order.side, order.price, count)
-        return market
 
     def add(self, side: Side, price: Price, count: Count) -> None:
         if side is Side.BID:
@@ -90,27 +77,48 @@ class _Market:
         else:
             self.asks.append((price, count))
             self.ask_total += count
-        self._collateral = None
 
     def exposure(self) -> Count:
         return max(self.net + self.bid_total, self.ask_total - self.net, 0)
 
     def collateral(self) -> Micros:
-        if self._collateral is None:
-            self._collateral = collateral(self.cover, self.bids, self.asks)
-        return self._collateral
+        return (side_collateral(Side.BID, self.cover, self.bids)
+                + side_collateral(Side.ASK, self.cover, self.asks))
 
-    def grown(self, request: OrderRequest) -> _Market:
-        """This market with ``request`` resting too."""
+    def grown(self, request: OrderRequest) -> tuple[_Market, Micros]:
+        """This market with ``request`` resting too, and the cash that holds: only its side's
+        collateral changes."""
         grown = _Market(self.net, self.cover)
         grown.bids, grown.asks = list(self.bids), list(self.asks)
         grown.bid_total, grown.ask_total = self.bid_total, self.ask_total
-        grown.add(request.side, request.price, request.count)
-        covered = -self.cover if request.side is Side.BID else self.cover
-        if covered <= 0 and self._collateral is not None:  # no position covers this side
-            per_contract = request.price if request.side is Side.BID else ONE_DOLLAR - request.price
-            grown._collateral = self._collateral + per_contract * request.count
-        return grown
+        side, price, count = request.side, request.price, request.count
+        grown.add(side, price, count)
+        covered = -self.cover if side is Side.BID else self.cover
+        if covered <= 0:  # no position covers this side: the order holds its full amount
+            return grown, (price if side is Side.BID else ONE_DOLLAR - price) * count
+        before = self.bids if side is Side.BID else self.asks
+        after = grown.bids if side is Side.BID else grown.asks
+        return grown, (side_collateral(side, self.cover, after)
+                       - side_collateral(side, self.cover, before))
+
+
+def _markets_of(
+    net: Count, cover: Count, orders: Sequence[RestingOrder], reduced: Mapping[str, Count],
+    gone: set[str],
+) -> tuple[_Market, _Market]:
+    """The market as it is and after the plan's cancels and decreases."""
+    now, after = _Market(net, cover), _Market(net, cover)
+    for order in orders:
+        if order.status is not OrderStatus.RESTING:
+            continue
+        if order.remaining > 0:
+            now.add(order.side, order.price, order.remaining)
+        if order.order_id in gone:
+            continue
+        count = reduced.get(order.order_id, order.remaining)
+        if count > 0:
+            after.add(order.side, order.price, count)
+    return now, after
 
 
 class _Exposure:
@@ -139,9 +147,10 @@ class _Exposure:
                 total += max(net + bids, asks - net, 0)
                 continue
             cover = covering(net, ctx.maybe_closed.get(ticker, 0))
-            orders = index.market(ticker).orders
-            after = self.markets[ticker] = _Market.of(net, cover, orders, reduced, gone)
-            freed += _Market.of(net, cover, orders, {}, set()).collateral() - after.collateral()
+            now, after = _markets_of(net, cover, index.market(ticker).orders, reduced, gone)
+            self.markets[ticker] = after
+            if after.bid_total != now.bid_total or after.ask_total != now.ask_total:
+                freed += now.collateral() - after.collateral()
             total += after.exposure()
         self.total = total
         self.free_cash: Micros = ctx.available_cash + freed
@@ -165,11 +174,11 @@ class _Exposure:
             worst = market.ask_total - market.net + request.count
             if worst > config.max_inventory_no:
                 return _over("max_inventory_no", "short", worst, config.max_inventory_no)
-        grown = market.grown(request)
+        grown, held = market.grown(request)
         added = grown.exposure() - market.exposure()
         if added > 0 and self.total + added > cap_total:
             return _over("max_total_exposure", "account", self.total + added, cap_total)
-        return self._cash_check(request, market, grown, reserve)
+        return self._cash_check(request, grown, held, reserve)
 
     def check_close(self, request: OrderRequest, reducing: Side) -> str:
         market = self._market(request.ticker)
@@ -180,14 +189,14 @@ class _Exposure:
         if after > abs(market.cover):
             return (f"closing: {format_count(after)} contracts to close > position "
                     f"{format_count(abs(market.cover))}")
-        return self._cash_check(request, market, market.grown(request), 0)
+        return self._cash_check(request, *market.grown(request), 0)
 
     def _cash_check(
-        self, request: OrderRequest, market: _Market, grown: _Market, reserve: Micros
+        self, request: OrderRequest, grown: _Market, held: Micros, reserve: Micros
     ) -> str:
         fees = 0 if request.post_only else taker_fee_bound(request.side, request.price,
                                                            request.count)
-        cash = grown.collateral() - market.collateral() + fees
+        cash = held + fees
         if cash > 0 and cash > self.free_cash - reserve:
             kept = f" keeping the ${format_micros(reserve)} reserve" if reserve else ""
             return (f"insufficient_cash: needs ${format_micros(cash)}, "

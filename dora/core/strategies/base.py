@@ -117,16 +117,16 @@ class Strategy(Protocol):
 
 
 class TimedStrategy(Strategy, Protocol):
-    """A strategy that says how its decision depends on the time, so that dora can reuse it
+    """A strategy that also says how its decision depends on the time, so that dora can reuse it
     while nothing else changed (:mod:`dora.core.reuse`).
 
-    ``decision_valid_until(inputs)``: with every other input unchanged, ``compute_quotes`` returns
-    an equal decision for any ``now_ms`` from ``inputs.now_ms`` up to, not including, the time
-    returned; None: for every later time. A strategy without this method is asked again whenever
-    the time differs.
+    ``decide_until(inputs)`` returns what ``compute_quotes(inputs)`` returns and a time: with
+    every other input unchanged, ``compute_quotes`` returns an equal decision for any ``now_ms``
+    from ``inputs.now_ms`` up to, not including, that time (None: for every later time). A
+    strategy without this method is asked again whenever the time differs.
     """
 
-    def decision_valid_until(self, inputs: QuoteInputs) -> TsMs | None: ...
+    def decide_until(self, inputs: QuoteInputs) -> tuple[QuoteDecision, TsMs | None]: ...
 
 
 OwnSizes = Mapping[tuple[Side, Price], Count]  # dora's resting contracts at each side and price
@@ -154,11 +154,16 @@ def remove_own_sizes(book: OrderBook, mine: OwnSizes) -> OrderBook:
 
 
 def _subtract(levels: tuple[Level, ...], side: Side, mine: OwnSizes) -> tuple[Level, ...]:
+    cut = {price: count for (at, price), count in mine.items() if at is side}
+    if not cut:
+        return levels
     out: list[Level] = []
     for level in levels:
-        left = level.count - mine.get((side, level.price), 0)
-        if left > 0:
-            out.append(level if left == level.count else Level(level.price, left))
+        count = cut.get(level.price)
+        if count is None:
+            out.append(level)
+        elif level.count > count:
+            out.append(Level(level.price, level.count - count))
     return tuple(out)
 
 

@@ -8,7 +8,7 @@ Refused (the market is skipped for this cycle, with the problem as its reason): 
 not a :class:`QuoteDecision`, a decision or target for another market, a target the exit policy
 alone may make (a close or an immediate order), a price off the market's tick grid (or not an
 integer), a size that is not a positive integer or is fractional on a market that trades whole
-contracts, a negative level, more targets than two full ladders.
+contracts, a level outside [0, 40), more targets than two full ladders.
 
 Trimmed (the decision stands with fewer targets): every target while no strategy may quote
 (:func:`market_blocked`), and the side that adds to the position while the book spread is under
@@ -87,8 +87,8 @@ def _check_target(target: object, ticker: str, grid: frozenset[Price], whole: bo
         raise StrategyOutputError(f"price {price!r} is not on the market's tick grid")
     if type(size) is not int or size <= 0:
         raise StrategyOutputError(f"size {size!r} is not a positive count")
-    if type(level) is not int or level < 0:
-        raise StrategyOutputError(f"level {level!r} is not a level number")
+    if type(level) is not int or not 0 <= level < MAX_TARGETS:
+        raise StrategyOutputError(f"level {level!r} is not in [0, {MAX_TARGETS})")
     if whole and size % ONE_CONTRACT:
         raise StrategyOutputError(f"size {size} is not whole contracts")
 

@@ -42,9 +42,9 @@ Quote = tuple[Price, str]
 
 
 class MicropriceStrategy:
-    def decision_valid_until(self, inputs: QuoteInputs) -> TsMs | None:
+    def decide_until(self, inputs: QuoteInputs) -> tuple[QuoteDecision, TsMs | None]:
         """The time matters only through the close guard."""
-        return blocked_valid_until(inputs)
+        return self.compute_quotes(inputs), blocked_valid_until(inputs)
 
     def compute_quotes(self, inputs: QuoteInputs) -> QuoteDecision:
         ticker = inputs.rules.ticker

@@ -10,6 +10,8 @@ IMAGE ?= dora:local
 SEEDS ?= 1 2 3
 KILLS ?= 6
 RUNS ?= 2
+HANDOVERS ?= 5
+LEASE_MS ?= 4000
 
 .PHONY: run test lint bench chaos soak-cash image clean
 
@@ -33,6 +35,7 @@ lint: $(STAMP)
 
 chaos: $(STAMP)
 	DORA_CHAOS_SEEDS="$(SEEDS)" DORA_CHAOS_KILLS=$(KILLS) DORA_CHAOS_RUNS=$(RUNS) \
+		DORA_CHAOS_HANDOVERS=$(HANDOVERS) DORA_CHAOS_LEASE_MS=$(LEASE_MS) \
 		DORA_CHAOS_OUTAGES="hang refuse" \
 		$(BIN)/python -m pytest tests/chaos -s -o timeout=1800
 

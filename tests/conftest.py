@@ -102,10 +102,20 @@ class BotEnv:
         logger = logging.getLogger("dora.test")
         run_id = f"20260101-000000-{len(self.bots):06x}"
         settings = LoopSettings(default_mode=mode, interval_ms=0, **overrides)
-        bot = Bot(self.client, Persister(self.store, logger, run_id), clock, logger, settings,
+        store = self.operator_store()  # its own, as each process has (versions, lease fence)
+        bot = Bot(self.client, Persister(store, logger, run_id), clock, logger, settings,
                   run_id, threading.Event())
         self.bots.append(bot)
         return bot
+
+    def start_after_a_kill(self, bot: Bot) -> None:
+        """Start ``bot`` where an earlier bot was killed (never stopped): it stands by until
+        the dead holder's lease has run out on its own clock, then takes over."""
+        bot.startup()
+        assert bot.lease.held is None, "a live lease was taken at once"
+        self.clock.advance_ms(bot.lease.lease_ms)
+        bot.startup()
+        assert bot.lease.held is not None and bot.taken_over
 
     def cycles(self, bot: Bot, count: int, step_ms: int = 1000) -> list[Any]:
         """Run ``count`` cycles, moving simulated time ``step_ms`` after each."""

@@ -11,7 +11,9 @@ failed: the order it was to replace may still be resting. Once a stop is request
 placed. A cancel answered "already gone" is classed (:mod:`dora.core.cancel_history`).
 ``confirm``, when given, sees the places after the cancels and decreases went out (with the report
 so far) and returns the ones still to send: the cash check re-runs there on what the exchange
-really freed, since an order dora cancels may have filled first.
+really freed, since an order dora cancels may have filled first. Kept orders close to lapsing get
+their expiry renewed (:meth:`Executor.renew`, sent by :mod:`dora.bot.renew`, policy in
+:mod:`dora.core.renewal`); a renewal moves no cash, so it writes nothing to the ledger.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
 
+from dora.bot.renew import Renewer
 from dora.core.cancel_history import CancelHistory, GoneClass
 from dora.core.diff import Decrease, Plan
 from dora.core.fees import taker_fee_bound
@@ -32,9 +35,11 @@ from dora.core.models import (
     OrderRequest,
     PlaceResult,
     PlaceStatus,
+    RenewResult,
     RestingOrder,
 )
-from dora.core.overlay import Overlay, is_unconfirmed, unconfirmed_order
+from dora.core.overlay import Overlay, is_unconfirmed, request_expiry_ms, unconfirmed_order
+from dora.core.renewal import Renewals
 from dora.core.units import Count, format_count, format_price
 from dora.runtime.clock import Clock
 from dora.runtime.logs import EventType, log_event
@@ -55,6 +60,8 @@ class OrderWriter(Protocol):
     def cancel_order(self, order_id: str) -> CancelResult: ...
     def cancel_orders(self, order_ids: Sequence[str]) -> list[CancelResult]: ...
     def decrease_order(self, order_id: str, reduce_to: Count) -> DecreaseResult: ...
+    def renew_order(self, order: RestingOrder, expiration_s: int) -> RenewResult: ...
+    def spare_write_tokens(self) -> int: ...  # (renewals: dora.bot.renew.RenewWriter)
 
 
 @dataclass
@@ -69,6 +76,10 @@ class ExecutionReport:
     place_unknown: int = 0
     place_held: int = 0
     place_stopped: int = 0
+    renewed: int = 0  # expiry-only amends the exchange confirmed
+    renew_unknown: int = 0  # their answer was lost (the overlay assumes they applied)
+    renew_failed: int = 0  # refused or not sent
+    renew_deferred: int = 0  # due, but left to a later cycle by the write budget
     gone: dict[GoneClass, int] = field(default_factory=lambda: dict.fromkeys(GoneClass, 0))
     events: list[dict[str, Any]] = field(default_factory=list)
     writes: list[CashWrite] = field(default_factory=list)  # for the promised-cash ledger
@@ -88,6 +99,7 @@ class ExecutionReport:
         for name in (
             "cancelled", "already_gone", "cancel_failed", "decreased", "decrease_failed",
             "placed", "place_rejected", "place_unknown", "place_held", "place_stopped",
+            "renewed", "renew_unknown", "renew_failed", "renew_deferred",
         ):
             setattr(self, name, getattr(self, name) + getattr(other, name))
         for gone_class, count in other.gone.items():
@@ -108,6 +120,8 @@ class Executor:
         self._may_place = may_place
         self.history = CancelHistory()
         self.last_write_ms = 0  # the latest moment one of dora's writes can have taken effect
+        self._renewer = Renewer(writer, overlay, clock, logger, may_renew=may_place,
+                                on_write=self._wrote, grace_ms=UNCONFIRMED_GRACE_MS)
 
     def execute(
         self, plan: Plan, decision_ids: Mapping[str, str], *, batch: bool,
@@ -131,6 +145,14 @@ class Executor:
             places = list(confirm(places, report))
         self._place(places, decision_ids, report, batch=batch)
         return report
+
+    def renew(
+        self, renewals: Renewals, due: Sequence[RestingOrder], decision_ids: Mapping[str, str]
+    ) -> ExecutionReport:
+        """Renew the expiry of ``due`` within this cycle's spare write tokens (:mod:`.renew`)."""
+        counts = self._renewer.renew(renewals, due, lambda o: _order_fields(o, decision_ids))
+        return ExecutionReport(renewed=counts.renewed, renew_unknown=counts.unknown,
+                               renew_failed=counts.failed, renew_deferred=counts.deferred)
 
     def _wrote(self, returned_ms: int, exchange_ts_ms: int = 0) -> None:
         self.last_write_ms = max(self.last_write_ms, returned_ms, exchange_ts_ms)
@@ -316,6 +338,7 @@ class Executor:
                 order_id=result.order_id, client_order_id=request.client_order_id,
                 ticker=request.ticker, side=request.side, price=request.price,
                 remaining=result.remaining, filled=result.filled, created_ms=sent_ms,
+                expires_ms=request_expiry_ms(request),
             )
             self._overlay.record_placed(order, result.ts_ms or returned_ms)
         log_event(self._log, EventType.ORDER_PLACED, "order placed", status="ACCEPTED", **fields)

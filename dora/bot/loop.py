@@ -3,7 +3,10 @@
 Each cycle: refresh configs and flags (every N cycles), roll the trading day, reconcile from the
 exchange (orders with the read-lag overlay, fills, positions/balance/settlements on their cadence),
 check halt conditions, then quote in batch or per-market mode, persist on cadence, and log one
-CYCLE_SUMMARY. Startup waits until the exchange's reads reflect every earlier run's writes, then
+CYCLE_SUMMARY. Only the holder of a shard's lease does so (docs/architecture.md#lease); a process
+without one runs standby cycles that read and write nothing of consequence, and takes a lease over
+as soon as one is free. Taking one over touches no order before earlier epochs are fenced off
+(:mod:`dora.bot.handover`), waits until the exchange's reads reflect every earlier write, then
 reconciles before quoting. Once a stop is requested nothing more is placed, every call fits the
 stop budget, and the shutdown steps of :mod:`dora.bot.shutdown` run.
 """
@@ -17,20 +20,33 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from dora.bot.execute import Executor
+from dora.bot.fencing import FencedOrders, ShardView
+from dora.bot.groups import GroupKeeper
+from dora.bot.handover import Handover
+from dora.bot.lease import LeaseKeeper
 from dora.bot.persistence import Persister
 from dora.bot.quoting import QuoteOutcome, Quoter, QuoteSettings
 from dora.bot.reconcile import Reconciler
-from dora.bot.shutdown import Shutdown, StopOutcome, StopParts
+from dora.bot.shutdown import Shutdown, Step, StopOutcome, StopParts
 from dora.bot.snapshot import SnapshotPublisher
 from dora.bot.state import BotState, Mode
 from dora.bot.status import CycleSummary, StatusSink, summarize_cycle
-from dora.core.errors import FatalError, OutOfTimeError, StoreError, TransientError
+from dora.core.errors import (
+    FatalError,
+    LeaseLostError,
+    OutOfTimeError,
+    StoreError,
+    TransientError,
+)
+from dora.core.fencing import epoch_salt
 from dora.core.models import Fill, RestingOrder
+from dora.core.order_groups import TriggeredBy
 from dora.core.overlay import Overlay
 from dora.core.positions import roll_daily, unrealized_pnl
 from dora.core.risk import evaluate_halt
 from dora.core.units import Micros
 from dora.exchange.client import KalshiClient
+from dora.exchange.stats import EndpointStats
 from dora.runtime.clock import Clock
 from dora.runtime.deadline import StopBudget
 from dora.runtime.health import Heartbeat, write_heartbeat
@@ -39,6 +55,7 @@ from dora.runtime.logs import EventType, decision_id, log_event
 # Exit codes: 0 stopped on request; 2 is click's usage error, so a fatal bot error is distinct.
 EXIT_FATAL = 3
 STARTUP_CATCH_UP_S = 10.0  # longest wait for the exchange's reads to reflect an earlier run
+STANDBY_ORDERS_EVERY = 5  # a standby lists the resting orders every this many cycles
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +74,8 @@ class LoopSettings:
     interval_ms: int | None = None  # overrides the global loop_interval_ms (tests, benchmarks)
     shutdown_budget_s: float = 25.0
     heartbeat_file: str | None = None  # rewritten after every cycle; `dora health` reads it
+    shards: int | None = None  # --shards / DORA_SHARDS; None: the global config's, else 1
+    task_id: str = "local"  # which task this is (the lease's owner is "<run id>@<task id>")
 
 
 class Bot:
@@ -77,15 +96,25 @@ class Bot:
         self.state = BotState()
         self.overlay = Overlay()
         self.persister = persister
+        lease = LeaseKeeper(persister.leases, clock, logger, owner=f"{run_id}@{settings.task_id}",
+                            shards=1)
+        groups = GroupKeeper(client, lease, clock, logger)
+        view = ShardView(settings.id_prefix)
         self.reconciler = Reconciler(client, self.overlay, logger,
-                                     fill_overlap_ms=settings.fill_overlap_ms)
-        self.executor = Executor(client, self.overlay, clock, logger,
+                                     fill_overlap_ms=settings.fill_overlap_ms, view=view)
+        self.executor = Executor(FencedOrders(client, lease, groups), self.overlay, clock, logger,
                                  may_place=lambda: not stop.is_set())
+        self.handover = Handover(lease, groups, view, persister, self.executor, self.overlay,
+                                 clock, logger)
+        self.lease = lease
         self.quoter = Quoter(self.reconciler, self.executor, logger,
                              QuoteSettings(settings.id_prefix, settings.order_expiry_s))
         self.mode = settings.default_mode
         self.cycle = 0
         self.halt_reason = ""
+        self.taken_over = False  # this lease's take-over finished (it is retried until it does)
+        self.cycle_period_s = 0.0  # from the previous cycle's start to this one's
+        self._cycle_started: float | None = None
         self._status = status
         self._snapshots = snapshots
         self.summaries: list[CycleSummary] = []
@@ -112,15 +141,33 @@ class Bot:
         return 0
 
     def startup(self) -> None:
-        started_ms = self.clock.now_ms()
+        """Read-only until a lease is held: the exchange's status, the configs, then the first
+        look at the leases. No order is touched before :meth:`_take_over`."""
         status = self.client.fetch_exchange_status()
         log_event(self.log, EventType.STARTUP, "dora starting", mode=self.mode.value,
                   exchange_active=status.exchange_active, trading_active=status.trading_active)
-        self.persister.load_into(self.state)
         self._refresh_config(force=True)
-        # An earlier run's last writes (even a killed one's) must show before dora acts on a
-        # listing: else it cancels orders already gone and misses orders and fills it left.
-        if self.reconciler.wait_until_current(started_ms, self.clock, STARTUP_CATCH_UP_S) is None:
+        self.handover.configure(self.settings.shards, self.state.global_config,
+                                self.client.limiter)
+        if self.handover.tend(look=True):
+            try:
+                self._take_over()
+            except (TransientError, StoreError) as exc:  # the next cycle takes over again
+                log_event(self.log, EventType.ERROR, f"take-over failed: {exc}",
+                          level=logging.ERROR, error_type=type(exc).__name__)
+
+    def _take_over(self) -> None:
+        """A lease was just taken: fence earlier epochs off, load this shard's state, wait until
+        the exchange's reads show every earlier write (the group trigger included), reconcile,
+        and remove what earlier epochs left. Retried from the next cycle if it fails."""
+        self.taken_over = False
+        self.state = BotState(global_config=self.state.global_config, rules=self.state.rules)
+        self.handover.claim()
+        self._refresh_config(force=True)  # this shard's markets
+        self.handover.fence_earlier(self.state)
+        self.persister.refresh_shared(self.state, self.lease.peers())  # as of today's state
+        fenced_ms = self.clock.now_ms()
+        if self.reconciler.wait_until_current(fenced_ms, self.clock, STARTUP_CATCH_UP_S) is None:
             log_event(self.log, EventType.STARTUP, "the exchange's reads still lag this start",
                       level=logging.WARNING)
         self.reconciler.sync_orders(self.state)
@@ -130,36 +177,56 @@ class Bot:
         self.reconciler.sync_positions(self.state)
         self.reconciler.sync_balance(self.state)
         if self.state.global_config.cancel_on_startup:
-            self.persister.record_special("startup_cancel", self.state, self.clock.now_ms())
-            report = self.quoter.cancel_all_own(self.state, batch=True)
-            log_event(self.log, EventType.STARTUP, "cancelled dora's resting orders at startup",
-                      cancelled=report.cancelled, already_gone=report.already_gone,
-                      **{f"cancel_404_{k.value}": n for k, n in report.gone.items()})
+            self.handover.cancel_earlier(self.state)
         self.persister.save_state(self.state)
+        self.taken_over = True
 
     def shutdown(self, *, reason: str) -> StopOutcome:
-        """Stop placing, save, cancel, settle with the exchange, read the last fills and save
-        again, all within the stop budget (:mod:`dora.bot.shutdown`)."""
+        """Stop placing, save, trigger the epoch's group, settle with the exchange (cancelling
+        what still rests), read the last fills, save again and release the lease, all within
+        the stop budget (:mod:`dora.bot.shutdown`). A standby has nothing to stop."""
+        if self.lease.held is None:
+            self.stop.set()
+            log_event(self.log, EventType.SHUTDOWN, "dora stopped (standby)", reason=reason,
+                      cycles=self.cycle, role="standby")
+            return StopOutcome()
         return self.stopping().run(reason, self.cycle)
 
     def stopping(self) -> Shutdown:
-        """The shutdown sequence (a place to add steps)."""
+        """The shutdown sequence, with the lease's steps: the group trigger before the cancels
+        (one call takes every quote down), the release at the very end."""
         parts = StopParts(self.state, self.overlay, self.reconciler, self.quoter, self.executor,
                           self.persister, self.clock, self.log, self.stop,
                           self.settings.id_prefix)
-        return Shutdown(parts, self.budget)
+        shutdown = Shutdown(parts, self.budget, before_step=self.handover.tend)
+        shutdown.insert_step(Step("trigger_group", self._pull_quotes_at_stop, cap_s=3.0,
+                                  leave_s=12.0), before="cancel_resting")
+        shutdown.insert_step(Step("release_lease", self.handover.release, cap_s=3.0))
+        return shutdown
+
+    def _pull_quotes_at_stop(self) -> None:
+        if self.handover.pull_quotes(self.state, TriggeredBy.STOP):
+            self.reconciler.sync_orders(self.state)  # what the trigger left shows up here
 
     # -- one cycle ---------------------------------------------------------------------------
     def run_cycle(self) -> CycleSummary:
         self.cycle += 1
         stats_before = self.client.stats.snapshot()
         started = self.clock.monotonic()
+        self.cycle_period_s = started - (self._cycle_started or started)
+        self._cycle_started = started
+        if self.handover.tend(look=True) or (self.lease.held is not None and not self.taken_over):
+            self._take_over()
+        if self.lease.held is None:
+            return self._standby_cycle(stats_before, started)
         now_ms = self.clock.now_ms()
         self._refresh_config(force=False)
         self.state.risk = roll_daily(self.state.risk, now_ms,
                                      self.state.global_config.daily_reset_hour_utc)
         self.reconciler.sync_orders(self.state)
         fills = self.reconciler.sync_fills(self.state)
+        self.handover.groups.on_fills(f for f, _ in fills)
+        self.handover.tend_group(self.state, self.cycle)
         outcome = QuoteOutcome()
         ids = self._decision_ids()
         if self._check_halt():  # before the other reads: a failing one must not delay a halt
@@ -167,11 +234,28 @@ class Bot:
             self._sync_slow_reads(now_ms)
         elif not self.stop.is_set():  # stopping: the shutdown takes it from here
             self._sync_slow_reads(now_ms)
-            outcome = self._quote(now_ms, ids)
+            self.handover.tend()  # the reads may have taken a while
+            if self.handover.may_quote(self.state):
+                outcome = self._quote(now_ms, ids)
         self.persister.after_cycle(self.state, now_ms, outcome, ids,
                                    save=self.cycle % self.settings.save_every == 0)
         summary = summarize_cycle(self, outcome, fills, stats_before, started)
         self._after_cycle(summary, fills)
+        return summary
+
+    @property
+    def group_triggered(self) -> bool:
+        return self.handover.groups.triggered_by is not None
+
+    def _standby_cycle(self, stats_before: Mapping[str, EndpointStats],
+                       started: float) -> CycleSummary:
+        """Without a lease: the configs and, now and then, the exchange's resting orders (for
+        the status page); nothing is written anywhere."""
+        self._refresh_config(force=False)
+        if self.cycle % STANDBY_ORDERS_EVERY == 1:
+            self.reconciler.sync_orders(self.state)
+        summary = summarize_cycle(self, QuoteOutcome(), [], stats_before, started)
+        self._after_cycle(summary, [])
         return summary
 
     def _sync_slow_reads(self, now_ms: int) -> None:
@@ -184,7 +268,9 @@ class Bot:
             self.reconciler.sync_trades(self.state, self.state.quotable_markets(), now_ms)
 
     def _quote(self, now_ms: int, ids: Mapping[str, str]) -> QuoteOutcome:
-        salt = f"{self.run_id[-6:]}-{self.cycle}"
+        shard = self.lease.shard
+        salt = epoch_salt(self.lease.epoch, shard.index if shard else 0,
+                          f"{self.run_id[-6:]}-{self.cycle}")
         if self.mode is Mode.BATCH:
             return self.quoter.quote_batch(self.state, now_ms, salt, ids)
         return self.quoter.quote_per_market(self.state, now_ms, salt, ids)
@@ -197,24 +283,26 @@ class Bot:
             if t in self.state.books and p.net
         )
         decision = evaluate_halt(self.state.risk, unrealized, self.state.global_config,
-                                 self.state.consecutive_errors)
+                                 self.state.consecutive_errors, self.state.elsewhere_pnl)
         if decision.halt and not self.state.risk.trading_halted:
             self.state.risk = replace(self.state.risk, trading_halted=True,
                                       halt_reason=decision.reason)
-        halted = self.state.risk.trading_halted
-        reason = (self.state.risk.halt_reason or "manual") if halted else ""
+        risk = self.state.risk
+        reason = (risk.halt_reason or "manual") if risk.trading_halted else self.state.operator_halt
         if reason != self.halt_reason:
             self._announce_halt_change(reason)
-        return halted
+        return bool(reason)
 
     def _announce_halt_change(self, reason: str) -> None:
         self.halt_reason = reason
-        if not reason and not self.state.risk.trading_halted:
+        if not reason:
             log_event(self.log, EventType.RISK_RESUME, "trading resumed", halted=False)
+            self.handover.groups.lift(TriggeredBy.HALT)
             self.persister.save_state(self.state)
             return
         log_event(self.log, EventType.RISK_HALT, "trading halted", level=logging.CRITICAL,
                   reason=reason, halted=True, daily_pnl_micros=self.state.risk.daily_pnl)
+        self.handover.pull_quotes(self.state, TriggeredBy.HALT)
         self.persister.record_special("risk_halt_cancel", self.state, self.clock.now_ms())
         self.persister.save_state(self.state)
 
@@ -223,6 +311,12 @@ class Bot:
         if not force and self.cycle % max(every, 1) != 0:
             return
         self.persister.refresh_config(self.state)
+        view = self.handover.view
+        view.update(self.state.configs)
+        self.state.configs = {t: c for t, c in self.state.configs.items() if view.owns(t)}
+        self.handover.follow_config(self.state.global_config)
+        if self.lease.held is not None:
+            self.persister.refresh_shared(self.state, self.lease.peers())
         held = {t for t, p in self.state.positions.items() if p.net and not p.settled}
         self.reconciler.sync_rules(self.state, sorted(set(self.state.configs) | held))
         wanted = self._wanted_mode()
@@ -245,6 +339,9 @@ class Bot:
         try:
             self.run_cycle()
             self.state.consecutive_errors = 0
+        except LeaseLostError as exc:  # a fenced write was refused: another holder took over
+            self.handover.step_down(str(exc))
+            self.taken_over = False
         except (TransientError, StoreError) as exc:
             self.state.consecutive_errors += 1
             log_event(self.log, EventType.ERROR, f"cycle failed: {exc}", level=logging.ERROR,
@@ -255,7 +352,8 @@ class Bot:
     def _halt_if_failing(self) -> None:
         """Cycles that keep failing never reach the halt check, so act here: halt and take
         dora's quotes down while the exchange still answers the calls that needs."""
-        if self.state.consecutive_errors < self.state.global_config.max_consecutive_errors:
+        if self.state.consecutive_errors < self.state.global_config.max_consecutive_errors or \
+                self.lease.held is None:  # a standby has no quotes to take down
             return
         try:
             self.reconciler.sync_orders(self.state)
@@ -306,6 +404,9 @@ class Bot:
             step = min(remaining, 0.1)
             self.clock.sleep(step)
             remaining -= step
+            if self.handover.tend():  # a standby took a lease: start its cycle now
+                self.taken_over = False
+                return
 
     def _own_resting(self) -> list[RestingOrder]:
         prefix = self.settings.id_prefix

@@ -56,6 +56,11 @@ CYCLE_METRICS: tuple[MetricSpec, ...] = (
     MetricSpec("Cancel404FillRace", "Count", "cancel_404_fill_race"),
     MetricSpec("Cancel404LostAnswer", "Count", "cancel_404_lost_answer"),
     MetricSpec("Cancel404Stale", "Count", "cancel_404_stale"),
+    # expiry renewals: failed should stay near 0; deferred staying up means too little budget
+    MetricSpec("OrdersRenewed", "Count", "renewed"),
+    MetricSpec("RenewalsUnknown", "Count", "renew_unknown"),
+    MetricSpec("RenewalsFailed", "Count", "renew_failed"),
+    MetricSpec("RenewalsDeferred", "Count", "renew_deferred"),
     MetricSpec("Fills", "Count", "fills"),
     MetricSpec("MarketsQuoted", "Count", "markets_quoted"),
     MetricSpec("RestingOrders", "Count", "resting_orders"),
@@ -65,13 +70,20 @@ CYCLE_METRICS: tuple[MetricSpec, ...] = (
     # Money stays exact: integer micro-dollars; dashboards and alarms divide by 1e6.
     MetricSpec("DailyPnlMicros", "None", "daily_pnl"),
     MetricSpec("FreeCashMicros", "None", "free_cash"),
+    # the lease: summed over a service's tasks, LeaseHeld is the shards being quoted
+    MetricSpec("LeaseHeld", "Count", "lease_held"),
+    MetricSpec("LeaseRemaining", "Milliseconds", "lease_remaining_ms"),
+    MetricSpec("OrderGroupTriggered", "Count", "group_triggered"),
+    MetricSpec("ReadBudgetUsed", "Percent", "read_budget_used_pct"),
+    MetricSpec("WriteBudgetUsed", "Percent", "write_budget_used_pct"),
     MetricSpec("BalanceMicros", "None", "balance"),
     MetricSpec("PromisedCashMicros", "None", "promised"),
     MetricSpec("MarketsClosing", "Count", "closing"),
     MetricSpec("MarketErrors", "Count", "market_errors"),
 )
 # Summary fields that are deliberately not metrics (identifiers, running totals, nested maps).
-NOT_METRICS = frozenset({"cycle", "mode", "fills_total", "net_position", "by_group"})
+NOT_METRICS = frozenset({"cycle", "mode", "fills_total", "net_position", "by_group", "role",
+                         "shard", "epoch", "budget_share_pct"})
 # Per endpoint group (summary.by_group): "<Metric>_<group>", e.g. Requests_order_writes.
 GROUP_METRICS: Mapping[str, str] = {"calls": "Requests", "tokens": "Tokens"}
 FATAL_EXIT = MetricSpec("FatalExit", "Count", "")

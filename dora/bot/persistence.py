@@ -26,11 +26,16 @@ from dora.bot.state import BotState
 from dora.core.errors import ConcurrentWriterError, StaleWriteError
 from dora.core.market_config import InvalidMarketConfig, parse_global_config, parse_market_config
 from dora.core.models import Fill
+from dora.core.positions import unrealized_pnl
 from dora.core.records import decision_record, decision_signature
+from dora.core.risk import worst_case_exposure
+from dora.core.shards import ShardId
 from dora.core.units import Micros, format_count, format_price, micros_to_decimal
 from dora.runtime.deadline import TimeLeft
 from dora.runtime.logs import EventType, bot_version, log_event
-from dora.store.store import ApiErrorRecord, Store
+from dora.store.lease import LeaseStore
+from dora.store.store import ApiErrorRecord, ShardFigures, Store
+from dora.store.versioned import Fence
 
 
 class Persister:
@@ -41,6 +46,28 @@ class Persister:
         self._invalid_reported: dict[str, str] = {}
         self._version = bot_version()
         self._api_errors: dict[str, ApiErrorRecord] = {}
+
+    @property
+    def leases(self) -> LeaseStore:
+        return self._store.leases
+
+    def use_shard(self, shard: ShardId, fence: Fence | None) -> None:
+        """This shard's state items from now on, every write fenced by its lease."""
+        self._store.use_shard(shard)
+        self._store.fence_with(fence)
+
+    def refresh_shared(self, state: BotState, peers: Sequence[ShardId]) -> None:
+        """With several shards: the operator's halt of all of them, and the other shards'
+        exposure and today's P&L for the account-wide limits (docs/architecture.md#shards)."""
+        if not peers:
+            return
+        operator = self._store.load_operator_halt()
+        state.operator_halt = (operator.halt_reason or "manual") if operator.trading_halted \
+            else ""
+        figures = self._store.load_peer_figures(peers).values()
+        state.elsewhere_exposure = sum(f.exposure for f in figures)
+        state.elsewhere_pnl = sum(f.daily_pnl + f.unrealized for f in figures
+                                  if f.day == state.risk.day)
 
     def load_into(self, state: BotState) -> None:
         stored = self._store.load_state()
@@ -75,7 +102,8 @@ class Persister:
         """Trade-log rows of every applied fill first, then the snapshot (the invariant above)."""
         self.write_unlogged_fills(state)
         try:
-            self._store.save_snapshot(state.positions, state.risk, state.seen_fills)
+            self._store.save_snapshot(state.positions, state.risk, state.seen_fills,
+                                      shard_figures(state))
         except StaleWriteError:
             self._adopt_operator_halt(state)
             self._save_snapshot_after_conflict(state)
@@ -165,7 +193,8 @@ class Persister:
         """After adopting an operator's risk_state change, a second conflict can only come from
         positions or recent fills, which only a dora bot writes."""
         try:
-            self._store.save_snapshot(state.positions, state.risk, state.seen_fills)
+            self._store.save_snapshot(state.positions, state.risk, state.seen_fills,
+                                      shard_figures(state))
         except StaleWriteError as exc:
             raise ConcurrentWriterError(
                 f"another writer saved dora's positions or fills ({exc}); is a second dora "
@@ -189,6 +218,14 @@ class Persister:
             self._invalid_reported[parsed.market_id] = parsed.reason
             log_event(self._log, EventType.CONFIG_REFRESH, "market config invalid; market skipped",
                       level=logging.WARNING, market=parsed.market_id, reason=parsed.reason)
+
+
+def shard_figures(state: BotState) -> ShardFigures:
+    """This process's exposure and unrealized P&L, saved for the other shards' limits."""
+    unrealized = sum(unrealized_pnl(p, state.books[t]) for t, p in state.positions.items()
+                     if t in state.books and p.net)
+    return ShardFigures(exposure=worst_case_exposure(state.positions, state.resting),
+                        unrealized=unrealized)
 
 
 def _fill_event(fill: Fill, pnl: Micros, state: BotState) -> dict[str, Any]:

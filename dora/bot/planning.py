@@ -268,10 +268,11 @@ class Planner:
             positions=state.positions,
             resting=resting,
             available_cash=available_cash,
-            halted=state.risk.trading_halted,
+            halted=state.risk.trading_halted or bool(state.operator_halt),
             closing={t: i.side for t, i in outcome.closes.items()},
             cash_reserve=state.global_config.min_cash_reserve,
             maybe_closed=cycle.maybe_closed,
+            elsewhere_exposure=state.elsewhere_exposure,
             index=index,
         )
 

@@ -5,7 +5,9 @@ pattern differs: batch mode reads all books in one multi-book call and sends one
 and one of places through the client's batching, per-market mode reads each book and sends
 single-order calls. The cash check runs twice: on the plan, and again on its places once the
 cancels have gone out, counting only what the exchange says they freed (an order dora cancels
-may have filled first).
+may have filled first). After the cycle's cancels and places, the orders it kept that are close
+to lapsing get their expiry renewed (:mod:`dora.core.renewal`), in both modes from the whole
+cycle's kept orders at once.
 """
 
 from __future__ import annotations
@@ -24,11 +26,13 @@ from dora.bot.planning import (
     free_cash,
 )
 from dora.bot.reconcile import Reconciler
+from dora.bot.renew import log_renewal_off
 from dora.bot.state import BotState
 from dora.bot.strategies import StrategyRegistry
 from dora.core.diff import Plan, diff_market, diff_orders
 from dora.core.ledger import WriteKind, after_writes
 from dora.core.models import OrderRequest, RestingOrder, TimeInForce, TsMs
+from dora.core.renewal import Renewals
 from dora.core.risk import check_plan
 
 __all__ = ["QuoteOutcome", "QuoteSettings", "Quoter"]
@@ -45,6 +49,8 @@ class Quoter:
         self._settings = settings
         self.planner = Planner(logger, settings, strategies or StrategyRegistry.discover(logger))
         self._closer = self.planner.closer
+        expiry_s = settings.order_expiry_s
+        self.renewals = Renewals(expiry_s) if expiry_s else None  # None: orders never expire
 
     def quote_batch(
         self, state: BotState, now_ms: TsMs, id_salt: str, decision_ids: Mapping[str, str]
@@ -57,6 +63,7 @@ class Quoter:
         outcome.report = self._execute(approved, state, decision_ids, batch=True,
                                        confirm=(cycle, outcome))
         self._closer.after_execution(state, outcome.closes, outcome.report.events, ())
+        outcome.report.merge(self._renew(state, approved.kept, now_ms, decision_ids))
         return outcome
 
     def quote_per_market(
@@ -67,6 +74,7 @@ class Quoter:
         planner = self.planner
         cycle = planner.start_cycle(state, now_ms, id_salt, decision_ids, markets)
         so_far = CycleSoFar(list(state.resting))
+        kept: list[RestingOrder] = []
         for ticker in markets:
             self._reconciler.sync_books(state, [ticker])
             decision = planner.decide(state, ticker, cycle, outcome)
@@ -79,12 +87,25 @@ class Quoter:
                                    confirm=(cycle, outcome))
             outcome.report.merge(report)
             _apply_to_resting(state, approved, report)
+            kept.extend(approved.kept)
         self._closer.after_execution(state, outcome.closes, outcome.report.events, ())
         leftovers = [o for o in state.resting if o.ticker not in outcome.decisions]
         plan = diff_orders(leftovers, {}, managed=set(), id_prefix=self._settings.id_prefix,
                            id_salt=id_salt)
         outcome.report.merge(self._execute(plan, state, decision_ids, batch=False))
+        outcome.report.merge(self._renew(state, kept, now_ms, decision_ids))
         return outcome
+
+    def _renew(
+        self, state: BotState, kept: Sequence[RestingOrder], now_ms: TsMs,
+        decision_ids: Mapping[str, str],
+    ) -> ExecutionReport:
+        renewals = self.renewals
+        if renewals is None:
+            return ExecutionReport()
+        if renewals.settle(state.resting, state.as_of_ms):
+            log_renewal_off(self._log, renewals)
+        return self._executor.renew(renewals, renewals.due(kept, now_ms), decision_ids)
 
     def cancel_all_own(self, state: BotState, *, batch: bool) -> ExecutionReport:
         """Cancel every order dora placed (by client order id prefix); never anyone else's."""

@@ -2,6 +2,8 @@
 
 Each ``sync_*`` fetches one kind of truth and folds it into :class:`BotState`. A failed fetch
 raises (house rule 4): the cycle is abandoned and the next one starts from a fresh reconcile.
+With a :class:`ShardView` only the shard's markets count (orders, fills, positions), and of their
+orders only those this process may act on (docs/architecture.md#shards).
 """
 
 from __future__ import annotations
@@ -11,7 +13,9 @@ from collections.abc import Sequence
 from dataclasses import replace
 from typing import Protocol
 
+from dora.bot.fencing import ShardView
 from dora.bot.state import BotState
+from dora.core.ledger import BalanceTime
 from dora.core.models import (
     Balance,
     ExchangePosition,
@@ -56,18 +60,23 @@ POLL_MIN_S, POLL_MAX_S = 0.05, 0.5  # between user_data_timestamp polls
 class Reconciler:
     def __init__(
         self, reader: ExchangeReader, overlay: Overlay, logger: logging.Logger,
-        *, fill_overlap_ms: int,
+        *, fill_overlap_ms: int, view: ShardView | None = None,
     ) -> None:
         self._reader = reader
         self._overlay = overlay
         self._log = logger
         self._overlap_ms = fill_overlap_ms
+        self._view = view or ShardView("dora-")
         self._suspected_drift: dict[str, int] = {}
+
+    def _listed(self, state: BotState) -> list[RestingOrder]:
+        listed, state.blocked_markets = self._view.split(self._reader.fetch_resting_orders())
+        return listed
 
     def sync_orders(self, state: BotState) -> None:
         """Resting orders as the exchange lists them, corrected for its read lag."""
         as_of = self._reader.fetch_user_data_timestamp()
-        listed = self._reader.fetch_resting_orders()
+        listed = self._listed(state)
         state.as_of_ms = as_of
         state.resting = self._overlay.apply(listed, as_of)
         state.client_order_ids.update((o.order_id, o.client_order_id) for o in listed)
@@ -91,13 +100,13 @@ class Reconciler:
     def list_resting(self, state: BotState) -> list[RestingOrder]:
         """The exchange's resting orders as listed, uncorrected: for when its reads are known to
         be current past every write of dora's (see :meth:`wait_until_current`)."""
-        state.resting = self._reader.fetch_resting_orders()
+        state.resting = self._listed(state)
         return state.resting
 
     def sync_fills(self, state: BotState) -> list[tuple[Fill, Micros]]:
         """New fills since the stored cursor (overlapping window, deduped by fill_id)."""
         since = max(0, state.risk.last_fill_ts_ms - self._overlap_ms)
-        fills = self._reader.fetch_fills(since_ms=since)
+        fills = [f for f in self._reader.fetch_fills(since_ms=since) if self._view.owns(f.ticker)]
         applied = apply_fills(state.positions, frozenset(state.seen_fills), fills)
         state.positions = dict(applied.positions)
         for fill, pnl in applied.applied:
@@ -139,13 +148,14 @@ class Reconciler:
 
     def sync_balance(self, state: BotState) -> None:
         """The balance, and the promised-cash ledger forgets what the balance now shows."""
-        state.balance = self._reader.fetch_balance()
-        state.cash_ledger = state.cash_ledger.settle(state.balance.updated_ts_ms or state.as_of_ms)
+        balance = state.balance = self._reader.fetch_balance()
+        state.cash_ledger = state.cash_ledger.settle(BalanceTime.of(balance, state.as_of_ms))
         state.last_sync_ms["balance"] = state.as_of_ms
 
     def sync_positions(self, state: BotState) -> None:
         """Compare with the exchange's positions; a difference seen twice in a row is adopted."""
-        reported = {p.ticker: p for p in self._reader.fetch_positions()}
+        reported = {p.ticker: p for p in self._reader.fetch_positions()
+                    if self._view.owns(p.ticker)}
         tickers = set(reported) | {t for t, p in state.positions.items() if p.net and not p.settled}
         for ticker in sorted(tickers):
             ours = state.positions.get(ticker, PositionState(ticker))
@@ -177,6 +187,8 @@ class Reconciler:
     def adopt_exchange_positions(self, state: BotState, now_ms: TsMs) -> None:
         """First start with no stored state: the exchange's positions are the opening book."""
         for reported in self._reader.fetch_positions():
+            if not self._view.owns(reported.ticker):
+                continue
             state.positions[reported.ticker] = PositionState(
                 reported.ticker, net=reported.position, open_cost=abs(reported.exposure),
                 opened_ms=now_ms if reported.position else 0,

@@ -14,8 +14,9 @@
 One SHUTDOWN line follows; its figures come from the exchange's final listing, with what was left
 and why. Every exchange and DynamoDB call fits the time left (:mod:`dora.runtime.deadline`).
 
-Another step slots in by name without touching the others (:meth:`Shutdown.insert_step`), e.g.
-triggering the epoch's order group before ``cancel_resting`` or releasing a lease at the end.
+Another step slots in by name without touching the others (:meth:`Shutdown.insert_step`): the
+loop adds ``trigger_group`` (the epoch's order group, before ``cancel_resting``: one call takes
+every quote down exchange-side) and ``release_lease`` at the very end (:mod:`dora.bot.loop`).
 """
 
 from __future__ import annotations
@@ -79,9 +80,13 @@ class StopOutcome:
 
 
 class Shutdown:
-    def __init__(self, parts: StopParts, budget: StopBudget) -> None:
+    def __init__(self, parts: StopParts, budget: StopBudget, *,
+                 before_step: Callable[[], object] | None = None) -> None:
+        """``before_step`` runs before each step (the lease's renewal: it must not run down
+        while the shutdown still writes)."""
         self._p = parts
         self._budget = budget
+        self._before_step = before_step
         self.outcome = StopOutcome()
         self._unknown: set[str] = set()  # client ids of creates not yet resolved
         self.steps = [
@@ -90,7 +95,7 @@ class Shutdown:
             Step("cancel_resting", self._cancel_resting, cap_s=6.0, leave_s=9.0),
             Step("settle", self._settle, cap_s=20.0, leave_s=5.0),
             Step("final_fills", self._final_fills, cap_s=4.0, leave_s=2.5),
-            Step("save_final", self._save, cap_s=10.0),
+            Step("save_final", self._save, cap_s=10.0, leave_s=1.0),
         ]
 
     def insert_step(self, step: Step, *, before: str | None = None) -> None:
@@ -114,6 +119,8 @@ class Shutdown:
                 if (self._budget.remaining() or 0.0) < MIN_STEP_S:
                     self.outcome.steps[step.name] = "skipped: no time left"
                     return
+                if self._before_step is not None:
+                    self._before_step()
                 step.run()
             self.outcome.steps.setdefault(step.name, "ok")
         except DoraError as exc:

@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Generic, Protocol, TypeVar
 
+from dora.bot.lease import Role
 from dora.bot.state import BotState
 from dora.bot.status import CycleSource, CycleSummary
 from dora.core.models import Fill, PositionState, TsMs
@@ -247,6 +248,7 @@ class SnapshotPublisher:
         self._series.add(SeriesPoint(now_ms, self._session_realized, unrealized, nets))
         interval = bot.settings.interval_ms
         balance = state.balance
+        lease = bot.lease.snapshot()
         ledger = state.cash_view()
         return BotSnapshot(
             run_id=bot.run_id, version=self._version, labels=self._labels, taken_ms=now_ms,
@@ -262,6 +264,8 @@ class SnapshotPublisher:
             series=self._series.view(),
             rate=RateView(bot.client.limiter.tier.name, summary.read_headroom_pct,
                           summary.write_headroom_pct, self._rate_limited),
+            lease=LeaseView(holder=lease.holder, held=lease.role is Role.HOLDER,
+                            standby=lease.role is Role.STANDBY, expires_ms=lease.expires_ms),
             cash=CashView(ledger.balance, ledger.promised, ledger.free) if ledger else None,
         )
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 from dora.core.exit_policy import CloseWalk
-from dora.core.ledger import CashLedger, CashView
+from dora.core.ledger import BalanceTime, CashLedger, CashView
 from dora.core.market_config import GlobalConfig, InvalidMarketConfig, MarketConfig
 from dora.core.models import (
     Balance,
@@ -19,7 +19,7 @@ from dora.core.models import (
     RiskState,
     TsMs,
 )
-from dora.core.units import Micros
+from dora.core.units import Count, Micros
 
 
 class Mode(StrEnum):
@@ -49,6 +49,13 @@ class BotState:
     decision_ids: dict[str, str] = field(default_factory=dict)  # order id -> decision id
     # order id -> client order id: Kalshi's fills carry only the order id; FILL lines name both
     client_order_ids: dict[str, str] = field(default_factory=dict)
+    # Several shards (docs/architecture.md#shards): this shard's markets where another shard's
+    # orders still rest (not quoted meanwhile), the operator's halt of every shard, and what
+    # the other shards last saved of their exposure and today's P&L.
+    blocked_markets: frozenset[str] = frozenset()
+    operator_halt: str = ""
+    elsewhere_exposure: Count = 0
+    elsewhere_pnl: Micros = 0
     cash_ledger: CashLedger = field(default_factory=CashLedger)  # dora's writes vs the balance
     close_walks: dict[str, CloseWalk] = field(default_factory=dict)  # last passive close price
     close_orders: dict[str, str] = field(default_factory=dict)  # order id -> close reason
@@ -59,6 +66,7 @@ class BotState:
             ticker
             for ticker, cfg in self.configs.items()
             if isinstance(cfg, MarketConfig) and cfg.enabled and ticker in self.rules
+            and ticker not in self.blocked_markets
         )
 
     def valid_configs(self) -> dict[str, MarketConfig]:
@@ -74,5 +82,5 @@ class BotState:
         first balance read). A balance without its own timestamp counts as of the orders'."""
         if self.balance is None:
             return None
-        as_of = self.balance.updated_ts_ms or self.as_of_ms
+        as_of = BalanceTime.of(self.balance, self.as_of_ms)
         return self.cash_ledger.view(self.balance.balance, as_of)

@@ -8,12 +8,13 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TextIO
 
+from dora.bot.lease import LeaseKeeper
 from dora.bot.metrics import emit_cycle_metrics
 from dora.bot.quoting import QuoteOutcome
 from dora.bot.state import BotState, Mode
 from dora.core.cancel_history import GoneClass
 from dora.core.models import Fill
-from dora.core.tiers import Bucket
+from dora.core.tiers import Bucket, bucket_for
 from dora.core.units import Micros, format_count, format_micros
 from dora.exchange.client import KalshiClient
 from dora.exchange.stats import EndpointStats
@@ -45,6 +46,12 @@ class CycleSource(Protocol):
     def cycle(self) -> int: ...
     @property
     def mode(self) -> Mode: ...
+    @property
+    def lease(self) -> LeaseKeeper: ...
+    @property
+    def group_triggered(self) -> bool: ...
+    @property
+    def cycle_period_s(self) -> float: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +87,22 @@ class CycleSummary:
     cancel_404_fill_race: int = 0
     cancel_404_lost_answer: int = 0
     cancel_404_stale: int = 0
+    # the lease (docs/architecture.md#lease): this process holds a shard's lease or stands by
+    role: str = "holder"  # holder | standby
+    shard: str = ""  # "2/3" while holding one
+    epoch: int = 0
+    lease_held: bool = True
+    lease_remaining_ms: int | None = None  # None for a standby
+    group_triggered: bool = False  # the epoch's order group is triggered: nothing is placed
+    # this process's share of the account's rate budget, and how much of it the cycle used
+    budget_share_pct: int = 100
+    read_budget_used_pct: int = 0
+    write_budget_used_pct: int = 0
+    # expiry renewals (dora.core.renewal): confirmed, answer lost, refused/not sent, left for later
+    renewed: int = 0
+    renew_unknown: int = 0
+    renew_failed: int = 0
+    renew_deferred: int = 0
 
 
 def summarize_cycle(
@@ -111,9 +134,37 @@ def summarize_cycle(
         cancel_404_fill_race=report.gone[GoneClass.FILL_RACE],
         cancel_404_lost_answer=report.gone[GoneClass.LOST_ANSWER],
         cancel_404_stale=report.gone[GoneClass.STALE],
+        **_lease_fields(bot),
+        **_budget_fields(bot, delta, bot.cycle_period_s or bot.clock.monotonic() - started),
+        renewed=report.renewed, renew_unknown=report.renew_unknown,
+        renew_failed=report.renew_failed, renew_deferred=report.renew_deferred,
     )
     _log_summary(bot, summary, report.operations)
     return summary
+
+
+def _lease_fields(bot: CycleSource) -> dict[str, Any]:
+    lease = bot.lease.snapshot()
+    held = lease.role.value == "holder"
+    return {"role": lease.role.value, "shard": str(lease.shard or ""), "epoch": lease.epoch,
+            "lease_held": held, "lease_remaining_ms": lease.remaining_ms if held else None,
+            "group_triggered": bot.group_triggered}
+
+
+def _budget_fields(
+    bot: CycleSource, delta: Mapping[str, EndpointStats], period_s: float
+) -> dict[str, Any]:
+    """Tokens spent since the last cycle began, against what this process's share refilled
+    over that time."""
+    limiter = bot.client.limiter
+    spent = {Bucket.READ: 0, Bucket.WRITE: 0}
+    for endpoint, stats in delta.items():
+        method, _, path = endpoint.partition(" ")
+        spent[bucket_for(method, path)] += stats.tokens
+    period = max(period_s, 1e-3)
+    used = {b: round(100 * n / (limiter.rate(b) * period)) for b, n in spent.items()}
+    return {"budget_share_pct": round(100 / limiter.parts),
+            "read_budget_used_pct": used[Bucket.READ], "write_budget_used_pct": used[Bucket.WRITE]}
 
 
 def _by_group(delta: Mapping[str, EndpointStats]) -> dict[str, dict[str, int]]:
@@ -143,9 +194,16 @@ def _log_summary(bot: CycleSource, summary: CycleSummary, operations: int) -> No
         "cancel_404_lost_answer": summary.cancel_404_lost_answer,
         "cancel_404_stale": summary.cancel_404_stale, "fills": summary.fills,
         "markets_quoted": summary.markets_quoted, "rate_limited": summary.rate_limited,
+        "role": summary.role, "shard": summary.shard, "epoch": summary.epoch,
+        "lease_remaining_ms": summary.lease_remaining_ms,
+        "group_triggered": summary.group_triggered, "budget_share_pct": summary.budget_share_pct,
+        "read_budget_used_pct": summary.read_budget_used_pct,
+        "write_budget_used_pct": summary.write_budget_used_pct,
         "markets_closing": summary.closing, "market_errors": summary.market_errors,
         "balance_micros": summary.balance, "promised_micros": summary.promised,
         "free_micros": summary.free_cash,
+        "orders_renewed": summary.renewed, "renew_unknown": summary.renew_unknown,
+        "renew_failed": summary.renew_failed, "renew_deferred": summary.renew_deferred,
     }
     log_event(bot.log, EventType.CYCLE_SUMMARY, "cycle summary", **fields)
     emit_cycle_metrics(bot.log, summary, env=bot.settings.env, timestamp_ms=bot.clock.now_ms())
@@ -188,7 +246,7 @@ class StatusSink:
 
 
 def format_status(s: CycleSummary) -> str:
-    state = "HALTED" if s.halted else s.mode
+    state = "STANDBY" if not s.lease_held else "HALTED" if s.halted else s.mode
     return (
         f"cycle {s.cycle:>4} [{state}] quoting {s.markets_quoted} mkts | resting {s.resting_orders}"
         f" | +{s.placed}/-{s.cancelled} orders | fills {s.fills_total}"

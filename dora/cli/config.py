@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from dora.core.errors import ConfigError
+from dora.core.shards import MAX_SHARDS
 
 ENVIRONMENTS = ("sim", "demo", "prod")
 KNOWN_ENV_VARS = (
@@ -35,7 +36,9 @@ class RunSettings:
     dynamodb_endpoint: str | None
     region: str
     tier: str
-    shards: int = 1  # DORA_SHARDS: how many shard leases the service runs (one per process)
+    # --shards or DORA_SHARDS: how many shards the markets are split into (one lease each, one
+    # process per lease); None: the global config's `shards`, else 1
+    shards: int | None = None
 
     @property
     def embedded(self) -> bool:
@@ -47,8 +50,10 @@ class RunSettings:
 
 
 def resolve_settings(
-    *, env: str, url: str | None, tier: str, environ: Mapping[str, str]
+    *, env: str, url: str | None, tier: str, environ: Mapping[str, str],
+    shards: int | None = None,
 ) -> RunSettings:
+    """``shards`` (``--shards``) wins over DORA_SHARDS."""
     if env not in ENVIRONMENTS:
         raise ConfigError(f"--env must be one of {', '.join(ENVIRONMENTS)}, got {env!r}")
     if url is not None and not url.startswith(("http://", "https://")):
@@ -57,9 +62,10 @@ def resolve_settings(
     if table_env not in ENVIRONMENTS:
         raise ConfigError(f"DORA_TABLE_ENV must be one of {', '.join(ENVIRONMENTS)}")
     region = environ.get("AWS_REGION") or environ.get("AWS_DEFAULT_REGION") or "us-east-1"
-    shards_text = environ.get("DORA_SHARDS") or "1"
-    if not shards_text.isdigit() or int(shards_text) < 1:
-        raise ConfigError(f"DORA_SHARDS must be a whole number >= 1, got {shards_text!r}")
+    shards_text = environ.get("DORA_SHARDS") or ""
+    if shards_text and (not shards_text.isdigit() or not 1 <= int(shards_text) <= MAX_SHARDS):
+        raise ConfigError(f"DORA_SHARDS must be a whole number from 1 to {MAX_SHARDS}, "
+                          f"got {shards_text!r}")
     return RunSettings(
         env=env,
         url=url,
@@ -68,5 +74,5 @@ def resolve_settings(
         dynamodb_endpoint=environ.get("DORA_DYNAMODB_ENDPOINT") or None,
         region=region,
         tier=tier,
-        shards=int(shards_text),
+        shards=shards or (int(shards_text) if shards_text else None),
     )

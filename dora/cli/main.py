@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 
 import click
 
@@ -12,11 +13,13 @@ from dora.cli.app import run_bot
 from dora.cli.bench import bench
 from dora.cli.config import ENVIRONMENTS, resolve_settings
 from dora.cli.health import health
-from dora.cli.ops import error_message, flags, halt, init_db, markets, resume
+from dora.cli.ops import error_message, flags, init_db, markets
+from dora.cli.ops_safety import groups, halt, resume
 from dora.cli.ops_status import cancel_all, status
 from dora.cli.report import report
 from dora.cli.sim import sim_command
 from dora.core.errors import ConfigError, DoraError
+from dora.core.shards import MAX_SHARDS
 from dora.core.tiers import TIERS
 from dora.runtime.health import heartbeat_path
 
@@ -45,11 +48,19 @@ def main() -> None:
 @click.option("--http", "http", default=None, metavar="HOST:PORT|off",
               help="Serve the status page there (a non-loopback address needs DORA_HTTP_TOKEN). "
                    "Default: 127.0.0.1:8750 for the embedded local run, off otherwise.")
+@click.option("--shards", type=click.IntRange(1, MAX_SHARDS), default=None,
+              help="Split the markets over N shards, one lease (one quoting process) each; "
+                   "this process takes any free one. Default: DORA_SHARDS, else the global "
+                   "config's shards, else 1.")
 def run(
     batch: bool, env: str, url: str | None, loops: int | None, duration: float | None,
     tier: str, interval_ms: int | None, status_line: bool, http: str | None,
+    shards: int | None,
 ) -> None:
     """Run the bot (dora's main job).
+
+    Only the holder of a shard's lease quotes; a process that finds every lease held stands by
+    (reads only) and takes over one that is released or runs out.
 
     Exit status: 0 stopped on request (SIGTERM, Ctrl-C, --loops, --duration); 1 bad settings;
     2 bad arguments; 3 a fatal error (bad credentials, a second writer): it cancelled its orders
@@ -59,11 +70,13 @@ def run(
     if env in ("demo", "prod") and url is not None:
         raise click.UsageError("--url and --env demo|prod are exclusive: pick one exchange")
     try:
-        settings = resolve_settings(env=env, url=url, tier=tier, environ=os.environ)
+        settings = resolve_settings(env=env, url=url, tier=tier, environ=os.environ,
+                                    shards=shards)
         loop_settings = LoopSettings(
             default_mode=Mode.BATCH if batch else Mode.PER_MARKET, max_cycles=loops,
             duration_s=duration, interval_ms=interval_ms, env=settings.env,
-            heartbeat_file=str(heartbeat_path(os.environ)),
+            heartbeat_file=str(heartbeat_path(os.environ)), shards=settings.shards,
+            task_id=os.environ.get("HOSTNAME") or socket.gethostname(),
         )
         code = run_bot(settings, loop_settings, os.environ, status_line=status_line, http=http)
     except ConfigError as exc:
@@ -74,7 +87,8 @@ def run(
 
 
 main.add_command(sim_command, name="sim")
-for command in (init_db, markets, flags, halt, resume, status, cancel_all, health, report, bench):
+for command in (init_db, markets, flags, halt, resume, groups, status, cancel_all, health, report,
+                bench):
     main.add_command(command)
 
 

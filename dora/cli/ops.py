@@ -12,7 +12,6 @@ import json
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import fields as dataclass_fields
-from dataclasses import replace
 from decimal import Decimal, InvalidOperation
 from typing import Any, Final
 
@@ -337,46 +336,3 @@ _FLAG_TYPE_DESCRIPTIONS: Final = {
 
 def _expected_flag_type(name: str) -> str:
     return _FLAG_TYPE_DESCRIPTIONS.get(FLAG_KINDS.get(name, ""), "any value")
-
-
-@click.command()
-@target_options(writes=True)
-@click.option("--reason", required=True, callback=lambda _ctx, _param, text: _non_blank(text),
-              help="Why trading stops (shown in status and logs).")
-def halt(target: Target, reason: str) -> None:
-    """Halt trading: the bot cancels its orders and places nothing until `dora resume`."""
-    _set_halt(target, True, reason)
-
-
-@click.command()
-@target_options(writes=True)
-def resume(target: Target) -> None:
-    """Resume trading after a halt."""
-    _set_halt(target, False, "")
-
-
-def _non_blank(text: str) -> str:
-    if not text.strip():
-        raise click.BadParameter("must not be empty: say why, e.g. --reason 'exchange maintenance'")
-    return text.strip()
-
-
-# A running bot saves risk_state every few cycles; the operator's versioned write can lose a race.
-HALT_WRITE_ATTEMPTS = 5
-
-
-def _set_halt(target: Target, halted: bool, reason: str) -> None:
-    def work() -> None:
-        store = _store(target)
-        for attempt in range(1, HALT_WRITE_ATTEMPTS + 1):
-            risk = store.load_state().risk  # re-read: keep the bot's latest numbers
-            try:
-                store.save_risk_state(replace(risk, trading_halted=halted, halt_reason=reason))
-                break
-            except StaleWriteError:
-                if attempt == HALT_WRITE_ATTEMPTS:
-                    raise
-        tables = store.names["dora_state"]
-        click.echo(f"trading halted ({tables}): the bot cancels its orders within a cycle"
-                   if halted else f"trading resumed ({tables})")
-    _guarded(work)

@@ -17,9 +17,11 @@ from dora.cli.target import Target, resolve_target, target_options
 from dora.core.errors import DoraError
 from dora.core.models import CancelStatus, PositionState
 from dora.core.positions import avg_entry_price
+from dora.core.shards import ShardId, all_lease_keys
 from dora.core.timefmt import parse_iso_ms
 from dora.core.units import UnitError, dollars_decimal_to_micros, format_count
 from dora.runtime.clock import SystemClock
+from dora.store.lease import LeaseRecord
 
 # Not an option: any other prefix could match orders dora did not place (an operator's own).
 BOT_ORDER_PREFIX = LoopSettings().id_prefix
@@ -38,6 +40,13 @@ def status(target: Target) -> None:
         mode = "flag absent (CLI default)" if flag is None else ("batch" if flag else "per-market")
         risk = state.risk
         click.echo(f"tables:      {store.names['dora_state']}")
+        leases = store.leases.read(all_lease_keys())
+        click.echo(f"leases:      {len(leases) or 'none (no dora has run here)'}")
+        for record in sorted(leases.values(), key=lambda r: r.key):
+            click.echo(f"  {lease_line(record, now_ms)}")
+        layout = max((r.shards for r in leases.values()), default=1)
+        if layout > 1:
+            _echo_shards(target, layout, now_ms)
         click.echo(f"mode:        {mode}")
         click.echo(f"halted:      {'YES - ' + risk.halt_reason if risk.trading_halted else 'no'}")
         click.echo(f"daily P&L:   {dollars(risk.daily_pnl)} (day {risk.day or '-'})")
@@ -52,6 +61,34 @@ def status(target: Target) -> None:
         for order_id, order in sorted(orders.items()):
             click.echo(f"  {order_line(order)}  ({order_id})")
     _guarded(work)
+
+
+def _echo_shards(target: Target, layout: int, now_ms: int) -> None:
+    """Each shard's own items as it last saved them: its halt, daily P&L, positions, orders."""
+    click.echo(f"shards:      {layout}")
+    for index in range(layout):
+        store = _store(target)
+        store.use_shard(ShardId(index, layout))
+        state = store.load_state()
+        orders = (store.get_state_item(store.state_key("open_orders")) or {}).get("orders", {})
+        risk = state.risk
+        open_positions = sum(1 for p in state.positions.values() if p.net and not p.settled)
+        saved = _saved_at(store.get_state_item(store.state_key("risk_state")) or {}, now_ms)
+        click.echo(f"  shard {index + 1}/{layout}: halted "
+                   f"{'YES - ' + risk.halt_reason if risk.trading_halted else 'no'}, daily P&L "
+                   f"{dollars(risk.daily_pnl)}, {open_positions} positions, {len(orders)} "
+                   f"resting orders, saved {saved}")
+
+
+def lease_line(record: LeaseRecord, now_ms: int) -> str:
+    """One shard lease: who holds it, its epoch and layout, when it runs out, its group."""
+    holder = record.owner or "released"
+    left = record.expires_at_ms - now_ms
+    expires = ("-" if not record.expires_at_ms else
+               f"in {left // 1000} s" if left >= 0 else f"{-left // 1000} s ago")
+    return (f"{record.key:<9} {holder:<40} epoch {record.epoch} of {record.shards} shard(s), "
+            f"expires {expires}, group {record.order_group_id or '-'}"
+            f" (+{len(record.retired_groups)} retired)")
 
 
 def _echo_cash(item: Mapping[str, Any]) -> None:

@@ -10,7 +10,13 @@ class DoraError(Exception):
 
 class FatalError(DoraError):
     """Stop trading and exit non-zero: bad credentials (401/403), a retired endpoint (410),
-    a broken deployment. Retrying will not help."""
+    a broken deployment. Retrying will not help. ``status_code`` is the HTTP status when an
+    answer said so (an optional call, such as a renewal, can then tell a retired call apart
+    from bad credentials)."""
+
+    def __init__(self, message: str = "", *, status_code: int | None = None) -> None:
+        super().__init__(message)
+        self.status_code = status_code
 
 
 class TransientError(DoraError):
@@ -71,3 +77,9 @@ class StaleWriteError(StoreError):
 class ConcurrentWriterError(FatalError):
     """Another process is saving dora's positions or fills: two bots on one account would fight
     over orders and state, so this one stops (cancelling its orders) rather than overwrite."""
+
+
+class LeaseLostError(DoraError):
+    """This process no longer holds its shard's lease (another took it over, or it was released):
+    it must stop writing orders and state at once and become a standby. A state write refused by
+    the lease's fencing condition raises it too."""

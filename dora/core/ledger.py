@@ -8,9 +8,13 @@ the write, and
 
     free = balance - promised (places newer than the balance) + released (cancels newer than it)
 
-A promise is forgotten once the balance's timestamp reaches it. Every amount is the one that
-leaves the least free cash, because positions lag too and a position covers the orders that would
-close it (:func:`collateral`):
+A promise is forgotten once the balance shows it. The balance's timestamp names a whole second
+(:class:`BalanceTime`) and the balance may show any write made during it; here too the choice is
+the one that leaves the least free cash: a place counts until the balance surely shows it (made by
+the start of that second), a release stops counting as soon as the balance may show it (made by the
+end of that second), since a balance that already shows a cancel must not be credited with it
+again. Every amount is likewise the one that leaves the least free cash, because positions lag too
+and a position covers the orders that would close it (:func:`collateral`):
 
 - a place promises its collateral with the least the position may still cover: when a cancel
   released less than the order had left, or found it already gone, the difference may have filled
@@ -37,7 +41,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 
-from dora.core.models import OrderStatus, PositionState, RestingOrder, Side, TsMs
+from dora.core.models import Balance, OrderStatus, PositionState, RestingOrder, Side, TsMs
 from dora.core.units import ONE_DOLLAR, Count, Micros, Price
 
 Holding = tuple[Price, Count]  # one resting order's (price, remaining) on one side
@@ -136,6 +140,30 @@ class MaybeClosed:
 
 
 @dataclass(frozen=True, slots=True)
+class BalanceTime:
+    """When a balance is as of: some moment from ``earliest_ms`` to ``latest_ms``. Kalshi's
+    ``updated_ts`` counts whole seconds (docs/kalshi-notes.md#balance): a balance stamped with
+    second S may already show a write made at S + 0.6 s."""
+
+    earliest_ms: TsMs
+    latest_ms: TsMs
+
+    @classmethod
+    def of(cls, balance: Balance, fallback_ms: TsMs) -> BalanceTime:
+        """``balance``'s own time; without one, ``fallback_ms`` (the orders' as-of time)."""
+        if not balance.updated_ts_ms:
+            return cls(fallback_ms, fallback_ms)
+        return cls(balance.updated_ts_ms,
+                   balance.updated_ts_ms + balance.updated_ts_precision_ms - 1)
+
+    def shows(self, promise: Promise) -> bool:
+        """Whether to take ``promise`` as shown, whichever leaves less free cash: a promise of
+        cash (a place) once the balance surely shows it, a release as soon as it may."""
+        bound = self.latest_ms if promise.amount < 0 else self.earliest_ms
+        return promise.written_ms <= bound
+
+
+@dataclass(frozen=True, slots=True)
 class CashView:
     """The balance as the exchange reported it and what dora's newer writes do to it."""
 
@@ -172,9 +200,9 @@ class CashLedger:
         promises = _Promiser(self, positions, resting).promises(writes)
         return self.record(promises, maybe_filled_by(writes, resting))
 
-    def settle(self, balance_as_of_ms: TsMs) -> CashLedger:
-        """Forget the promises a balance as of ``balance_as_of_ms`` already shows."""
-        kept = tuple(p for p in self.promises if p.written_ms > balance_as_of_ms)
+    def settle(self, balance_as_of: BalanceTime) -> CashLedger:
+        """Forget the promises a balance as of ``balance_as_of`` shows."""
+        kept = tuple(p for p in self.promises if not balance_as_of.shows(p))
         return CashLedger(kept, self.maybe_closed)
 
     def settle_fills(self, fills_as_of_ms: TsMs) -> CashLedger:
@@ -182,9 +210,9 @@ class CashLedger:
         kept = tuple(m for m in self.maybe_closed if m.written_ms > fills_as_of_ms)
         return CashLedger(self.promises, kept)
 
-    def view(self, balance: Micros, balance_as_of_ms: TsMs) -> CashView:
-        pending = [p.amount for p in self.promises if p.written_ms > balance_as_of_ms]
-        return CashView(balance, balance_as_of_ms,
+    def view(self, balance: Micros, balance_as_of: BalanceTime) -> CashView:
+        pending = [p.amount for p in self.promises if not balance_as_of.shows(p)]
+        return CashView(balance, balance_as_of.earliest_ms,
                         promised=sum(a for a in pending if a > 0),
                         released=-sum(a for a in pending if a < 0))
 
@@ -265,8 +293,9 @@ class _Promiser:
 
     def _release(self, market: _Market, write: CashWrite, key: str) -> list[Promise]:
         """A cancel of an order whose place is still pending undoes that promise (and lapses with
-        it: once the balance shows the place, which position covered it is not known); any
-        other cancel frees only the contracts no position could have covered."""
+        it, or up to a second sooner as any release may: once the balance shows the place, which
+        position covered it is not known); any other cancel frees only the contracts no position
+        could have covered."""
         placed = self._pending.get(f"place:{self._clients.get(write.key, '')}")
         if placed is not None and placed.count > 0:
             amount = max(placed.amount, 0) * min(write.count, placed.count) // placed.count

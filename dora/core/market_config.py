@@ -75,6 +75,7 @@ class MarketConfig:
     close_max_slippage: Price | None = None
     close_on_disable: bool | None = None
     strategy: str | None = None
+    shard: int | None = None  # the shard that quotes it (0-based); None: by the ticker's hash
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -98,6 +99,7 @@ def _market_problem(c: MarketConfig) -> str:
          f"fair_value_source must be one of {', '.join(FAIR_VALUE_SOURCES)}"),
         (0 <= c.tight_book_spread < ONE_DOLLAR, "tight_book_spread must be >= 0 and < 1"),
         *_exit_checks(c),
+        (c.shard is None or c.shard >= 0, "shard must be >= 0"),
     )
     return next((message for ok, message in checks if not ok), "")
 
@@ -140,6 +142,7 @@ _MARKET_READERS: dict[str, Reader] = {
     "fair_value_source": read_str,
     "tight_book_spread": read_price,
     "volatility_gate": read_bool,
+    "shard": read_int,
 }
 # The closing settings and the strategy: per market, or as the global default.
 _EXIT_READERS: dict[str, Reader] = {
@@ -154,7 +157,8 @@ _EXIT_READERS: dict[str, Reader] = {
 }
 _MARKET_READERS.update(_EXIT_READERS)
 # Fields where an explicit DynamoDB NULL (or no value) means "not set".
-OPTIONAL_MARKET_FIELDS = frozenset({"fair_value", "toxicity_score", "event_ticker", *_EXIT_READERS})
+OPTIONAL_MARKET_FIELDS = frozenset({"fair_value", "toxicity_score", "event_ticker", "shard",
+                                    *_EXIT_READERS})
 _NULLABLE = OPTIONAL_MARKET_FIELDS
 
 
@@ -210,6 +214,8 @@ def market_config_to_item(config: MarketConfig) -> dict[str, Any]:
     if config.event_ticker:
         item["event_ticker"] = config.event_ticker
     item.update(_exit_items(config))
+    if config.shard is not None:
+        item["shard"] = Decimal(config.shard)
     return item
 
 
@@ -265,6 +271,12 @@ class GlobalConfig:
     close_on_disable: bool = False
     min_cash_reserve: Micros = 0
     strategy: str = DEFAULT_STRATEGY
+    # one active instance per shard (docs/architecture.md#lease) and its order group
+    shards: int | None = None  # how many shards; DORA_SHARDS or --shards win over it
+    lease_duration_ms: int = 20_000
+    max_matched_contracts_15s: Count | None = None  # None: sized from the markets' caps
+    order_group_reset: str = "auto"  # auto | manual (dora.core.order_groups.ResetPolicy)
+    order_group_cooloff_s: int = 60
     extra: Mapping[str, Any] = field(default_factory=dict)
 
 
@@ -281,10 +293,16 @@ _GLOBAL_READERS: dict[str, Reader] = {
     "max_consecutive_errors": read_int,
     **_EXIT_READERS,
     "min_cash_reserve": read_micros,
+    "shards": read_int,
+    "lease_duration_ms": read_int,
+    "max_matched_contracts_15s": read_count,
+    "order_group_reset": read_str,
+    "order_group_cooloff_s": read_int,
 }
 # Keys whose explicit null means "not set" (the default applies, no problem reported).
 _GLOBAL_NULLABLE = frozenset({
     "use_batch_execution", "stop_loss", "take_profit", "max_hold_s", "close_positions_before_s",
+    "shards", "max_matched_contracts_15s",
 })
 _GLOBAL_LIMITS: dict[str, tuple[int, int | None]] = {  # inclusive lower, optional upper bound
     "max_total_exposure": (0, None),
@@ -301,7 +319,12 @@ _GLOBAL_LIMITS: dict[str, tuple[int, int | None]] = {  # inclusive lower, option
     "urgent_before_s": (0, None),
     "close_max_slippage": (0, ONE_DOLLAR - 1),
     "min_cash_reserve": (0, None),
+    "shards": (1, 16),
+    "lease_duration_ms": (2_000, 120_000),
+    "max_matched_contracts_15s": (100, None),
+    "order_group_cooloff_s": (15, None),
 }
+_GROUP_RESET_POLICIES = ("auto", "manual")
 
 
 # Where a malformed value falls when the key guards risk: the reading that allows the least.
@@ -309,6 +332,7 @@ _FAIL_SAFE: dict[str, tuple[Any, str]] = {
     "trading_enabled": (False, "no new orders"),
     "max_total_exposure": (0, "no new exposure"),
     "max_daily_loss": (0, "halt on any loss"),
+    "order_group_reset": ("manual", "a triggered group stays closed until `dora groups reset`"),
 }
 
 
@@ -349,6 +373,9 @@ def parse_global_config(item: Mapping[str, Any] | None) -> tuple[GlobalConfig, l
 def _check_global_limit(key: str, value: Any) -> None:
     if key == "strategy" and not STRATEGY_NAME.match(value):
         raise ConfigValueError(f"strategy {value!r} must be 1-64 letters, digits, '_', '.' or '-'")
+    if key == "order_group_reset" and value not in _GROUP_RESET_POLICIES:
+        raise ConfigValueError(
+            f"order_group_reset must be one of {', '.join(_GROUP_RESET_POLICIES)}, got {value!r}")
     if key not in _GLOBAL_LIMITS:
         return
     low, high = _GLOBAL_LIMITS[key]
@@ -367,11 +394,12 @@ def global_config_to_item(config: GlobalConfig) -> dict[str, Any]:
         if f.name in _EXIT_READERS:
             if f.name in exits:
                 item[f.name] = exits[f.name]
-        elif f.name == "max_total_exposure":
-            item[f.name] = count_to_decimal(value)
+        elif f.name in ("max_total_exposure", "max_matched_contracts_15s"):
+            if value is not None:
+                item[f.name] = count_to_decimal(value)
         elif f.name in ("max_daily_loss", "min_cash_reserve"):
             item[f.name] = micros_to_decimal(value)
-        elif isinstance(value, bool) or value is None:
+        elif isinstance(value, bool | str) or value is None:
             if value is not None:
                 item[f.name] = value
         else:

@@ -161,6 +161,7 @@ class RestingOrder:
     status: OrderStatus = OrderStatus.RESTING
     created_ms: TsMs = 0
     order_group_id: str = ""
+    expires_ms: TsMs = 0  # when the exchange cancels it unless renewed; 0: it never expires
 
 
 @dataclass(frozen=True, slots=True)
@@ -193,7 +194,8 @@ class ExchangePosition:
 class Balance:
     balance: Micros
     portfolio_value: Micros
-    updated_ts_ms: TsMs = 0
+    updated_ts_ms: TsMs = 0  # the start of the moment the balance is as of (0: not said)
+    updated_ts_precision_ms: int = 1  # how long that moment lasts: 1000 when said in seconds
 
 
 @dataclass(frozen=True, slots=True)
@@ -275,6 +277,28 @@ class DecreaseResult:
     status: CancelStatus
     remaining: Count = 0
     ts_ms: TsMs = 0
+    error_code: str = ""
+    error_message: str = ""
+
+
+class RenewStatus(StrEnum):
+    """How an expiry-only amend (a renewal, :mod:`dora.core.renewal`) ended."""
+
+    RENEWED = "renewed"
+    UNKNOWN = "unknown"  # the answer was lost: it may have applied
+    NOT_SENT = "not_sent"  # it never reached the exchange (connection, 429, stop budget)
+    NOT_FOUND = "not_found"  # 404: the order is gone, or the exchange has no such call
+    CONFLICT = "conflict"  # 409: the order or its market cannot change now (closed, paused)
+    REJECTED = "rejected"  # 400/422: the request was not accepted as sent
+    UNSUPPORTED = "unsupported"  # the exchange refuses the call itself (retired, not allowed)
+
+
+@dataclass(frozen=True, slots=True)
+class RenewResult:
+    order_id: str
+    status: RenewStatus
+    expires_ms: TsMs = 0  # the expiry asked for
+    ts_ms: TsMs = 0  # the exchange's time of the answer; 0 when it gave none
     error_code: str = ""
     error_message: str = ""
 

@@ -45,6 +45,7 @@ class RiskContext:
     resting: Sequence[RestingOrder]
     available_cash: Micros
     halted: bool
+    elsewhere_exposure: Count = 0  # the other shards' worst cases (docs/architecture.md#shards)
     closing: Mapping[str, Side] = field(default_factory=dict)  # market -> its reducing side
     cash_reserve: Micros = 0
     maybe_closed: Mapping[str, Count] = field(default_factory=dict)  # see ledger.MaybeClosed
@@ -152,7 +153,7 @@ class _Exposure:
             if after.bid_total != now.bid_total or after.ask_total != now.ask_total:
                 freed += now.collateral() - after.collateral()
             total += after.exposure()
-        self.total = total
+        self.total = total + ctx.elsewhere_exposure
         self.free_cash: Micros = ctx.available_cash + freed
         self._pending: tuple[OrderRequest, _Market, Micros] | None = None
 
@@ -217,6 +218,19 @@ class _Exposure:
         self._pending = None
 
 
+def worst_case_exposure(
+    positions: Mapping[str, PositionState], resting: Sequence[RestingOrder]
+) -> Count:
+    """The exposure ``check_plan`` counts for these positions and resting orders: per market the
+    larger worst case (every bid filled, or every ask), summed."""
+    markets = {t: _Market(p.net) for t, p in positions.items()}
+    for order in resting:
+        if order.status is OrderStatus.RESTING and order.remaining > 0:
+            markets.setdefault(order.ticker, _Market()).add(order.side, order.price,
+                                                            order.remaining)
+    return sum(m.exposure() for m in markets.values())
+
+
 def _over(code: str, what: str, worst: Count, cap: Count) -> str:
     return (f"{code}: {what} worst case {format_count(worst)} contracts "
             f"> cap {format_count(cap)}")
@@ -261,16 +275,19 @@ class HaltDecision:
 
 
 def evaluate_halt(
-    risk: RiskState, unrealized: Micros, config: GlobalConfig, consecutive_errors: int
+    risk: RiskState, unrealized: Micros, config: GlobalConfig, consecutive_errors: int,
+    elsewhere_pnl: Micros = 0,
 ) -> HaltDecision:
-    """Manual halt flag, then the daily loss (realized + unrealized), then consecutive errors."""
+    """Manual halt flag, then the daily loss (realized + unrealized, plus the other shards' as
+    they last saved it), then consecutive errors."""
     if risk.trading_halted:
         return HaltDecision(True, risk.halt_reason or "manual_halt")
-    pnl = risk.daily_pnl + unrealized
+    pnl = risk.daily_pnl + unrealized + elsewhere_pnl
     if pnl < -config.max_daily_loss:
+        others = f" + other shards {format_micros(elsewhere_pnl)}" if elsewhere_pnl else ""
         return HaltDecision(True, (
             f"{DAILY_LOSS_HALT_PREFIX}: realized {format_micros(risk.daily_pnl)} + unrealized "
-            f"{format_micros(unrealized)} below -{format_micros(config.max_daily_loss)}"
+            f"{format_micros(unrealized)}{others} below -{format_micros(config.max_daily_loss)}"
         ))
     if consecutive_errors >= config.max_consecutive_errors:
         return HaltDecision(True, (

@@ -27,6 +27,7 @@ from dora.core.models import (
     PlaceResult,
     PublicTrade,
     QueuePosition,
+    RenewResult,
     RestingOrder,
     Settlement,
     TsMs,
@@ -188,6 +189,13 @@ class KalshiClient:
 
     def amend_order(self, order: RestingOrder, price: Price, total_count: Count) -> PlaceResult:
         return self._orders.amend_order(order, price, total_count)
+
+    def renew_order(self, order: RestingOrder, expiration_s: int) -> RenewResult:
+        return self._orders.renew_order(order, expiration_s)
+
+    def spare_write_tokens(self) -> int:
+        """Whole write tokens the client's bucket holds now (what a write could take unwaited)."""
+        return self.limiter.available(Bucket.WRITE)
 
     def cancel_all(self) -> None:
         self._orders.cancel_all()

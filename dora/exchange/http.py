@@ -265,8 +265,8 @@ def _http_error(endpoint: Endpoint, status: int, code: str, message: str) -> Exc
     if status >= 500:
         return OutcomeUnknownError(text, status_code=status)
     if status in _FATAL_STATUSES:
-        return FatalError(text)
-    return FatalError(f"unexpected answer: {text}")
+        return FatalError(text, status_code=status)
+    return FatalError(f"unexpected answer: {text}", status_code=status)
 
 
 def _network_error(endpoint: Endpoint, exc: requests.RequestException) -> TransientError:

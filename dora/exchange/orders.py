@@ -1,9 +1,11 @@
-"""Order entry (V2): create, batch create, cancel, batch cancel, decrease, amend, cancel-all.
+"""Order entry (V2): create, batch create, cancel, batch cancel, decrease, amend, renew (an
+expiry-only amend), cancel-all.
 
 Per-order outcomes are data. Creates and amends are sent exactly once: if the answer is lost
 (timeout, broken connection, 5xx) the result is UNKNOWN and the next reconcile decides by
 ``client_order_id``. Cancels and decreases are safe to repeat and are retried by the transport.
-Only FatalError (bad credentials, retired endpoint, schema drift on reads) escapes.
+Only FatalError (bad credentials, retired endpoint, schema drift on reads) escapes; a renewal is
+optional, so there only bad credentials do (a retired or refused amend is UNSUPPORTED).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from dataclasses import replace
 from typing import Any, TypeVar
 
 from dora.core.errors import (
+    FatalError,
     NotFoundError,
     OrderRejectedError,
     OutcomeUnknownError,
@@ -27,6 +30,8 @@ from dora.core.models import (
     OrderRequest,
     PlaceResult,
     PlaceStatus,
+    RenewResult,
+    RenewStatus,
     RestingOrder,
 )
 from dora.core.tiers import Bucket
@@ -80,6 +85,21 @@ class OrderEntry:
         call = ApiRequest(ep.AMEND_ORDER, path_args={"order_id": order.order_id},
                           body=wire.amend_body(order, price, total_count), retry=False)
         return self._send_creates([request], call, _parse_amend)[0]
+
+    def renew_order(self, order: RestingOrder, expiration_s: int) -> RenewResult:
+        """Move a resting order's expiry to ``expiration_s`` (Unix seconds), nothing else: one
+        attempt, never repeated here (a lost answer is UNKNOWN; the read-lag overlay and the
+        next listing decide)."""
+        call = ApiRequest(ep.AMEND_ORDER, path_args={"order_id": order.order_id},
+                          body=wire.renew_body(order, expiration_s), retry=False)
+        expires_ms = expiration_s * 1000
+        try:
+            body = self._transport.call(call)
+            return wire.parse_renew(body, order.order_id, expires_ms)
+        except (TransientError, NotFoundError, OrderRejectedError, FatalError) as exc:
+            status, code = _renew_failure(exc)
+            return RenewResult(order.order_id, status, expires_ms, error_code=code,
+                               error_message=str(exc))
 
     def _send_creates(
         self, requests: Sequence[OrderRequest], call: ApiRequest,
@@ -212,6 +232,31 @@ def _require_unique_client_ids(requests: Sequence[OrderRequest]) -> None:
 def _chunks(values: Sequence[T], size: int) -> Iterator[Sequence[T]]:
     for start in range(0, len(values), size):
         yield values[start:start + size]
+
+
+_CREDENTIAL_STATUSES = frozenset({401, 403})
+_UNSUPPORTED_5XX = frozenset({501})  # "not implemented": no later attempt will do better
+
+
+def _renew_failure(exc: Exception) -> tuple[RenewStatus, str]:
+    """(status, error code) of a renewal that did not come back renewed. Bad credentials are
+    fatal for every call, so they are raised again here."""
+    if isinstance(exc, wire.WireFormatError):  # a 2xx whose body is unreadable: it applied
+        return RenewStatus.UNKNOWN, "unreadable_response"
+    if isinstance(exc, OutcomeUnknownError):
+        if exc.status_code in _UNSUPPORTED_5XX:
+            return RenewStatus.UNSUPPORTED, f"http_{exc.status_code}"
+        return RenewStatus.UNKNOWN, "outcome_unknown"
+    if isinstance(exc, TransientError):
+        return RenewStatus.NOT_SENT, _code(exc)
+    if isinstance(exc, NotFoundError):
+        return RenewStatus.NOT_FOUND, "not_found"
+    if isinstance(exc, OrderRejectedError):
+        status = RenewStatus.CONFLICT if exc.status == 409 else RenewStatus.REJECTED
+        return status, exc.code
+    if isinstance(exc, FatalError) and exc.status_code not in _CREDENTIAL_STATUSES:
+        return RenewStatus.UNSUPPORTED, f"http_{exc.status_code or 0}"
+    raise exc
 
 
 _CANCEL_FAILURES = (NotFoundError, OrderRejectedError, TransientError, wire.WireFormatError)

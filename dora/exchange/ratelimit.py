@@ -21,7 +21,7 @@ import threading
 from fractions import Fraction
 
 from dora.core.errors import OutOfTimeError
-from dora.core.tiers import Bucket, Tier
+from dora.core.tiers import DEFAULT_COST, Bucket, Tier
 from dora.runtime.clock import Clock
 from dora.runtime.logs import EventType, log_event
 
@@ -95,10 +95,18 @@ class RateLimiter:
         self._backoff_base_s = backoff_base_s
         self._backoff_cap_s = backoff_cap_s
         self._consecutive_hits = 0
-        self._buckets = {
-            Bucket.READ: _capped_bucket(tier.read_rate, tier.read_capacity, reserve_s, clock),
-            Bucket.WRITE: _capped_bucket(tier.write_rate, tier.write_capacity, reserve_s, clock),
-        }
+        self._reserve_s = reserve_s
+        self.parts = 1
+        self._buckets = _buckets(tier, 1, reserve_s, clock)
+
+    def share(self, parts: int) -> None:
+        """Use 1/``parts`` of the tier's budget (rate and burst): one of ``parts`` processes
+        sharing the account (docs/architecture.md#shards)."""
+        if parts < 1:
+            raise ValueError(f"parts must be >= 1, got {parts}")
+        with self._lock:
+            self.parts = parts
+            self._buckets = _buckets(self.tier, parts, self._reserve_s, self._clock)
 
     def acquire(self, bucket: Bucket, cost: int, *, max_wait_s: float | None = None) -> float:
         """Take ``cost`` tokens, sleeping on the clock until they exist; returns seconds slept.
@@ -127,6 +135,14 @@ class RateLimiter:
 
     def rate(self, bucket: Bucket) -> float:
         return self._buckets[bucket].rate
+
+    def available(self, bucket: Bucket) -> int:
+        """Whole tokens ``bucket`` holds now (0 while a 429 backoff has it blocked)."""
+        target = self._buckets[bucket]
+        with self._lock:
+            if target.blocked_for() > 0:
+                return 0
+            return max(math.floor(target.available() + _TOKEN_EPSILON), 0)
 
     def headroom(self, bucket: Bucket) -> Fraction:
         target = self._buckets[bucket]
@@ -171,7 +187,21 @@ class RateLimiter:
             self._consecutive_hits = 0
 
 
-def _capped_bucket(rate: int, capacity: int, reserve_s: float, clock: Clock) -> TokenBucket:
+def _buckets(tier: Tier, parts: int, reserve_s: float, clock: Clock) -> dict[Bucket, TokenBucket]:
+    return {
+        Bucket.READ: _capped_bucket(tier.read_rate / parts, _share(tier.read_capacity, parts),
+                                    reserve_s, clock),
+        Bucket.WRITE: _capped_bucket(tier.write_rate / parts, _share(tier.write_capacity, parts),
+                                     reserve_s, clock),
+    }
+
+
+def _share(capacity: int, parts: int) -> int:
+    """A share of the burst, never less than two default-cost requests (one order must fit)."""
+    return max(capacity // parts, min(capacity, 2 * DEFAULT_COST + 1))
+
+
+def _capped_bucket(rate: float, capacity: int, reserve_s: float, clock: Clock) -> TokenBucket:
     reserve = math.ceil(rate * reserve_s)
     usable = capacity - reserve
     if usable <= 0:

@@ -19,6 +19,8 @@ from dora.core.models import (
     OrderRequest,
     PlaceResult,
     PlaceStatus,
+    RenewResult,
+    RenewStatus,
     RestingOrder,
     TsMs,
 )
@@ -164,7 +166,9 @@ def batch_cancel_body(order_ids: Sequence[str]) -> dict[str, Any]:
     return {"orders": [{"order_id": order_id} for order_id in order_ids]}
 
 
-def amend_body(order: RestingOrder, price: Price, total_count: Count) -> dict[str, Any]:
+def amend_body(
+    order: RestingOrder, price: Price, total_count: Count, expiration_s: int | None = None
+) -> dict[str, Any]:
     body: dict[str, Any] = {
         "ticker": order.ticker,
         "side": order.side.value,
@@ -173,7 +177,15 @@ def amend_body(order: RestingOrder, price: Price, total_count: Count) -> dict[st
     }
     if order.client_order_id:
         body["client_order_id"] = order.client_order_id
+    if expiration_s is not None:
+        body["expiration_time"] = expiration_s
     return body
+
+
+def renew_body(order: RestingOrder, expiration_s: int) -> dict[str, Any]:
+    """An expiry-only amend: the same price and the same total (filled + remaining, which fills
+    do not change), so the order keeps its queue place (docs/kalshi-notes.md#order-entry)."""
+    return amend_body(order, order.price, order.filled + order.remaining, expiration_s)
 
 
 def decrease_body(reduce_to: Count) -> dict[str, Any]:
@@ -250,6 +262,18 @@ def parse_amend(body: Any, request: OrderRequest) -> PlaceResult:
         order_id=req(o, "order_id", str, what),
         filled=opt_units(o, "fill_count", parse_count, what),
         remaining=opt_units(o, "remaining_count", parse_count, what),
+        ts_ms=req(o, "ts_ms", int, what),
+    )
+
+
+def parse_renew(body: Any, order_id: str, expires_ms: TsMs) -> RenewResult:
+    what = "AmendOrderV2Response"
+    o = obj(body, what)
+    req(o, "order_id", str, what)  # required; an expiry-only amend leaves the order its id
+    return RenewResult(
+        order_id=order_id,
+        status=RenewStatus.RENEWED,
+        expires_ms=expires_ms,
         ts_ms=req(o, "ts_ms", int, what),
     )
 

@@ -65,6 +65,7 @@ def parse_order(o: Mapping[str, Any]) -> RestingOrder:
         status=enum(o, "status", OrderStatus, what),
         created_ms=opt_time_ms(o, "created_time", what),
         order_group_id=opt(o, "order_group_id", str, what, ""),
+        expires_ms=opt_time_ms(o, "expiration_time", what),
     )
 
 
@@ -123,17 +124,20 @@ def parse_positions_page(body: Any) -> tuple[list[ExchangePosition], str]:
 def parse_balance(body: Any) -> Balance:
     what = "GetBalanceResponse"
     o = obj(body, what)
+    updated_ms, precision_ms = _epoch_to_ms(req(o, "updated_ts", int, what))
     return Balance(
         balance=units(o, "balance_dollars", parse_micros, what),
         portfolio_value=cents_to_micros(req(o, "portfolio_value", int, what)),
-        updated_ts_ms=_epoch_to_ms(req(o, "updated_ts", int, what)),
+        updated_ts_ms=updated_ms,
+        updated_ts_precision_ms=precision_ms,
     )
 
 
-def _epoch_to_ms(value: int) -> TsMs:
+def _epoch_to_ms(value: int) -> tuple[TsMs, int]:
+    """(the start of the moment, how many milliseconds it lasts)."""
     # The unit of GetBalanceResponse.updated_ts is not documented: seconds (the API's convention
     # for *_ts) unless it is too large to be seconds, then milliseconds.
-    return value if value >= 100_000_000_000 else value * 1000
+    return (value, 1) if value >= 100_000_000_000 else (value * 1000, 1000)
 
 
 def parse_settlements_page(body: Any) -> tuple[list[Settlement], str]:

@@ -67,7 +67,14 @@ class EventType(StrEnum):
     ORDER_PLACE_FAILED = "ORDER_PLACE_FAILED"
     ORDER_CANCEL_FAILED = "ORDER_CANCEL_FAILED"
     ORDER_DECREASE_FAILED = "ORDER_DECREASE_FAILED"
+    LEASE = "LEASE"  # acquired, renewed_late, lost, released, waiting (docs/architecture.md#lease)
+    ORDER_GROUP = "ORDER_GROUP"  # created, triggered by dora, reset, deleted
+    ORDER_GROUP_TRIGGERED = "ORDER_GROUP_TRIGGERED"  # the exchange's limit was hit
     POSITION_CLOSE = "POSITION_CLOSE"
+    # expiry renewal (dora.core.renewal): one line per renewal sent, one when it is turned off
+    ORDER_RENEWED = "ORDER_RENEWED"
+    ORDER_RENEW_FAILED = "ORDER_RENEW_FAILED"
+    RENEWAL_OFF = "RENEWAL_OFF"
 
 
 REDACTED = "[REDACTED]"

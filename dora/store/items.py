@@ -18,6 +18,7 @@ from dora.core.models import Balance, Fill, PositionState, RestingOrder, RiskSta
 from dora.core.timefmt import iso_ms, parse_iso_ms, utc_date
 from dora.core.units import (
     PRICE_SCALE,
+    Count,
     Micros,
     count_to_decimal,
     micros_to_decimal,
@@ -133,7 +134,32 @@ def _parse_position(ticker: str, entry: Mapping[str, Any]) -> PositionState:
 
 
 # -- risk state -----------------------------------------------------------------------------------
-def risk_body(risk: RiskState, now_ms: TsMs) -> dict[str, Any]:
+@dataclass(frozen=True, slots=True)
+class ShardFigures:
+    """What one shard adds to the account-wide limits (docs/architecture.md#shards): its markets'
+    worst-case exposure and unrealized P&L as of its last save, beside its risk state's realized
+    daily P&L."""
+
+    exposure: Count = 0
+    unrealized: Micros = 0
+    daily_pnl: Micros = 0
+    day: str = ""
+    saved_ms: TsMs = 0
+
+
+def parse_shard_figures(item: Mapping[str, Any] | None) -> ShardFigures:
+    risk = parse_risk(item)
+    item = item or {}
+    saved = item.get("last_updated")
+    return ShardFigures(
+        exposure=count_from_item(item.get("exposure_contracts")),
+        unrealized=micros_from_item(item.get("unrealized_pnl")),
+        daily_pnl=risk.daily_pnl, day=risk.day,
+        saved_ms=parse_iso_ms(saved) if isinstance(saved, str) and saved else 0,
+    )
+
+
+def risk_body(risk: RiskState, now_ms: TsMs, figures: ShardFigures | None = None) -> dict[str, Any]:
     body: dict[str, Any] = {
         "daily_pnl": micros_to_decimal(risk.daily_pnl),
         "day": risk.day,
@@ -144,6 +170,9 @@ def risk_body(risk: RiskState, now_ms: TsMs) -> dict[str, Any]:
     }
     if risk.last_fill_ts_ms:
         body["last_fill_timestamp"] = iso_ms(risk.last_fill_ts_ms)
+    if figures is not None:
+        body["exposure_contracts"] = count_to_decimal(figures.exposure)
+        body["unrealized_pnl"] = micros_to_decimal(figures.unrealized)
     return body
 
 

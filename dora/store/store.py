@@ -18,6 +18,7 @@ from botocore.exceptions import ClientError
 
 from dora.core.ledger import CashView
 from dora.core.models import Balance, Fill, PositionState, RestingOrder, RiskState, TsMs
+from dora.core.shards import ShardId
 from dora.core.timefmt import iso_ms, utc_date
 from dora.core.units import Micros
 from dora.runtime.clock import Clock
@@ -34,17 +35,20 @@ from dora.store.items import (
     RISK_STATE,
     VERSIONED_KEYS,
     ApiErrorRecord,
+    ShardFigures,
     api_errors_body,
     balance_body,
     open_orders_body,
     parse_positions,
     parse_recent_fills,
     parse_risk,
+    parse_shard_figures,
     positions_body,
     recent_fills_body,
     risk_body,
     trade_row,
 )
+from dora.store.lease import LeaseStore
 from dora.store.log_items import BOOK_MARK_ATTRIBUTES
 from dora.store.tables import (
     DECISION_LOG,
@@ -62,11 +66,12 @@ from dora.store.tables import (
     store_boundary,
     table_names,
 )
-from dora.store.versioned import VersionedItems
+from dora.store.versioned import Fence, VersionedItems
 
 __all__ = [
     "TABLES",
     "ApiErrorRecord",
+    "ShardFigures",
     "Store",
     "StoredState",
     "connect_store",
@@ -104,10 +109,12 @@ class StoredState:
 class Store:
     def __init__(
         self, resource: Any, env: str, clock: Clock, *, log_ttl_days: int = DEFAULT_LOG_TTL_DAYS,
-        variants: ResourceFactory | None = None,
+        variants: ResourceFactory | None = None, shard: ShardId | None = None,
     ) -> None:
         """``variants`` builds resources like ``resource`` with another botocore config; with it,
-        calls under a stop budget get timeouts that fit (:mod:`dora.store.budget`)."""
+        calls under a stop budget get timeouts that fit (:mod:`dora.store.budget`). ``shard``:
+        whose state items this store reads and writes (one of several shards: their keys carry
+        the shard, docs/compatibility.md#state-items)."""
         if log_ttl_days <= 0:
             raise ValueError(f"log_ttl_days must be positive, got {log_ttl_days}")
         self.env = env
@@ -116,6 +123,8 @@ class Store:
         self._clock = clock
         self._ttl_days = log_ttl_days
         self._state = VersionedItems(self._resources.now, self.names[STATE], clock)
+        self.shard = shard or ShardId(0, 1)
+        self.leases = LeaseStore(self._resources.now, self.names[STATE])
         self._sequence = itertools.count()
         self._last_stamp_us = 0
 
@@ -127,6 +136,18 @@ class Store:
     def bound_by(self, budget: TimeLeft | None) -> None:
         """Fit every later call into ``budget`` (a stop budget)."""
         self._resources.bound_by(budget)
+
+    def use_shard(self, shard: ShardId) -> None:
+        """Read and write ``shard``'s state items from now on."""
+        self.shard = shard
+
+    def fence_with(self, fence: Fence | None) -> None:
+        """Every later state write also checks the shard lease (:mod:`dora.store.versioned`)."""
+        self._state.fence_with(fence)
+
+    def state_key(self, base: str, shard: ShardId | None = None) -> str:
+        """The key of a per-shard state item (``positions``, ``risk_state`` ...)."""
+        return base + (shard or self.shard).item_suffix
 
     def _table(self, base: str) -> Any:
         return self._resources.now().Table(self.names[base])
@@ -192,12 +213,13 @@ class Store:
     def load_state(self) -> StoredState:
         """Positions, risk state and recently seen fills (defaults when absent); refreshes the
         versions every later state write is conditional on."""
-        items = self._state.read(VERSIONED_KEYS)
+        keys = {base: self.state_key(base) for base in VERSIONED_KEYS}
+        items = self._state.read(list(keys.values()))
         return StoredState(
-            positions=parse_positions(items[POSITIONS]),
-            risk=parse_risk(items[RISK_STATE]),
+            positions=parse_positions(items[keys[POSITIONS]]),
+            risk=parse_risk(items[keys[RISK_STATE]]),
             versions=self._state.versions,
-            recent_fills=parse_recent_fills(items[RECENT_FILLS]),
+            recent_fills=parse_recent_fills(items[keys[RECENT_FILLS]]),
         )
 
     def reload_risk_state(self) -> RiskState | None:
@@ -205,47 +227,68 @@ class Store:
         ``resume``) wrote it since this process last read or wrote it; None when nobody did.
         Only its remembered version moves: another writer's change to positions or recent fills
         is still refused at the next write."""
-        before = self._state.versions.get(RISK_STATE)
-        item = self._state.read([RISK_STATE])[RISK_STATE]
-        if before is not None and self._state.versions.get(RISK_STATE) == before:
+        key = self.state_key(RISK_STATE)
+        before = self._state.versions.get(key)
+        item = self._state.read([key])[key]
+        if before is not None and self._state.versions.get(key) == before:
             return None
         return parse_risk(item)
+
+    def load_operator_halt(self) -> RiskState:
+        """The operator's halt for every shard (``dora halt``): the unsuffixed ``risk_state``.
+        With a single shard it is the bot's own item (read it with :meth:`reload_risk_state`)."""
+        return parse_risk(self._state.get(RISK_STATE))
+
+    def load_peer_figures(self, peers: Sequence[ShardId]) -> dict[ShardId, ShardFigures]:
+        """The exposure and P&L the other shards of this layout last saved (for the global
+        limits); a shard that never saved is left out."""
+        keys = {self.state_key(RISK_STATE, peer): peer for peer in peers}
+        if not keys:
+            return {}
+        found = self._state.peek(list(keys))
+        return {keys[k]: parse_shard_figures(item) for k, item in found.items()}
 
     def get_state_item(self, key: str) -> dict[str, Any] | None:
         """The raw ``dora_state`` item, for display (does not change the remembered version)."""
         return self._state.get(key)
 
     def save_positions(self, positions: Mapping[str, PositionState]) -> None:
-        self._state.put(POSITIONS, positions_body(positions, self._clock.now_ms()))
+        self._state.put(self.state_key(POSITIONS), positions_body(positions, self._clock.now_ms()))
 
-    def save_risk_state(self, risk: RiskState) -> None:
-        self._state.put(RISK_STATE, risk_body(risk, self._clock.now_ms()))
+    def save_risk_state(self, risk: RiskState, shard: ShardId | None = None) -> None:
+        """The risk state (an operator's halt: of ``shard``, or of this store's shard)."""
+        self._state.put(self.state_key(RISK_STATE, shard), risk_body(risk, self._clock.now_ms()))
 
     def save_snapshot(
         self,
         positions: Mapping[str, PositionState],
         risk: RiskState,
         recent_fills: Mapping[str, TsMs],
+        figures: ShardFigures | None = None,
     ) -> None:
         """Positions, risk state and the fill ids they include, in one transaction: a restart
-        can never see positions that count a fill its dedupe set does not know."""
+        can never see positions that count a fill its dedupe set does not know. ``figures``:
+        this shard's exposure and unrealized P&L, which the other shards add to theirs."""
         now = self._clock.now_ms()
         self._state.put_together({
-            POSITIONS: positions_body(positions, now),
-            RISK_STATE: risk_body(risk, now),
-            RECENT_FILLS: recent_fills_body(recent_fills, now),
+            self.state_key(POSITIONS): positions_body(positions, now),
+            self.state_key(RISK_STATE): risk_body(risk, now, figures),
+            self.state_key(RECENT_FILLS): recent_fills_body(recent_fills, now),
         })
 
     def save_open_orders(
         self, orders: Sequence[RestingOrder], decision_ids: Mapping[str, str]
     ) -> None:
-        self._state.put(OPEN_ORDERS, open_orders_body(orders, decision_ids, self._clock.now_ms()))
+        self._state.put(self.state_key(OPEN_ORDERS),
+                        open_orders_body(orders, decision_ids, self._clock.now_ms()))
 
     def save_balance(self, balance: Balance, cash: CashView | None = None) -> None:
-        self._state.put(BALANCE, balance_body(balance, self._clock.now_ms(), cash))
+        self._state.put(self.state_key(BALANCE),
+                        balance_body(balance, self._clock.now_ms(), cash))
 
     def save_api_errors(self, errors: Mapping[str, ApiErrorRecord]) -> None:
-        self._state.put(API_ERRORS, api_errors_body(errors, self._clock.now_ms()))
+        self._state.put(self.state_key(API_ERRORS),
+                        api_errors_body(errors, self._clock.now_ms()))
 
     # -- log tables -------------------------------------------------------------------------------
     def record_fills(self, fills: Sequence[tuple[Fill, Micros]]) -> int:

@@ -60,3 +60,31 @@ def test_with_read_lag_the_exchange_never_refuses_a_place_for_insufficient_balan
     with env.sim.lock:
         balance = env.sim.engine.balance("dora")
     assert balance.balance >= 0
+
+
+def test_a_balance_stamped_with_the_second_of_a_cancel_it_shows_is_not_credited_with_it_again(
+    bot_env_factory: Any,
+) -> None:
+    """Kalshi stamps the balance in whole seconds: a read that shows dora's cancel, sent 0.3 s into
+    a second, names that second. dora's free cash must not count the freed cash a second time."""
+    env = bot_env_factory(markets=1, lag_ms=1_000, flow=False, starting_cash=12_000_000)
+    bot = env.make_bot(Mode.BATCH)
+    bot.startup()
+    env.clock.advance_ms(1_000 - env.clock.now_ms() % 1_000)
+    env.cycles(bot, 1, step_ms=2_300)  # quotes, on a whole second
+    assert len(env.resting()) == 2
+    bot.reconciler.sync_orders(bot.state)
+    bot.reconciler.sync_balance(bot.state)  # it shows the quotes: their cancels free cash
+    assert bot.state.cash_ledger.promises == ()
+    report = bot.quoter.cancel_all_own(bot.state, batch=True)  # 0.3 s into a second
+    assert report.cancelled == 2 and not env.resting()
+    before = bot.state.cash_view()
+    assert before is not None and before.released > 0  # the balance does not show them yet
+    env.clock.advance_ms(1_200)  # the reads are as of 0.5 s into that second: they show it
+    bot.reconciler.sync_orders(bot.state)
+    bot.reconciler.sync_balance(bot.state)
+    with env.sim.lock:
+        available = env.sim.engine.balance("dora").balance
+    view = bot.state.cash_view()
+    assert view is not None and view.balance == available == 12_000_000
+    assert view.free <= available, view

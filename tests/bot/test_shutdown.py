@@ -44,12 +44,12 @@ def test_a_kill_right_after_the_startup_save_loses_no_trade_log_row(bot_env_fact
     env.cycles(first, 10)
     env.clock.advance_ms(20_000)  # killed: its orders rest and keep getting filled
     second = env.make_bot(Mode.BATCH)
-    second.startup()  # ... and this one is killed right after its startup save
+    env.start_after_a_kill(second)  # ... and this one is killed right after its startup save
     assert second.state.fills_total > 0, "no fills to apply at startup: the test proves nothing"
     assert set(env.store.load_state().recent_fills) <= trade_log_fill_ids(env)
 
     third = env.make_bot(Mode.BATCH)
-    third.startup()
+    env.start_after_a_kill(third)
     env.cycles(third, 3)
     third.shutdown(reason="test")
     rows = env.store._table("dora_trade_log").scan()["Items"]
@@ -114,13 +114,14 @@ def test_a_failed_step_does_not_stop_the_next_and_a_step_without_time_is_skipped
 
 
 def test_a_step_slots_in_by_name(bot_env_factory):
+    """The lease's steps are slotted in by the loop: the group trigger before the cancels, the
+    release at the very end; another slots in the same way."""
     env = bot_env_factory(markets=1, flow=False)
     stopper = env.make_bot(Mode.BATCH).stopping()
-    stopper.insert_step(Step("trigger_group", lambda: None, cap_s=2), before="cancel_resting")
-    stopper.insert_step(Step("release_lease", lambda: None, cap_s=2))
+    stopper.insert_step(Step("flush", lambda: None, cap_s=2), before="release_lease")
     names = [s.name for s in stopper.steps]
     assert names == ["stop_placing", "save_early", "trigger_group", "cancel_resting", "settle",
-                     "final_fills", "save_final", "release_lease"]
+                     "final_fills", "save_final", "flush", "release_lease"]
 
 
 def test_a_cancel_a_retry_found_done_is_never_sent_again_under_read_lag(bot_env_factory):
@@ -153,13 +154,15 @@ def test_a_restart_sees_what_a_killed_run_placed_inside_the_read_lag(bot_env_fac
     next start waits for the reads to catch up with its own start, so it cancels them instead of
     quoting beside them (and never re-cancels what the killed run had already cancelled)."""
     env = bot_env_factory(markets=2, lag_ms=3000, flow=False)
+    env.store.set_global_fields({"lease_duration_ms": Decimal(2000)})  # shorter than the lag
     env.clock.advance_ms(5_000)  # the account's cash shows in the lagging balance read
     first = env.make_bot(Mode.BATCH)
     first.startup()
     assert env.cycles(first, 1)[0].placed == 2 * len(env.tickers)
-    # killed now: its quotes are a second old, younger than the read lag
+    # killed now: its quotes are a second old; the next start waits out its 2 s lease, and
+    # takes over while they are still younger than the read lag
     second = env.make_bot(Mode.BATCH)
-    second.startup()
+    env.start_after_a_kill(second)
     env.cycles(second, 1)
     assert targets_are_unique(env)
     assert len(env.resting()) == 2 * len(env.tickers)
@@ -174,10 +177,11 @@ def test_a_stop_during_a_slow_startup_is_a_clean_stop_not_a_fatal_error(bot_env_
 
 
 def test_with_the_exchange_gone_the_stop_says_what_may_still_rest_and_why(bot_env_factory):
-    env = bot_env_factory(markets=2, flow=False, lost_response_rate=Fraction(1))
+    env = bot_env_factory(markets=2, flow=False)
     env.clock.advance_ms(5_000)
     bot = env.make_bot(Mode.BATCH)
-    bot.startup()
+    bot.startup()  # the lease and its order group are in place before the answers get lost
+    env.set_knobs(lost_response_rate="1")
     env.cycles(bot, 1)  # every create's answer lost
     env.sim.stop()  # and then the exchange stops answering at all
     outcome = bot.shutdown(reason="test")

@@ -1,6 +1,7 @@
 """Chaos settings from the environment (``make chaos`` sets them; ``make test`` runs the short
 defaults): DORA_CHAOS_SEEDS (space or comma separated), DORA_CHAOS_KILLS, DORA_CHAOS_RUNS,
-DORA_CHAOS_OUTAGES (hang, refuse)."""
+DORA_CHAOS_OUTAGES (hang, refuse), DORA_CHAOS_HANDOVERS (lease handovers per test),
+DORA_CHAOS_LEASE_MS."""
 
 from __future__ import annotations
 
@@ -26,6 +27,12 @@ def chaos_kills() -> int:
     return int(os.environ.get("DORA_CHAOS_KILLS", "3"))
 
 
+def chaos_lease_ms() -> int:
+    """The lease the rig's processes use (short, so restarts after a kill -9 are quick;
+    DORA_CHAOS_LEASE_MS=20000 measures takeovers with the production lease)."""
+    return int(os.environ.get("DORA_CHAOS_LEASE_MS", "4000"))
+
+
 def chaos_outages() -> list[Mode]:
     """How the exchange and DynamoDB stop answering in the outage test (hang is the worst case)."""
     return [Mode(part) for part in os.environ.get("DORA_CHAOS_OUTAGES", "hang").split()]
@@ -48,7 +55,7 @@ def rig_factory(
         sim = sim_factory(markets=markets, seed=seed, **{**SIM_FAULTS, **overrides})
         workdir = tmp_path / f"rig-{len(rigs)}"
         workdir.mkdir()
-        rig = ChaosRig(sim, dynamo_endpoint, workdir, markets=markets)
+        rig = ChaosRig(sim, dynamo_endpoint, workdir, markets=markets, lease_ms=chaos_lease_ms())
         rigs.append(rig)
         return rig
 

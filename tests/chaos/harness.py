@@ -47,6 +47,7 @@ class DoraProcess:
                                      stderr=subprocess.STDOUT, text=True, bufsize=1)
         self.events: list[Event] = []
         self.exit_s: float | None = None
+        self.heartbeat: Path | None = None  # its DORA_HEARTBEAT_FILE
         self._log_path = log_path
         self._changed = threading.Condition()
         self._reader = threading.Thread(target=self._read, daemon=True)
@@ -80,6 +81,13 @@ class DoraProcess:
 
     def of_type(self, event_type: str) -> list[Event]:
         return [e for e in list(self.events) if e.get("event_type") == event_type]
+
+    def pause(self) -> None:
+        """SIGSTOP: the process freezes mid-whatever (its monotonic clock runs on)."""
+        self.proc.send_signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        self.proc.send_signal(signal.SIGCONT)
 
     def kill(self) -> None:
         self.proc.send_signal(signal.SIGKILL)
@@ -129,6 +137,7 @@ class ChaosRig:
     markets: int
     interval_ms: int = 200
     takers_per_s: str = "3"  # per market: enough outside trades to fill dora often
+    lease_ms: int = 4000  # a restart after a kill -9 waits this out
     processes: list[DoraProcess] = field(default_factory=list)
     samples: list[Sample] = field(default_factory=list)
     sampling: threading.Event = field(default_factory=threading.Event)
@@ -147,7 +156,8 @@ class ChaosRig:
         for ticker in self.tickers[:self.markets]:
             self.store.put_market_config_item({"market_id": ticker, **MARKET_CONFIG})
         self.store.set_global_fields({**GLOBAL_CONFIG, "loop_interval_ms":
-                                      Decimal(self.interval_ms)})
+                                      Decimal(self.interval_ms),
+                                      "lease_duration_ms": Decimal(self.lease_ms)})
         response = requests.post(f"{self.sim.control_url}/flow", timeout=5,
                                  json={"enabled": True, "taker_rate_per_s": self.takers_per_s})
         response.raise_for_status()
@@ -176,14 +186,19 @@ class ChaosRig:
         self.dynamo.close()
 
     # -- processes ------------------------------------------------------------------------------
-    def start_dora(self) -> DoraProcess:
+    def start_dora(self, *, shards: int | None = None) -> DoraProcess:
+        number = len(self.processes)
         env = {**os.environ, "DORA_SIM_READY_FILE": str(self.ready), "DORA_TABLE_ENV": TABLE_ENV,
                "DORA_DYNAMODB_ENDPOINT": f"http://127.0.0.1:{self.dynamo.port}",
+               "DORA_HEARTBEAT_FILE": str(self.workdir / f"heartbeat-{number}.json"),
                "PYTHONUNBUFFERED": "1"}
         args = [sys.executable, "-m", "dora.cli.main", "run", "--batch", "--env", "sim",
                 "--url", self.url, "--tier", "prestige"]
-        log_path = self.workdir / f"dora-{len(self.processes)}.log"
+        if shards is not None:
+            args += ["--shards", str(shards)]
+        log_path = self.workdir / f"dora-{number}.log"
         process = DoraProcess(args, env, log_path)
+        process.heartbeat = Path(env["DORA_HEARTBEAT_FILE"])
         self.processes.append(process)
         return process
 
@@ -217,6 +232,12 @@ class ChaosRig:
         for order in self.resting():
             sizes[(order.ticker, order.side.value)] += order.remaining
         return dict(sizes)
+
+    def all_orders(self) -> list[Any]:
+        """Every order of dora's the exchange knows, in any state."""
+        with self.sim.lock:
+            orders = self.sim.engine.orders(USER, status=None)
+        return [o for o in orders if o.client_order_id.startswith(PREFIX)]
 
     def fills(self) -> list[Any]:
         with self.sim.lock:

@@ -79,7 +79,7 @@ def test_local_operator_commands_reach_the_running_embedded_stack(embedded_run) 
     (config,) = [line for line in lines if line["event_type"] == "CONFIG"]
     assert config["exchange_url"] == endpoints["DORA_EXCHANGE_URL"]
     assert (config["table_suffix"], config["region"], config["tier"], config["mode"],
-            config["shards"]) == ("_sim", "us-east-1", "basic", "batch", 1)
+            config["shards"]) == ("_sim", "us-east-1", "basic", "batch", None)
     assert any(line["event_type"] == "METRICS" for line in lines)
     resumed = [line for line in lines if line["event_type"] == "RISK_RESUME"]
     assert resumed and resumed[0]["level"] == "INFO"

@@ -4,6 +4,7 @@ read lag. Every amount must be the one that leaves the least free cash."""
 from __future__ import annotations
 
 from dora.core.ledger import (
+    BalanceTime,
     CashLedger,
     CashView,
     CashWrite,
@@ -15,7 +16,7 @@ from dora.core.ledger import (
     covering,
     resting_collateral,
 )
-from dora.core.models import PositionState, Side
+from dora.core.models import Balance, PositionState, Side
 from tests.core.builders import NOW, TICKER, C, order
 
 LONG5 = {TICKER: PositionState(TICKER, net=5 * C, open_cost=2_500_000)}
@@ -28,6 +29,11 @@ def place(cid: str, side: Side, price: int, count: int, at: int = NOW, fee: int 
 def cancel(oid: str, side: Side, price: int, released: int, at: int = NOW,
            kind: WriteKind = WriteKind.CANCEL) -> CashWrite:
     return CashWrite(kind, oid, TICKER, side, price, released, at)
+
+
+def exactly(ms: int) -> BalanceTime:
+    """A balance time to the millisecond."""
+    return BalanceTime(ms, ms)
 
 
 def amounts(ledger: CashLedger) -> dict[str, int]:
@@ -53,11 +59,12 @@ def test_free_cash_subtracts_places_and_adds_releases_the_balance_does_not_show_
                                 place("dora-2", Side.ASK, 5900, 5 * C, NOW + 5)], {}, resting)
     assert amounts(ledger) == {"place:dora-1": 4_100_000, "cancel:o1": -1_640_000,
                                "cancel:old": -3_000_000, "place:dora-2": 2_050_000}
-    view = ledger.view(balance=20_000_000, balance_as_of_ms=NOW)
+    view = ledger.view(20_000_000, exactly(NOW))
     assert view == CashView(20_000_000, NOW, promised=6_150_000, released=4_640_000)
     assert view.free == 20_000_000 - 6_150_000 + 4_640_000
     # the release of an order whose place is pending lapses with that place
-    assert {p.key for p in ledger.settle(NOW + 2).promises} == {"cancel:old", "place:dora-2"}
+    kept = ledger.settle(exactly(NOW + 2)).promises
+    assert {p.key for p in kept} == {"cancel:old", "place:dora-2"}
 
 
 def test_a_cancel_of_an_older_order_frees_only_what_no_position_could_have_covered() -> None:
@@ -107,7 +114,7 @@ def test_recording_the_same_write_twice_keeps_one_promise() -> None:
     again = Promise("place:a", 150, NOW + 5)
     ledger = CashLedger().record([first]).record([again])
     assert ledger.promises == (again,)
-    assert ledger.settle(NOW + 5) == CashLedger()
+    assert ledger.settle(exactly(NOW + 5)) == CashLedger()
 
 
 def test_resting_collateral_adds_up_markets_each_with_its_own_position() -> None:
@@ -121,3 +128,20 @@ def test_a_bid_that_may_have_filled_unseen_may_cover_the_ask_being_cancelled() -
     resting = [order(Side.ASK, 5300, 5 * C, oid="a")]
     ledger = earlier.with_writes([cancel("a", Side.ASK, 5300, 5 * C, NOW + 1)], {}, resting)
     assert amounts(ledger) == {"cancel:a": -4700 * C}  # only 1 of the 5 surely uncovered
+
+
+def test_a_balance_stamped_in_whole_seconds_is_never_credited_twice_with_a_cancel() -> None:
+    """The balance says second NOW: it may show any write made during that second. A cancel made
+    then may already be in it (no longer credited); a place counts until a later second."""
+    resting = [order(Side.BID, 4000, 5 * C, oid="old", cid="dora-0")]
+    ledger = CashLedger().with_writes([cancel("old", Side.BID, 4000, 5 * C, NOW + 500),
+                                       place("dora-1", Side.BID, 3000, 5 * C, NOW + 600)],
+                                      {}, resting)
+    second = BalanceTime.of(Balance(9_000_000, 0, NOW, updated_ts_precision_ms=1000), NOW - 1)
+    assert second == BalanceTime(NOW, NOW + 999)
+    assert ledger.view(9_000_000, second) == CashView(9_000_000, NOW, promised=1_500_000)
+    assert amounts(ledger.settle(second)) == {"place:dora-1": 1_500_000}
+    assert ledger.settle(exactly(NOW + 600)) == CashLedger()
+    # to the millisecond, and without a timestamp of its own (the orders' as-of time stands in)
+    assert ledger.view(9_000_000, exactly(NOW + 499)).released == 2_000_000
+    assert BalanceTime.of(Balance(9_000_000, 0), NOW - 1) == exactly(NOW - 1)

@@ -202,6 +202,11 @@ def test_global_config_reads_every_key() -> None:
         "close_guard_ms": Decimal("0"),
         "daily_reset_hour_utc": Decimal("5"),
         "max_consecutive_errors": Decimal("4"),
+        "shards": Decimal("3"),
+        "lease_duration_ms": Decimal("10000"),
+        "max_matched_contracts_15s": Decimal("250"),
+        "order_group_reset": "manual",
+        "order_group_cooloff_s": Decimal("30"),
         "risk_aversion_k": Decimal("0.5"),
         "stop_loss": Decimal("5.000000"),
         "take_profit": Decimal("7.500000"),
@@ -235,6 +240,11 @@ def test_global_config_reads_every_key() -> None:
         close_on_disable=True,
         min_cash_reserve=25_000_000,
         strategy="microprice",
+        shards=3,
+        lease_duration_ms=10_000,
+        max_matched_contracts_15s=25_000,
+        order_group_reset="manual",
+        order_group_cooloff_s=30,
         extra={"key": "global_config", "risk_aversion_k": Decimal("0.5")},
     )
     assert global_config_to_item(config) == item

@@ -1,3 +1,5 @@
+from dataclasses import replace
+
 from dora.core.models import OrderRequest, RestingOrder, Side
 from dora.core.overlay import Overlay, is_unconfirmed, unconfirmed_order
 
@@ -69,3 +71,15 @@ def test_unknown_outcome_order_is_matched_by_client_id_once_listed():
     assert overlay.apply([], as_of_ms=500) == [pending]
     real = order("real-id", client_id="dora-x-1")
     assert overlay.apply([real], as_of_ms=600) == [real]
+
+
+def test_a_triggered_group_hides_its_orders_from_listings_older_than_the_trigger():
+    """The exchange cancelled every order of the group, including ones dora never learnt of (a
+    lost create answer); a lagging listing must not make dora cancel them again."""
+    overlay = Overlay()
+    overlay.record_group_cancelled("g1", written_ms=1_000)
+    in_group = replace(order("o1"), order_group_id="g1")
+    other = replace(order("o2"), order_group_id="g2")
+    assert overlay.apply([in_group, other], as_of_ms=999) == [other]
+    assert overlay.apply([other], as_of_ms=1_000) == [other]
+    assert overlay.groups_cancelled == {}

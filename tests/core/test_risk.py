@@ -5,7 +5,7 @@ from dataclasses import replace
 from dora.core.diff import Decrease, Plan
 from dora.core.market_config import GlobalConfig, MarketConfig
 from dora.core.models import OrderRequest, PositionState, RestingOrder, RiskState, Side
-from dora.core.risk import RiskContext, check_plan, evaluate_halt
+from dora.core.risk import RiskContext, check_plan, evaluate_halt, worst_case_exposure
 from tests.core.builders import TICKER, C, config, order
 
 OTHER = "KXOTHER"
@@ -188,6 +188,25 @@ def test_halt_on_too_many_consecutive_errors() -> None:
     assert evaluate_halt(RiskState(), 0, config, 0).reason == ""
 
 
+def test_the_other_shards_exposure_counts_toward_the_account_cap() -> None:
+    ctx = replace(context(positions={TICKER: 60 * C},
+                          global_config=GlobalConfig(max_total_exposure=100 * C)),
+                  elsewhere_exposure=30 * C)
+    assert reasons(Plan(places=(request(Side.BID, 4000, 10 * C, ticker=OTHER),)), ctx) == []
+    assert reasons(Plan(places=(request(Side.BID, 4000, 11 * C, ticker=OTHER),)), ctx) == [
+        "max_total_exposure"
+    ]
+    resting = [order(Side.ASK, 5000, 30 * C, ticker=OTHER)]
+    positions = {TICKER: PositionState(TICKER, net=60 * C)}
+    assert worst_case_exposure(positions, resting) == 90 * C  # what a shard saves for the others
+
+
+def test_the_other_shards_daily_loss_counts_toward_the_halt() -> None:
+    config = GlobalConfig(max_daily_loss=100_000_000)
+    risk = RiskState(daily_pnl=-60_000_000)
+    assert not evaluate_halt(risk, 0, config, 0, elsewhere_pnl=-40_000_000).halt
+    decision = evaluate_halt(risk, 0, config, 0, elsewhere_pnl=-40_000_001)
+    assert decision.halt and "other shards" in decision.reason
 # -- closes, the cash reserve and the fee bound of orders that may take -------------------------
 
 

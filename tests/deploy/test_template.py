@@ -64,7 +64,12 @@ def test_the_task_role_allows_only_dora_tables_and_no_scan_but_the_config_load(r
     scans = [s for s in statements if "dynamodb:Scan" in s["Action"]]
     assert [s["Resource"] for s in scans] == [{"Fn::GetAtt": ["MarketConfigTable", "Arn"]}]
     state = next(s for s in statements if s["Resource"] == {"Fn::GetAtt": ["StateTable", "Arn"]})
-    assert "dynamodb:ConditionCheckItem" in state["Action"]
+    # versioned state and the shard leases (dora/store/versioned.py, dora/store/lease.py):
+    # batch reads, conditional puts and updates, and the lease's ConditionCheck in every state
+    # transaction; lease items are never deleted
+    assert set(state["Action"]) == {"dynamodb:GetItem", "dynamodb:BatchGetItem",
+                                    "dynamodb:PutItem", "dynamodb:UpdateItem",
+                                    "dynamodb:ConditionCheckItem"}
 
 
 def test_the_container_gets_what_dora_reads_and_the_key_only_as_secrets(resources) -> None:
@@ -103,7 +108,7 @@ def test_every_alarm_and_dashboard_metric_is_one_dora_emits(resources) -> None:
                 for group in ("order_writes", "portfolio", "markets")}
     alarms = {name: r for name, r in resources.items() if r["Type"] == "AWS::CloudWatch::Alarm"}
     assert set(alarms) == {"HaltedAlarm", "FatalExitAlarm", "SilentAlarm", "RateLimitAlarm",
-                           "FailedOrdersAlarm", "DailyPnlAlarm"}
+                           "FailedOrdersAlarm", "DailyPnlAlarm", "GroupTriggeredAlarm"}
     used = set().union(*(_metric_names(r) for r in alarms.values()))
     used |= _metric_names(resources["Dashboard"])
     assert len(used) > 10

@@ -390,8 +390,8 @@ def test_portfolio_reads(api: responses.RequestsMock, client: KalshiClient) -> N
     balance = client.fetch_balance()
     assert (position.position, position.exposure, position.realized_pnl) == (-300, 1_500_000,
                                                                              -250_000)
-    assert (balance.balance, balance.portfolio_value, balance.updated_ts_ms) == (
-        123_456_700, 5_000_000, 1_767_225_600_000)
+    assert (balance.balance, balance.portfolio_value, balance.updated_ts_ms,
+            balance.updated_ts_precision_ms) == (123_456_700, 5_000_000, 1_767_225_600_000, 1000)
     assert client.fetch_user_data_timestamp() == 1_767_225_600_250
     assert client.fetch_queue_positions(["M1", "M2"])[0].ahead == 1200
     assert query_of(api.calls[3]) == [("market_tickers", "M1,M2")]

@@ -23,6 +23,16 @@ def test_capacity_is_the_tier_capacity_less_the_jitter_reserve(limiter: RateLimi
     assert limiter.capacity(Bucket.READ) == 390  # Basic read: 400 tokens, 200/s
 
 
+def test_a_share_of_the_budget_for_one_of_several_shard_processes(clock: FakeClock) -> None:
+    limiter = RateLimiter(tier_named("prestige"), clock, reserve_s=0.05)
+    limiter.share(3)
+    assert limiter.rate(Bucket.WRITE) == pytest.approx(8000 / 3)
+    assert limiter.capacity(Bucket.WRITE) == 16000 // 3 - 134  # less the 50 ms reserve
+    small = RateLimiter(tier_named("basic"), clock, reserve_s=0.05)
+    small.share(16)
+    assert small.capacity(Bucket.WRITE) >= 10  # one order still fits
+
+
 def test_acquire_takes_immediately_while_tokens_last_then_waits_on_the_clock(
     limiter: RateLimiter, clock: FakeClock
 ) -> None:

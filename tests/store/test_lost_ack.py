@@ -29,10 +29,12 @@ class _RawBody:
 
 
 class LoseFirstAck:
-    """Applies the first PutItem through another client, then answers 500 as if the response
-    was lost; later attempts go through normally."""
+    """Applies the first call (``operation``, the client method of the hooked event) through
+    another client, then answers 500 as if the response was lost; later attempts go through
+    normally."""
 
-    def __init__(self) -> None:
+    def __init__(self, operation: str = "put_item") -> None:
+        self.operation = operation
         self.attempts = 0
 
     def __call__(self, request: AWSPreparedRequest, **_kwargs: Any) -> AWSResponse | None:
@@ -40,7 +42,8 @@ class LoseFirstAck:
         if self.attempts > 1:
             return None
         body = request.body if isinstance(request.body, bytes | str) else b"{}"
-        boto3.client("dynamodb", region_name="us-east-1").put_item(**json.loads(body))
+        call = getattr(boto3.client("dynamodb", region_name="us-east-1"), self.operation)
+        call(**json.loads(body))
         error = b'{"__type":"com.amazonaws#InternalServerError","message":"response lost"}'
         return AWSResponse(request.url, 500, {}, _RawBody(error))
 

@@ -31,8 +31,8 @@ def _get(w: Watched, path: str, **kwargs: object) -> requests.Response:
 
 
 def _halt_as_operator(w: Watched, halted: bool, reason: str) -> None:
-    """What `dora halt` / `dora resume` write (dora/cli/ops.py _set_halt), from another process's
-    view of the tables."""
+    """What `dora halt` / `dora resume` write (dora/cli/ops_safety.py _set_halt), from another
+    process's view of the tables."""
     store = w.env.operator_store()
     risk = store.load_state().risk
     store.save_risk_state(replace(risk, trading_halted=halted, halt_reason=reason))
@@ -219,7 +219,8 @@ def test_optional_sections_appear_only_when_the_bot_knows_them(watched_bot):
     ledger = w.bot.state.cash_view()  # the promised-cash ledger fills the cash section
     assert ledger is not None
     assert known.cash == CashView(ledger.balance, ledger.promised, ledger.free)
-    plain = replace(known, cash=None)
+    assert known.lease is not None and known.lease.held and not known.lease.standby
+    plain = replace(known, cash=None, lease=None)
     now = w.env.clock.now_ms()
     page = status_page(plain, now)
     assert 'id="lease"' not in page and "breaker" not in page and 'id="cash"' not in page

@@ -237,12 +237,14 @@ class Engine(LifecycleMixin, ReadsMixin):
         return order.snapshot()
 
     def amend_order(self, user_id: str, order_id: str, *, ticker: str, side: Side, price: Price,
-                    count: Count, updated_client_order_id: str = "") -> SimOrder:
+                    count: Count, updated_client_order_id: str = "",
+                    expiration_s: int | None = None) -> SimOrder:
         now = self._now()
         order = self.resting_order(user_id, order_id)
         try:
             self.amend(order, ticker=ticker, side=side, price=price, count=count,
-                       updated_client_order_id=updated_client_order_id, now_ms=now)
+                       updated_client_order_id=updated_client_order_id,
+                       expiration_s=expiration_s, now_ms=now)
         finally:
             self.flush(now)
         return order.snapshot()

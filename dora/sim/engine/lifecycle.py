@@ -11,9 +11,15 @@ from dora.sim.engine.flow import FlowMarket
 from dora.sim.engine.ledger import settlement_payout
 from dora.sim.engine.markets import SETTLEMENT_RESULTS, MarketState
 from dora.sim.engine.orderops import OrderOpsMixin
+from dora.sim.engine.orders import LiveOrder
 from dora.sim.engine.records import CreateOrder, EngineError, SimSettlement
 
 OPEN_STATUSES = (MarketStatus.INITIALIZED, MarketStatus.ACTIVE, MarketStatus.INACTIVE)
+
+
+def _expired(order: LiveOrder, due: TsMs) -> bool:
+    """An expiry event still current: the order's expiry was not moved past it (by an amend)."""
+    return order.expiration_s is not None and order.expiration_s * 1000 <= due
 
 
 class LifecycleMixin(OrderOpsMixin):
@@ -78,7 +84,7 @@ class LifecycleMixin(OrderOpsMixin):
         due, kind, _, sub, key = event
         if kind == EVENT_EXPIRE:
             order = self.order_by_id.get(key)
-            if order is not None and order.status is OrderStatus.RESTING:
+            if order is not None and order.status is OrderStatus.RESTING and _expired(order, due):
                 self.cancel(order, now_ms)
                 self.counts["expirations"] += 1
             return

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from dora.core.fees import taker_fee_bound
-from dora.core.models import Side, TsMs
+from dora.core.models import Side, TimeInForce, TsMs
 from dora.core.units import Count, Price
-from dora.sim.engine.core import ID_GROUP
+from dora.sim.engine.core import EVENT_EXPIRE, ID_GROUP
 from dora.sim.engine.groups import OrderGroup
 from dora.sim.engine.markets import MarketState
 from dora.sim.engine.matching import CLIENT_ORDER_ID, MatchingMixin
@@ -51,23 +51,39 @@ class OrderOpsMixin(MatchingMixin):
         return amount
 
     def amend(self, order: LiveOrder, *, ticker: str, side: Side, price: Price, count: Count,
-              updated_client_order_id: str, now_ms: TsMs) -> None:
+              updated_client_order_id: str, now_ms: TsMs, expiration_s: int | None = None) -> None:
+        """Change price, total size, client id and/or expiry. The same price at no larger a
+        size (an expiry-only change included) keeps the order's queue place; otherwise it goes
+        to the back of the queue at its (new) price, crossing first if it can."""
         if ticker != order.ticker or side is not order.side:
             raise EngineError(400, "invalid_parameters", "amend cannot change ticker or side")
         market = self.market_by_ticker[ticker]
         self._check_amend(market, order, price, count, updated_client_order_id)
+        _check_new_expiry(order, expiration_s, now_ms)
         new_remaining = count - order.filled
         if price == order.price and new_remaining <= order.remaining:
             self.decrease_to(order, new_remaining, now_ms)
             self._rename(order, updated_client_order_id)
             order.initial = count
+            self._move_expiry(order, expiration_s)
             return
         self.unrest(order)
         self._rename(order, updated_client_order_id)
         order.price, order.remaining, order.initial = price, new_remaining, count
+        if expiration_s is not None:
+            order.expiration_s = expiration_s  # rest() schedules it
         order.updated_ms = now_ms
         self.touch_order(order)
         self.match_and_place(market, order, now_ms)
+
+    def _move_expiry(self, order: LiveOrder, expiration_s: int | None) -> None:
+        """A resting order's new expiry; the event already queued for the old one finds it
+        moved and does nothing."""
+        if expiration_s is None or expiration_s == order.expiration_s:
+            return
+        order.expiration_s = expiration_s
+        self.touch_order(order)
+        self.schedule((expiration_s * 1000, EVENT_EXPIRE, order.seq, 0, order.order_id))
 
     def _check_amend(self, market: MarketState, order: LiveOrder, price: Price, count: Count,
                      new_client_id: str) -> None:
@@ -131,6 +147,15 @@ class OrderOpsMixin(MatchingMixin):
     def remove_group(self, group: OrderGroup, now_ms: TsMs) -> None:
         self.cancel_where([self.order_by_id[i] for i in group.order_ids], now_ms)
         del self.order_groups[group.group_id]
+
+
+def _check_new_expiry(order: LiveOrder, expiration_s: int | None, now_ms: TsMs) -> None:
+    if expiration_s is None:
+        return
+    if order.time_in_force is not TimeInForce.GTC:
+        raise EngineError(400, "invalid_parameters", "expiration_time requires GTC")
+    if expiration_s * 1000 <= now_ms:
+        raise EngineError(400, "invalid_parameters", "expiration_time is in the past")
 
 
 def _check_limit(contracts_limit: Count) -> None:

@@ -20,7 +20,7 @@ from dora.sim.engine.records import EngineError
 from dora.sim.http.auth import generate_key_pair_pem
 from dora.sim.http.context import Route, RouteKind, Router, SimContext
 from dora.sim.http.http_types import ApiError, Query, Request, Response, invalid
-from dora.sim.http.knobs import LostMode
+from dora.sim.http.knobs import AmendExpiry, LostMode
 from dora.sim.http.wire import error_body
 from dora.sim.http.wire_market import MarketActivity, market_json
 
@@ -150,7 +150,7 @@ def get_knobs(ctx: SimContext, request: Request) -> Response:
 def set_knobs(ctx: SimContext, request: Request) -> Response:
     body = _body(request)
     unknown = set(body) - {"latency_ms", "lag_ms", "fault_rate", "lost_response_rate",
-                           "lost_response_mode", "flow"}
+                           "lost_response_mode", "flow", "amend_expiry"}
     if unknown:
         raise invalid(f"unknown knob(s): {', '.join(sorted(unknown))}")
     changes: dict[str, Any] = {}
@@ -164,6 +164,8 @@ def set_knobs(ctx: SimContext, request: Request) -> Response:
         changes["lost_response_mode"] = LostMode(_typed(body, "lost_response_mode", str))
     if "flow" in body:
         changes["flow"] = _typed(body, "flow", bool)
+    if "amend_expiry" in body:
+        changes["amend_expiry"] = _amend_expiry(_typed(body, "amend_expiry", str))
     try:
         values = ctx.knobs.update(**changes)
     except ValueError as exc:
@@ -171,6 +173,14 @@ def set_knobs(ctx: SimContext, request: Request) -> Response:
     if "flow" in changes:
         ctx.engine.configure_flow(None, enabled=values.flow)
     return Response(200, values.as_json())
+
+
+def _amend_expiry(text: str) -> AmendExpiry:
+    try:
+        return AmendExpiry(text)
+    except ValueError:
+        choices = ", ".join(a.value for a in AmendExpiry)
+        raise invalid(f"amend_expiry must be one of {choices}; got {text!r}") from None
 
 
 def configure_flow(ctx: SimContext, request: Request) -> Response:

@@ -1,6 +1,6 @@
 """Realism knobs, all off by default: response latency, user-data read lag, random 5xx faults,
-"applied but response lost" writes, and timed trading pause windows. Random draws come from
-seeded generators so a run repeats exactly."""
+"applied but response lost" writes, timed trading pause windows, and an exchange without
+expiry-only amends. Random draws come from seeded generators so a run repeats exactly."""
 
 from __future__ import annotations
 
@@ -23,6 +23,14 @@ class LostMode(StrEnum):
     MIXED = "mixed"  # either, drawn per event
 
 
+class AmendExpiry(StrEnum):
+    """Whether amend may move an order's expiry (an exchange that does not support it)."""
+
+    SUPPORTED = "supported"
+    REFUSED = "refused"  # an amend carrying expiration_time: 400 invalid_parameters
+    NO_ENDPOINT = "no_endpoint"  # every amend: 404, as an unknown path
+
+
 @dataclass(frozen=True, slots=True)
 class KnobValues:
     latency_ms: int = 0
@@ -31,6 +39,7 @@ class KnobValues:
     lost_response_rate: Fraction = Fraction(0)
     lost_response_mode: LostMode = LostMode.MIXED
     flow: bool = True
+    amend_expiry: AmendExpiry = AmendExpiry.SUPPORTED
 
     def __post_init__(self) -> None:
         if self.latency_ms < 0 or self.lag_ms < 0:
@@ -48,6 +57,7 @@ class KnobValues:
             "lost_response_rate": _fraction_text(self.lost_response_rate),
             "lost_response_mode": self.lost_response_mode.value,
             "flow": self.flow,
+            "amend_expiry": self.amend_expiry.value,
         }
 
 

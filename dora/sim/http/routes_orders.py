@@ -7,6 +7,7 @@ from dora.sim.engine.records import EngineError, SimOrder
 from dora.sim.http.context import Route, RouteKind, SimContext
 from dora.sim.http.counters import CancelAnswer
 from dora.sim.http.http_types import ApiError, Request, Response, invalid
+from dora.sim.http.knobs import AmendExpiry
 from dora.sim.http.wire import (
     FillSummary,
     amend_response,
@@ -119,7 +120,12 @@ def cancel_all_orders(ctx: SimContext, request: Request) -> Response:
 
 
 def amend_order(ctx: SimContext, request: Request) -> Response:
+    support = ctx.knobs.values.amend_expiry
+    if support is AmendExpiry.NO_ENDPOINT:
+        raise ApiError(404, "not_found", f"no such endpoint: {request.path}")
     amend = parse_amend(request.json_object())
+    if amend.expiration_s is not None and support is AmendExpiry.REFUSED:
+        raise invalid("expiration_time cannot be changed by amend")
     order_id = request.params["order_id"]
     if amend.client_order_id:
         current = ctx.engine.order(request.user_id, order_id)
@@ -128,6 +134,7 @@ def amend_order(ctx: SimContext, request: Request) -> Response:
     order = ctx.engine.amend_order(
         request.user_id, order_id, ticker=amend.ticker, side=amend.side, price=amend.price,
         count=amend.count, updated_client_order_id=amend.updated_client_order_id,
+        expiration_s=amend.expiration_s,
     )
     return Response(200, amend_response(order, _fills_of(ctx, request.user_id, order)))
 

@@ -234,13 +234,15 @@ class Amend:
     count: Count  # new total: filled + desired remaining
     client_order_id: str
     updated_client_order_id: str
+    expiration_s: int | None = None  # None: the order keeps its expiry
 
 
 def parse_amend(obj: Any) -> Amend:
     fields = Fields(obj, _AMEND_FIELDS, "amend request")
     _check_account(fields)
-    if fields.has("expiration_time"):
-        raise invalid("the simulator does not support changing expiration_time on amend")
+    expiration_s = fields.integer("expiration_time")
+    if expiration_s is not None and expiration_s <= 0:
+        raise fields.bad("expiration_time must be a positive Unix time in seconds")
     return Amend(
         ticker=fields.required_text("ticker"),
         side=fields.choice("side", Side),
@@ -248,6 +250,7 @@ def parse_amend(obj: Any) -> Amend:
         count=_positive_count(fields, "count"),
         client_order_id=_client_order_id(fields, "client_order_id"),
         updated_client_order_id=_client_order_id(fields, "updated_client_order_id"),
+        expiration_s=expiration_s,
     )
 
 

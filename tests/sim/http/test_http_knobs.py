@@ -166,3 +166,29 @@ def test_knob_validation(frozen: tuple[RunningSim, FakeClock]) -> None:
         response = control(sim, "POST", "/knobs", body)
         assert response.status_code == 400, body
     assert control(sim, "GET", "/knobs").json()["fault_rate"] == "0"
+
+
+def _expiry_amend(api: Api, order_id: str) -> requests.Response:
+    body = {"ticker": "SIM-MKT-00", "side": "bid", "price": "0.05", "count": "5.00",
+            "expiration_time": 2_000_000_600}
+    return api.post(f"/portfolio/events/orders/{order_id}/amend", json=body)
+
+
+def test_amend_expiry_knob_refuses_expiry_changes_or_hides_the_amend_call(
+        frozen: tuple[RunningSim, FakeClock]) -> None:
+    sim, _ = frozen
+    api = Api(sim)
+    order_id = api.create(expiration_time=2_000_000_000)["order_id"]
+    control(sim, "POST", "/knobs", {"amend_expiry": "refused"}).raise_for_status()
+    assert "expiration_time" in assert_error(_expiry_amend(api, order_id), 400,
+                                             "invalid_parameters")
+    size_only = {"ticker": "SIM-MKT-00", "side": "bid", "price": "0.05", "count": "4.00"}
+    amend_path = f"/portfolio/events/orders/{order_id}/amend"
+    assert api.post(amend_path, json=size_only).status_code == 200
+    control(sim, "POST", "/knobs", {"amend_expiry": "no_endpoint"}).raise_for_status()
+    assert_error(api.post(amend_path, json=size_only), 404, "not_found")
+    order = api.get(f"/portfolio/orders/{order_id}").json()["order"]
+    assert (order["expiration_time"], order["remaining_count_fp"]) == (
+        rfc3339(2_000_000_000_000), "4.00")
+    assert control(sim, "POST", "/knobs", {"amend_expiry": "sometimes"}).status_code == 400
+    assert control(sim, "GET", "/knobs").json()["amend_expiry"] == "no_endpoint"

@@ -178,3 +178,19 @@ def test_unknown_endpoint_is_404_and_wrong_method_405(quiet: RunningSim) -> None
     api = Api(quiet)
     assert_error(api.get("/portfolio/nothing"), 404, "not_found")
     assert_error(api.put("/portfolio/balance"), 405, "method_not_allowed")
+
+
+def test_amend_with_expiration_time_moves_only_the_expiry(quiet: RunningSim) -> None:
+    api = Api(quiet)
+    order_id = api.create(client_order_id="e-1", expiration_time=2_000_000_000)["order_id"]
+    body = {"ticker": "SIM-MKT-00", "side": "bid", "price": "0.05", "count": "5.00",
+            "client_order_id": "e-1", "expiration_time": 2_000_000_600}
+    response = api.post(f"/portfolio/events/orders/{order_id}/amend", json=body)
+    assert response.status_code == 200, response.text
+    check_shape(response.json(), "AmendOrderV2Response")
+    order = api.get(f"/portfolio/orders/{order_id}").json()["order"]
+    assert order["expiration_time"] == "2033-05-18T03:43:20Z"
+    assert (order["remaining_count_fp"], order["yes_price_dollars"]) == ("5.00", "0.0500")
+    bad = api.post(f"/portfolio/events/orders/{order_id}/amend",
+                   json={**body, "expiration_time": 0})
+    assert "expiration_time" in assert_error(bad, 400, "invalid_parameters")

@@ -107,7 +107,10 @@ class Persister:
         except StaleWriteError:
             self._adopt_operator_halt(state)
             self._save_snapshot_after_conflict(state)
-        self._store.save_open_orders(state.resting, state.decision_ids)
+        left_out = self._store.save_open_orders(state.resting, state.decision_ids)
+        if left_out:
+            log_event(self._log, EventType.STATE_SAVE, "open_orders item full: orders left out",
+                      level=logging.WARNING, left_out=left_out, resting=len(state.resting))
         if state.balance is not None:
             self._store.save_balance(state.balance, state.cash_view())
         log_event(self._log, EventType.STATE_SAVE, "state saved", positions=len(state.positions))

@@ -98,11 +98,12 @@ class Planner:
         """What the whole cycle shares. (In per-market mode the books are last cycle's here:
         the low-cash choice is made on them, each market's own decision on its fresh book.)"""
         index = self._index = RestingIndex(state.resting, self._settings.id_prefix, self._index)
-        self.closer.forget_all_but(state, markets)
+        looked_at = markets if isinstance(markets, set | frozenset) else frozenset(markets)
+        self.closer.forget_all_but(state, looked_at)  # (a set: each cache tests every key in it)
         for cache in (self._books, self._decisions):
-            cache.retain(markets)
+            cache.retain(looked_at)
         for kept in (self._reported_errors, self._flat):
-            for ticker in [t for t in kept if t not in markets]:
+            for ticker in [t for t in kept if t not in looked_at]:
                 del kept[ticker]
         low_cash = self.closer.low_cash(state, index, lambda t: self.own_book(state, t, index))
         return Cycle(now_ms, id_salt, decision_ids, low_cash, free_cash(state),

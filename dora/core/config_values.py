@@ -49,26 +49,26 @@ def read_micros(key: str, value: Any) -> Micros:
     return _read_units_of(key, value, dollars_decimal_to_micros)
 
 
-def read_int(key: str, value: Any) -> int:
-    number = _number(key, value)
+def _finite_decimal(key: str, value: Any, kind: str) -> Decimal:
+    """The value as an exact finite Decimal, or a ConfigValueError saying it must be ``kind``."""
     try:
-        exact = Decimal(number)
+        exact = Decimal(_number(key, value))
     except ArithmeticError as exc:
-        raise ConfigValueError(f"{key} must be an integer, got {value!r}") from exc
-    if not exact.is_finite() or exact != exact.to_integral_value():
+        raise ConfigValueError(f"{key} must be {kind}, got {value!r}") from exc
+    if not exact.is_finite():
+        raise ConfigValueError(f"{key} must be {kind}, got {value!r}")
+    return exact
+
+
+def read_int(key: str, value: Any) -> int:
+    exact = _finite_decimal(key, value, "an integer")
+    if exact != exact.to_integral_value():
         raise ConfigValueError(f"{key} must be an integer, got {value!r}")
     return int(exact)
 
 
 def read_fraction(key: str, value: Any) -> Fraction:
-    number = _number(key, value)
-    try:
-        exact = Decimal(number)
-    except ArithmeticError as exc:
-        raise ConfigValueError(f"{key} must be a number, got {value!r}") from exc
-    if not exact.is_finite():
-        raise ConfigValueError(f"{key} must be a finite number")
-    return Fraction(exact)
+    return Fraction(_finite_decimal(key, value, "a finite number"))
 
 
 def read_bool(key: str, value: Any) -> bool:

@@ -18,6 +18,7 @@ from typing import Any
 
 from dora.core.fencing import order_tag
 from dora.core.models import OrderStatus
+from dora.core.shards import lease_key
 from tests.chaos.harness import PREFIX, ChaosRig, DoraProcess, Event
 from tests.chaos.scenarios import START_TIMEOUT_S, holder_cycles
 
@@ -29,6 +30,7 @@ class Handover:
     how: str  # sigterm | kill
     seconds: float  # from the signal to the new epoch's first order on the exchange
     after_release: float | None  # from the old holder's lease release (SIGTERM) to that order
+    after_expiry: float | None  # from the end of the dead holder's last renewal (kill) to it
     cycles: int  # the new holder's cycles from the old one's stop to its first quotes
     old_left: int  # orders of the old epoch still resting once the new epoch quotes
     old_cancelled_by_dora: int  # old-epoch orders cancelled one by one after the signal
@@ -49,6 +51,11 @@ class LeaseFigures:
             if times:
                 parts.append(f"{how} takeover s: n={len(times)} min={min(times):.2f} "
                              f"median={statistics.median(times):.2f} max={max(times):.2f}")
+            expired = [h.after_expiry for h in self.handovers
+                       if h.how == how and h.after_expiry is not None]
+            if expired:
+                parts.append(f"from the lease's end s: min={min(expired):.2f} "
+                             f"median={statistics.median(expired):.2f}")
             released = [h.after_release for h in self.handovers
                         if h.how == how and h.after_release is not None]
             if released:
@@ -136,6 +143,7 @@ def hand_over(rig: ChaosRig, processes: list[DoraProcess], how: str,
         assert old.proc.returncode == 0, old.tail()
     else:
         old.kill()
+    expires_s = _lease_end_s(rig, 0, old_epoch) if how == "kill" else None
     wait_until(lambda: first_order_of_epoch(rig, 0, old_epoch) is not None, TAKEOVER_TIMEOUT_S,
                f"the standby's quotes after a {how}", lambda: sample(rig, figures))
     first = first_order_of_epoch(rig, 0, old_epoch)
@@ -149,11 +157,22 @@ def hand_over(rig: ChaosRig, processes: list[DoraProcess], how: str,
     figures.handovers.append(Handover(
         how=how, seconds=first.created_ms / 1000 - sent,
         after_release=first.created_ms / 1000 - released[-1] if released else None,
+        after_expiry=None if expires_s is None else first.created_ms / 1000 - expires_s,
         cycles=_cycles_to_quote(old, new),
         old_left=sum(1 for o in rig.resting() if tags(o)[0] <= old_epoch),
         old_cancelled_by_dora=len(cancelled_by_dora),
     ))
     return new
+
+
+def _lease_end_s(rig: ChaosRig, shard: int, epoch: int) -> float:
+    """When the killed holder's lease ends by its own last renewal (read once any renewal it
+    had in flight has landed). The holder may have renewed up to a tenth of a lease before the
+    kill, so a takeover may come that much sooner than a whole lease after the kill."""
+    time.sleep(0.5)
+    record = rig.store.leases.read_one(lease_key(shard))
+    assert record is not None and record.epoch == epoch, record
+    return record.expires_at_ms / 1000
 
 
 def _answer_ms(answer: Any) -> int:
@@ -262,12 +281,15 @@ def run_shards(rig: ChaosRig, shards: int) -> tuple[LeaseFigures, set[str]]:
     epoch = int(acquired["epoch"])
     killed = time.time()
     victim.kill()
+    expires_s = _lease_end_s(rig, shard, epoch)
     wait_until(lambda: first_order_of_epoch(rig, shard, epoch) is not None, TAKEOVER_TIMEOUT_S,
                "the standby's quotes on the dead shard", lambda: sample(rig, figures))
     first = first_order_of_epoch(rig, shard, epoch)
-    figures.handovers.append(Handover("kill", first.created_ms / 1000 - killed, None, 0,
-                                      sum(1 for o in rig.resting()
-                                          if tags(o) == (epoch, shard)), 0))
+    figures.handovers.append(Handover(
+        how="kill", seconds=first.created_ms / 1000 - killed, after_release=None,
+        after_expiry=first.created_ms / 1000 - expires_s, cycles=0,
+        old_left=sum(1 for o in rig.resting() if tags(o) == (epoch, shard)),
+        old_cancelled_by_dora=0))
     seen: set[str] = set()
 
     def all_quoted_again() -> bool:  # a market's quotes may be between fill and replacement

@@ -48,7 +48,8 @@ def test_a_killed_holder_is_replaced_after_its_lease_and_fenced_by_its_group(rig
     print(figures.summary("kill"))
     assert_one_quoting_instance(figures)
     for handover in figures.handovers:
-        assert handover.seconds >= rig.lease_ms / 1000, "taken over before the lease ran out"
+        assert handover.after_expiry is not None and handover.after_expiry >= 0, \
+            "taken over before the dead holder's lease ran out"
         assert handover.old_left == 0, "the dead epoch's orders were left resting"
         assert handover.old_cancelled_by_dora == 0, "not the group trigger: cancelled by dora"
 
@@ -78,4 +79,5 @@ def test_three_shards_quote_each_of_twelve_markets_once_and_a_dead_one_is_taken_
     assert_one_quoting_instance(figures)
     assert quoted == set(rig.tickers[:12])
     (takeover,) = figures.handovers
-    assert takeover.seconds >= rig.lease_ms / 1000 and takeover.old_left == 0
+    assert takeover.after_expiry is not None and takeover.after_expiry >= 0
+    assert takeover.old_left == 0

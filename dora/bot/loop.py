@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -31,7 +31,7 @@ from dora.bot.reconcile import Reconciler
 from dora.bot.shutdown import Shutdown, Step, StopOutcome, StopParts
 from dora.bot.snapshot import SnapshotPublisher
 from dora.bot.state import BotState, Mode
-from dora.bot.status import CycleSummary, StatusSink, summarize_cycle
+from dora.bot.status import CycleSummary, RunTally, StatusSink, summarize_cycle
 from dora.core.errors import (
     FatalError,
     LeaseLostError,
@@ -118,7 +118,12 @@ class Bot:
         self._cycle_started: float | None = None
         self._status = status
         self._snapshots = snapshots
-        self.summaries: list[CycleSummary] = []
+        self.tally = RunTally()  # every cycle counted, the recent ones kept (bounded)
+
+    @property
+    def summaries(self) -> Sequence[CycleSummary]:
+        """The most recent cycles' summaries (at most ``RECENT_SUMMARIES``)."""
+        return self.tally.recent
 
     # -- lifecycle ---------------------------------------------------------------------------
     def run(self) -> int:
@@ -379,7 +384,7 @@ class Bot:
                       level=logging.ERROR, error_type=type(exc).__name__)
 
     def _after_cycle(self, summary: CycleSummary, fills: list[tuple[Fill, Micros]]) -> None:
-        self.summaries.append(summary)
+        self.tally.add(summary)
         if self._status is not None:
             self._status.show(summary)
         if self.settings.heartbeat_file:

@@ -17,7 +17,7 @@ rows are skipped as already there. Nothing is lost and nothing is counted twice.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -129,7 +129,10 @@ class Persister:
         except StaleWriteError:
             self._adopt_operator_halt(state)
             self._save_snapshot_after_conflict(state)
-        self._store.save_open_orders(state.resting, state.decision_ids)
+        left_out = self._store.save_open_orders(state.resting, state.decision_ids)
+        if left_out:
+            log_event(self._log, EventType.STATE_SAVE, "open_orders item full: orders left out",
+                      level=logging.WARNING, left_out=left_out, resting=len(state.resting))
         if state.balance is not None:
             self._store.save_balance(state.balance, state.cash_view())
         self.save_calibration(state)
@@ -228,6 +231,7 @@ class Persister:
             ))
         if records:
             self._store.put_decision_records(records)
+        _forget_old_signatures(state, outcome.decisions.keys())
 
     def _execution_item(self, event: Mapping[str, Any]) -> dict[str, Any]:
         return {"bot_run_id": self._run_id, "bot_version": self._version, **event}
@@ -284,6 +288,15 @@ def _fill_event(fill: Fill, pnl: Micros, state: BotState) -> dict[str, Any]:
         "decision_id": state.decision_ids.get(fill.order_id, ""),
         "client_order_id": state.client_order_ids.get(fill.order_id, ""),
     }
+
+
+def _forget_old_signatures(state: BotState, decided: Collection[str]) -> None:
+    """Markets come and go (they settle, new ones list): keep the last decision's signature only
+    of markets still decided, once the map is well past their number. A forgotten one costs at
+    most one repeated decision record."""
+    if len(state.decision_signatures) > 2 * max(len(decided), 256):
+        state.decision_signatures = {t: sig for t, sig in state.decision_signatures.items()
+                                     if t in decided}
 
 
 def _remember_decision_ids(state: BotState, events: Sequence[Mapping[str, Any]]) -> None:

@@ -9,60 +9,52 @@ Outcomes: ``placed`` / ``rejected`` (the exchange's answer), ``blocked`` (a risk
 from __future__ import annotations
 
 import logging
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Any
 
 from dora.bot.state import BotState
 from dora.core.exit_policy import (
     CloseIntent,
+    CloseWalk,
     ExitInputs,
+    ExitSettings,
     compute_exit,
     exit_settings,
+    exit_valid_until,
     low_cash_sizes,
 )
 from dora.core.ledger import resting_collateral
 from dora.core.market_config import MarketConfig
-from dora.core.models import OrderBook, PositionState, RestingOrder, TsMs
+from dora.core.models import MarketRules, OrderBook, PositionState, TsMs
+from dora.core.resting_index import RestingIndex
+from dora.core.reuse import ReuseCache
 from dora.core.risk import Rejection
-from dora.core.strategies import remove_own_orders
 from dora.core.units import Count, format_count, format_price
 from dora.runtime.logs import EventType, log_event
 
 MAX_CLOSE_ORDERS = 10_000  # remembered close order ids (for their fills); oldest forgotten first
 
 
-OwnOrders = Mapping[str, Sequence[RestingOrder]]  # market -> dora's resting orders there
-
-
-def own_orders(resting: Sequence[RestingOrder], id_prefix: str) -> dict[str, list[RestingOrder]]:
-    """dora's resting orders (by client order id prefix), by market."""
-    own: dict[str, list[RestingOrder]] = {}
-    for order in resting:
-        if order.client_order_id.startswith(id_prefix):
-            own.setdefault(order.ticker, []).append(order)
-    return own
-
-
-def own_book(state: BotState, ticker: str, own: OwnOrders) -> OrderBook:
-    """The market's last book read, without dora's own resting size."""
-    return remove_own_orders(state.books.get(ticker, OrderBook(ticker)), own.get(ticker, ()))
-
-
 class Closer:
     def __init__(self, logger: logging.Logger) -> None:
         self._log = logger
         self._announced: dict[str, tuple[object, ...]] = {}
+        self._intents: ReuseCache[CloseIntent | None] = ReuseCache()
+        self._settings: ReuseCache[ExitSettings] = ReuseCache()  # by (market config, global)
 
-    def low_cash(self, state: BotState, own: OwnOrders) -> dict[str, Count]:
+    def low_cash(self, state: BotState, index: RestingIndex,
+                 book_of: Callable[[str], OrderBook]) -> dict[str, Count]:
         """Which positions to shrink, and by how much, to bring free cash (counting what dora's
-        own resting orders hold, which dora can free at will) back to ``min_cash_reserve``."""
+        own resting orders hold, which dora can free at will) back to ``min_cash_reserve``.
+        ``book_of``: a market's book without dora's own orders."""
         reserve = state.global_config.min_cash_reserve
         view = state.cash_view()
         if reserve <= 0 or view is None:
             return {}
-        held = resting_collateral(state.positions, [o for orders in own.values() for o in orders])
+        own = [o for t in index.tickers() for o in index.market(t).own()]
+        held = resting_collateral(state.positions, own)
         candidates = [
-            (state.positions[t], own_book(state, t, own), state.rules[t].fractional_trading)
+            (state.positions[t], book_of(t), state.rules[t].fractional_trading)
             for t in state.exit_markets() if t in state.books and self._may_close(state, t)
         ]
         return low_cash_sizes(candidates, view.free + held, reserve)
@@ -73,30 +65,55 @@ class Closer:
             del state.close_walks[ticker]
         for ticker in [t for t in self._announced if t not in tickers]:
             self._announce(ticker, None, "")
+        self._intents.retain(tickers)
+        self._settings.retain(tickers)
 
     def intent(self, state: BotState, ticker: str, book: OrderBook, now_ms: TsMs,
-               low_cash_size: Count, decision_id: str) -> CloseIntent | None:
-        position = state.positions.get(ticker, PositionState(ticker))
+               low_cash_size: Count, decision_id: str, maybe_closed: Count) -> CloseIntent | None:
+        """The exit policy's intent for the market (``book``: without dora's own orders;
+        ``maybe_closed``: the ledger's count there). Last cycle's answer is reused while its
+        inputs are the same and the time allows (:func:`exit_valid_until`)."""
+        position = state.positions.get(ticker)
         rules = state.rules.get(ticker)
         intent = None
-        if rules is not None and position.net and ticker in state.books:
-            config = self._config(state, ticker)
-            intent = compute_exit(ExitInputs(
-                rules, book, position,
-                exit_settings(config, state.global_config),
-                managed=config is not None and config.enabled,
-                fair_value=config.fair_value if config is not None else None,
-                now_ms=now_ms, walk=state.close_walks.get(ticker), low_cash_size=low_cash_size,
-                maybe_closed=state.cash_ledger.maybe_closed_by_market(
-                    state.positions).get(ticker, 0),
-            ))
-        walk = intent.walk if intent is not None else None
-        if walk is None:
-            state.close_walks.pop(ticker, None)
+        if rules is not None and position is not None and position.net and ticker in state.books:
+            config = state.configs.get(ticker)
+            walk = state.close_walks.get(ticker)
+            key = (rules, book, position, config, state.global_config, walk, low_cash_size,
+                   maybe_closed)
+            reused = self._intents.get(ticker, key, now_ms)
+            if reused is not None:
+                intent = reused.value
+            else:
+                inputs = self._exit_inputs(state, rules, book, position, now_ms, walk,
+                                           low_cash_size, maybe_closed)
+                intent = compute_exit(inputs)
+                self._intents.put(ticker, key, intent, now_ms, exit_valid_until(inputs, intent))
+        walk_now = intent.walk if intent is not None else None
+        if walk_now is None:
+            if state.close_walks:
+                state.close_walks.pop(ticker, None)
         else:
-            state.close_walks[ticker] = walk
-        self._announce(ticker, intent, decision_id)
+            state.close_walks[ticker] = walk_now
+        if intent is not None or ticker in self._announced:
+            self._announce(ticker, intent, decision_id)
         return intent
+
+    def _exit_inputs(
+        self, state: BotState, rules: MarketRules, book: OrderBook, position: PositionState,
+        now_ms: TsMs, walk: CloseWalk | None, low_cash_size: Count, maybe_closed: Count,
+    ) -> ExitInputs:
+        config = self._config(state, rules.ticker)
+        key = (config, state.global_config)
+        known = self._settings.get(rules.ticker, key, 0)
+        settings = known.value if known is not None else self._settings.put(
+            rules.ticker, key, exit_settings(config, state.global_config), 0, None)
+        return ExitInputs(
+            rules, book, position, settings,
+            managed=config is not None and config.enabled,
+            fair_value=config.fair_value if config is not None else None,
+            now_ms=now_ms, walk=walk, low_cash_size=low_cash_size, maybe_closed=maybe_closed,
+        )
 
     def after_execution(
         self, state: BotState, closes: Mapping[str, CloseIntent],

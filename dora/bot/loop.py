@@ -30,13 +30,14 @@ from dora.bot.lease import LeaseKeeper
 from dora.bot.lifecycle import Lifecycle, LifecycleParts
 from dora.bot.persistence import Persister
 from dora.bot.phases import PhaseTimes
-from dora.bot.quoting import QuoteOutcome, Quoter, QuoteSettings, cycle_markets
+from dora.bot.planning import cycle_markets
+from dora.bot.quoting import QuoteOutcome, Quoter, QuoteSettings
 from dora.bot.reads import ReadPlan
 from dora.bot.reconcile import Reconciler
 from dora.bot.shutdown import Shutdown, Step, StopOutcome, StopParts
 from dora.bot.snapshot import SnapshotPublisher
 from dora.bot.state import BotState, Mode
-from dora.bot.status import CycleCosts, CycleSummary, StatusSink, summarize_cycle
+from dora.bot.status import CycleCosts, CycleSummary, RunTally, StatusSink, summarize_cycle
 from dora.core.errors import (
     FatalError,
     LeaseLostError,
@@ -126,9 +127,14 @@ class Bot:
         self._cycle_started: float | None = None
         self._status = status
         self._snapshots = snapshots
-        self.summaries: list[CycleSummary] = []
         self._log_dropped = 0  # log rows the writer had dropped by the last cycle's end
         self._books_read: Sequence[str] = ()  # markets whose books this cycle's reads brought
+        self.tally = RunTally()  # every cycle counted, the recent ones kept (bounded)
+
+    @property
+    def summaries(self) -> Sequence[CycleSummary]:
+        """The most recent cycles' summaries (at most ``RECENT_SUMMARIES``)."""
+        return self.tally.recent
 
     # -- lifecycle ---------------------------------------------------------------------------
     def run(self) -> int:
@@ -417,7 +423,7 @@ class Bot:
                       level=logging.ERROR, error_type=type(exc).__name__)
 
     def _after_cycle(self, summary: CycleSummary, fills: list[tuple[Fill, Micros]]) -> None:
-        self.summaries.append(summary)
+        self.tally.add(summary)
         if self._status is not None:
             self._status.show(summary)
         if self.settings.heartbeat_file:

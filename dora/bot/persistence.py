@@ -23,7 +23,7 @@ request's orders inside it), or one per order when the global ``execution_log_pe
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -162,7 +162,10 @@ class Persister:
         except StaleWriteError:
             self._adopt_operator_halt(state)
             self._save_snapshot_after_conflict(state)
-        self._store.save_open_orders(state.resting, state.decision_ids)
+        left_out = self._store.save_open_orders(state.resting, state.decision_ids)
+        if left_out:
+            log_event(self._log, EventType.STATE_SAVE, "open_orders item full: orders left out",
+                      level=logging.WARNING, left_out=left_out, resting=len(state.resting))
         if state.balance is not None:
             self._store.save_balance(state.balance, state.cash_view())
         self.save_calibration(state)
@@ -259,6 +262,7 @@ class Persister:
                 close=close, strategy=outcome.strategies.get(ticker, ""),
             ))
         self._submit_decisions(records)
+        _forget_old_signatures(state, outcome.decisions.keys())
 
     def _submit_decisions(self, records: Sequence[Mapping[str, Any]]) -> None:
         if records:
@@ -351,6 +355,13 @@ def execution_rows(
         row["statuses"][status] = row["statuses"].get(status, 0) + 1
         row["orders"].append({k: v for k, v in event.items() if k not in _BATCH_SHARED})
     return rows
+def _forget_old_signatures(state: BotState, decided: Collection[str]) -> None:
+    """Markets come and go (they settle, new ones list): keep the last decision's signature only
+    of markets still decided, once the map is well past their number. A forgotten one costs at
+    most one repeated decision record."""
+    if len(state.decision_signatures) > 2 * max(len(decided), 256):
+        state.decision_signatures = {t: sig for t, sig in state.decision_signatures.items()
+                                     if t in decided}
 
 
 def _remember_decision_ids(state: BotState, events: Sequence[Mapping[str, Any]]) -> None:

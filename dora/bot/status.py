@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import sys
+from collections import Counter, deque
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TextIO
@@ -283,8 +284,8 @@ class StatusSink:
         line = format_status(s)
         self._write("\r\x1b[2K" + line if self._tty else line + "\n")
 
-    def finish(self, summaries: Sequence[CycleSummary]) -> None:
-        self._write(("\n" if self._tty else "") + format_run_summary(summaries) + "\n")
+    def finish(self, tally: RunTally) -> None:
+        self._write(("\n" if self._tty else "") + format_run_summary(tally) + "\n")
 
     def _write(self, text: str) -> None:
         if not self.enabled:
@@ -324,17 +325,47 @@ def _cash(s: CycleSummary) -> str:
             f" free ${format_micros(s.free_cash)[:-4]}")
 
 
-def format_run_summary(summaries: Sequence[CycleSummary]) -> str:
-    if not summaries:
+RECENT_SUMMARIES = 1_000  # cycles kept whole (tests, the end of a run); older ones only tallied
+
+
+class RunTally:
+    """What the run summary needs from every cycle, in memory that does not grow with the run:
+    totals, the last cycle, cycle durations as counts per millisecond value (an exact median) and
+    the most recent summaries (a long run at one cycle a second must not keep them all)."""
+
+    def __init__(self, recent: int = RECENT_SUMMARIES) -> None:
+        self.recent: deque[CycleSummary] = deque(maxlen=recent)
+        self.cycles = self.placed = self.cancelled = self.requests = self.rate_limited = 0
+        self._durations: Counter[int] = Counter()
+
+    def add(self, s: CycleSummary) -> None:
+        self.recent.append(s)
+        self.cycles += 1
+        self.placed += s.placed
+        self.cancelled += s.cancelled
+        self.requests += s.requests
+        self.rate_limited += s.rate_limited
+        self._durations[s.duration_ms] += 1
+
+    def median_duration_ms(self) -> int:
+        """The duration at position cycles // 2 of all cycles' durations sorted."""
+        seen = 0
+        for duration in sorted(self._durations):
+            seen += self._durations[duration]
+            if seen > self.cycles // 2:
+                return duration
+        return 0
+
+
+def format_run_summary(tally: RunTally) -> str:
+    if not tally.recent:
         return "dora ran no cycles"
-    last = summaries[-1]
-    requests = sum(s.requests for s in summaries)
-    durations = sorted(s.duration_ms for s in summaries)
+    last = tally.recent[-1]
     return (
-        f"dora: {len(summaries)} cycles, {sum(s.placed for s in summaries)} orders placed, "
-        f"{sum(s.cancelled for s in summaries)} cancelled, {last.fills_total} fills, "
+        f"dora: {tally.cycles} cycles, {tally.placed} orders placed, "
+        f"{tally.cancelled} cancelled, {last.fills_total} fills, "
         f"net position {format_count(last.net_position)}, daily P&L "
-        f"${format_micros(last.daily_pnl)[:-4]}, {requests / len(summaries):.1f} API requests "
-        f"per cycle, median cycle {durations[len(durations) // 2]} ms, "
-        f"{sum(s.rate_limited for s in summaries)} rate-limited"
+        f"${format_micros(last.daily_pnl)[:-4]}, {tally.requests / tally.cycles:.1f} API requests "
+        f"per cycle, median cycle {tally.median_duration_ms()} ms, "
+        f"{tally.rate_limited} rate-limited"
     )

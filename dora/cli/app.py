@@ -177,7 +177,7 @@ def _run(
               stop, status, snapshots)
     code = bot.run()
     if status is not None:
-        status.finish(bot.summaries)
+        status.finish(bot.tally)
     return code
 
 

@@ -26,12 +26,13 @@ import re
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 
-from dora.core.models import OrderRequest, OrderStatus, RestingOrder, Side, TimeInForce
+from dora.core.models import OrderRequest, RestingOrder, Side, TimeInForce
+from dora.core.resting_index import MarketOrders, RestingIndex
 from dora.core.strategies.base import TargetQuote
 from dora.core.units import Count, Price
 
 CLIENT_ORDER_ID_MAX = 64
-_CLIENT_ORDER_ID_CHARS = re.compile(r"^[A-Za-z0-9_\-:+=/]+$")
+_CLIENT_ORDER_ID_CHARS = re.compile(r"^[A-Za-z0-9_\-:+=/]*$")
 _TICKER_HASH_HEX = 10
 
 
@@ -62,7 +63,15 @@ def client_order_id(id_prefix: str, id_salt: str, target: TargetQuote) -> str:
     level, kind), at most 64 characters of Kalshi's client_order_id alphabet. The tag is
     ``b<level>``/``a<level>`` for a quote, ``cb``/``ca`` for a resting close and ``xb``/``xa``
     for an immediate close."""
+    _check_id_parts(id_prefix, id_salt)
     return _format_id(id_prefix, id_salt, _ticker_digest(target.ticker), target)
+
+
+def _check_id_parts(id_prefix: str, id_salt: str) -> None:
+    """The prefix and salt are checked once per plan; the digest and tag are made of letters,
+    digits and ``-`` anyway, so only each id's length is left to check."""
+    if not _CLIENT_ORDER_ID_CHARS.match(id_prefix + id_salt):
+        raise ValueError(f"client_order_id prefix/salt {id_prefix + id_salt!r}: bad characters")
 
 
 def _ticker_digest(ticker: str) -> str:
@@ -74,13 +83,14 @@ def _format_id(id_prefix: str, id_salt: str, digest: str, target: TargetQuote) -
     kind = ("x" if target.immediate else "c") if target.close else ""
     tag = f"{kind}{side}" if kind else f"{side}{target.level}"
     value = f"{id_prefix}{id_salt}-{digest}-{tag}"
-    if len(value) > CLIENT_ORDER_ID_MAX or not _CLIENT_ORDER_ID_CHARS.match(value):
-        raise ValueError(f"client_order_id {value!r}: prefix/salt too long or bad characters")
+    if len(value) > CLIENT_ORDER_ID_MAX:
+        raise ValueError(f"client_order_id {value!r}: prefix/salt too long")
     return value
 
 
 class _Builder:
     def __init__(self, id_prefix: str, id_salt: str, min_order_size: Count) -> None:
+        _check_id_parts(id_prefix, id_salt)
         self.prefix = id_prefix
         self.salt = id_salt
         self.min_order_size = min_order_size
@@ -88,12 +98,8 @@ class _Builder:
         self.decreases: list[Decrease] = []
         self.places: list[OrderRequest] = []
         self.kept: list[RestingOrder] = []
-        self._digests: dict[str, str] = {}
 
-    def place(self, target: TargetQuote, count: Count) -> None:
-        digest = self._digests.get(target.ticker)
-        if digest is None:
-            digest = self._digests[target.ticker] = _ticker_digest(target.ticker)
+    def place(self, target: TargetQuote, count: Count, digest: str) -> None:
         client_id = _format_id(self.prefix, self.salt, digest, target)
         if target.immediate:
             self.places.append(OrderRequest(
@@ -104,7 +110,7 @@ class _Builder:
         self.places.append(OrderRequest(target.ticker, target.side, target.price, count,
                                         client_id))
 
-    def match(self, orders: list[RestingOrder], target: TargetQuote) -> None:
+    def match(self, orders: list[RestingOrder], target: TargetQuote, digest: str) -> None:
         """Orders (oldest first) at the target's side and price -> keep/decrease/cancel/top-up."""
         if len(orders) == 1 and orders[0].remaining == target.size:
             self.kept.append(orders[0])
@@ -124,12 +130,36 @@ class _Builder:
         if shortfall <= 0:
             return
         if shortfall >= self.min_order_size:
-            self.place(target, shortfall)
+            self.place(target, shortfall, digest)
             return
         # Below the target every order here was kept whole; replace them with one full order.
         del self.kept[-len(orders):]
         self.cancels.extend(orders)
-        self.place(target, target.size)
+        self.place(target, target.size, digest)
+
+    def market(self, ticker: str, targets: Sequence[TargetQuote], market: MarketOrders) -> None:
+        """One managed market: its targets against dora's live orders there."""
+        quotes = _merge_targets([t for t in targets if not t.immediate])
+        live = market.own_live()
+        if len(quotes) == len(targets) and market.own_sizes() == {
+                (t.side, t.price): t.size for t in quotes}:
+            self.kept.extend(live)  # every order fits its target exactly: nothing to do
+            return
+        digest = _ticker_digest(ticker)
+        for target in targets:
+            if target.immediate:
+                self.place(target, target.size, digest)
+        own = _by_side_and_price(live)
+        for target in quotes:
+            at_price = own.pop((target.side, target.price), None)
+            if at_price is None:
+                self.place(target, target.size, digest)
+                continue
+            if len(at_price) > 1:
+                at_price.sort(key=_age)
+            self.match(at_price, target, digest)
+        for leftovers in own.values():  # no target at that price
+            self.cancels.extend(leftovers)
 
     def plan(self) -> Plan:
         return Plan(tuple(self.cancels), tuple(self.decreases), tuple(self.places),
@@ -147,24 +177,42 @@ def diff_orders(
 ) -> Plan:
     if not id_prefix:
         raise ValueError("id_prefix must not be empty: it is what keeps manual orders safe")
-    builder = _Builder(id_prefix, id_salt, min_order_size)
-    own = _own_orders_by_key(resting, id_prefix)
+    return diff_index(RestingIndex(resting, id_prefix), targets, managed=managed,
+                      id_salt=id_salt, min_order_size=min_order_size)
+
+
+def diff_index(
+    index: RestingIndex,
+    targets: Mapping[str, Sequence[TargetQuote]],
+    *,
+    managed: Collection[str],
+    id_salt: str,
+    min_order_size: Count = 100,
+) -> Plan:
+    """:func:`diff_orders` over resting orders already grouped by market (with dora's prefix)."""
+    if not index.id_prefix:
+        raise ValueError("id_prefix must not be empty: it is what keeps manual orders safe")
+    builder = _Builder(index.id_prefix, id_salt, min_order_size)
+    done: set[str] = set()
     for ticker in sorted(targets):
-        if ticker not in managed:
-            continue
-        for target in targets[ticker]:
-            if target.immediate:
-                builder.place(target, target.size)
-        for target in _merge_targets([t for t in targets[ticker] if not t.immediate]):
-            at_price = own.pop((ticker, target.side, target.price), None)
-            if at_price is None:
-                builder.place(target, target.size)
-                continue
-            if len(at_price) > 1:
-                at_price.sort(key=_age)
-            builder.match(at_price, target)
-    for leftovers in own.values():  # no target at that price, or the market is not managed
-        builder.cancels.extend(leftovers)
+        if ticker in managed:
+            builder.market(ticker, targets[ticker], index.market(ticker))
+            done.add(ticker)
+    for ticker in index.tickers():  # no targets there, or the market is not managed
+        if ticker not in done:
+            builder.cancels.extend(index.market(ticker).own_live())
+    return builder.plan()
+
+
+def diff_market(
+    index: RestingIndex, ticker: str, targets: Sequence[TargetQuote], *, id_salt: str,
+    min_order_size: Count = 100,
+) -> Plan:
+    """One managed market's plan: its targets against dora's orders there, nothing else."""
+    if not index.id_prefix:
+        raise ValueError("id_prefix must not be empty: it is what keeps manual orders safe")
+    builder = _Builder(index.id_prefix, id_salt, min_order_size)
+    builder.market(ticker, targets, index.market(ticker))
     return builder.plan()
 
 
@@ -172,27 +220,21 @@ def _age(order: RestingOrder) -> tuple[int, str]:
     return order.created_ms, order.order_id
 
 
-def _own_orders_by_key(
-    resting: Sequence[RestingOrder], id_prefix: str
-) -> dict[tuple[str, Side, Price], list[RestingOrder]]:
-    own: dict[tuple[str, Side, Price], list[RestingOrder]] = {}
-    resting_status = OrderStatus.RESTING
-    for order in resting:
-        if (
-            order.client_order_id.startswith(id_prefix)
-            and order.status is resting_status
-            and order.remaining > 0
-        ):
-            key = (order.ticker, order.side, order.price)
-            group = own.get(key)
-            if group is None:
-                own[key] = [order]
-            else:
-                group.append(order)
-    return own
+def _by_side_and_price(
+    orders: Sequence[RestingOrder],
+) -> dict[tuple[Side, Price], list[RestingOrder]]:
+    grouped: dict[tuple[Side, Price], list[RestingOrder]] = {}
+    for order in orders:
+        key = (order.side, order.price)
+        group = grouped.get(key)
+        if group is None:
+            grouped[key] = [order]
+        else:
+            group.append(order)
+    return grouped
 
 
-def _merge_targets(targets: Sequence[TargetQuote]) -> Collection[TargetQuote]:
+def _merge_targets(targets: Sequence[TargetQuote]) -> Sequence[TargetQuote]:
     """One target per (side, price): sizes add up, the nearest level names it."""
     merged: dict[tuple[Side, Price], TargetQuote] = {}
     for target in targets:
@@ -201,6 +243,6 @@ def _merge_targets(targets: Sequence[TargetQuote]) -> Collection[TargetQuote]:
         if seen is None:
             merged[key] = target
         else:
-            merged[key] = TargetQuote(target.ticker, target.side, target.price,
-                                      seen.size + target.size, min(seen.level, target.level))
-    return merged.values()
+            merged[key] = seen._replace(size=seen.size + target.size,
+                                        level=min(seen.level, target.level))
+    return list(merged.values())

@@ -171,6 +171,22 @@ def compute_exit(inputs: ExitInputs) -> CloseIntent | None:
     )
 
 
+def exit_valid_until(inputs: ExitInputs, intent: CloseIntent | None) -> TsMs | None:
+    """How long :func:`compute_exit` keeps its answer (``intent``) as the clock moves, the other
+    inputs unchanged: until the market-closing rule or the stuck rule starts to apply. While
+    either applies the answer counts the seconds, so it holds for this millisecond only."""
+    now = inputs.now_ms
+    if intent is not None and (MARKET_CLOSING in intent.reasons or STUCK in intent.reasons):
+        return now + 1
+    settings, close_ms = inputs.settings, inputs.rules.close_time_ms
+    starts = [close_ms - settings.close_before_ms, close_ms - settings.urgent_before_ms]
+    since = held_since_ms(inputs.position)
+    if settings.max_hold_ms is not None and since:
+        starts.append(since + settings.max_hold_ms + 1)
+    later = [t for t in starts if t > now]
+    return min(later) if later else None
+
+
 def _ordered(rules: list[_Rule]) -> list[_Rule]:
     return sorted(rules, key=lambda r: PRIORITY.index(r.reason))
 

@@ -5,6 +5,11 @@ Prices are integer ``Price`` units ($0.0001). The trade-weighted average uses we
 dimensionless and never touch money directly). The weighted price is then rounded to the nearest
 Price unit, halves up, and that integer is the fair value. The volatility gate compares the
 population variance with the threshold squared in exact integers, so no square root decides it.
+
+The decay every weight shares cancels out of the average, so each weight is computed from the
+trade's age relative to the youngest trade used: the fair value is then exactly a function of
+which trades are in the window, and as the clock moves it changes only when a trade leaves the
+window (:func:`trades_valid_until`), which lets dora reuse a decision between such moments.
 """
 
 from __future__ import annotations
@@ -48,22 +53,21 @@ _by_time = attrgetter("ts_ms")
 
 def weighted_trade_price(trades: Sequence[PublicTrade], now_ms: TsMs) -> tuple[Price, int] | None:
     """Weighted average of up to the 5 newest trades of the last 24 h (``trades`` newest first)."""
+    recent = [t for t in trades[:FV_MAX_TRADES] if now_ms - t.ts_ms <= FV_WINDOW_MS]
+    if not recent:
+        return None
+    ages = [max(now_ms - t.ts_ms, 0) for t in recent]  # a future trade: age 0
+    youngest = min(ages)
     total_weight = 0.0
     weighted = 0.0
-    used = 0
     sqrt = math.sqrt
-    for trade in trades[:FV_MAX_TRADES]:
-        age = now_ms - trade.ts_ms
-        if age > FV_WINDOW_MS:
-            continue
-        decay = 2.0 ** (-age / FV_HALF_LIFE_MS) if age > 0 else 1.0  # a future trade: age 0
-        weight = sqrt(trade.count / ONE_CONTRACT) * decay
+    for trade, age in zip(recent, ages, strict=True):
+        weight = sqrt(trade.count / ONE_CONTRACT) * 2.0 ** ((youngest - age) / FV_HALF_LIFE_MS)
         total_weight += weight
         weighted += weight * trade.price
-        used += 1
-    if not used or total_weight <= 0.0:
+    if total_weight <= 0.0:
         return None
-    return math.floor(weighted / total_weight + 0.5), used
+    return math.floor(weighted / total_weight + 0.5), len(recent)
 
 
 def mid_price(best_bid: Price, best_ask: Price) -> Price:
@@ -97,6 +101,27 @@ def volatility_sample(trades: Sequence[PublicTrade], now_ms: TsMs) -> list[Price
         if len(in_window) > VOL_RECENT_TRADES:
             return in_window
     return [t.price for t in trades[:VOL_RECENT_TRADES]]
+
+
+def trades_valid_until(
+    trades: Sequence[PublicTrade], now_ms: TsMs, *, fair_value: bool
+) -> TsMs | None:
+    """Until when :func:`volatility_sample` (and, with ``fair_value``, the trades' fair value)
+    of these trades (usable, newest first) stays the same as the clock moves: the first moment
+    a trade leaves a window. None: never. A trade stamped in the future moves the fair value's
+    weights with the clock, so with one among them the answer is the next millisecond."""
+    leaving: list[TsMs] = []
+    if fair_value:
+        for trade in trades[:FV_MAX_TRADES]:
+            age = now_ms - trade.ts_ms
+            if age < 0:
+                return now_ms + 1
+            if age <= FV_WINDOW_MS:
+                leaving.append(trade.ts_ms + FV_WINDOW_MS + 1)
+    if len(trades) > VOL_RECENT_TRADES:
+        leaving.extend(t.ts_ms + VOL_WINDOW_MS + 1 for t in trades
+                       if now_ms - t.ts_ms <= VOL_WINDOW_MS)
+    return min(leaving) if leaving else None
 
 
 def variance_scaled(prices: Sequence[Price]) -> int:

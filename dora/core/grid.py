@@ -22,6 +22,12 @@ def valid_prices(ranges: tuple[PriceRange, ...]) -> tuple[Price, ...]:
     return tuple(sorted(prices))
 
 
+@lru_cache(maxsize=64)
+def valid_price_set(ranges: tuple[PriceRange, ...]) -> frozenset[Price]:
+    """The same prices as :func:`valid_prices`, for membership tests."""
+    return frozenset(valid_prices(ranges))
+
+
 def snap_down(grid: tuple[Price, ...], price: Price) -> Price | None:
     """The largest valid price <= ``price``."""
     i = bisect_right(grid, price)

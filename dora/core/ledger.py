@@ -49,8 +49,29 @@ Holding = tuple[Price, Count]  # one resting order's (price, remaining) on one s
 
 def collateral(net: Count, bids: Iterable[Holding], asks: Iterable[Holding]) -> Micros:
     """Cash one market's resting orders hold, given the position there."""
-    return (_held(sorted(bids, reverse=True), max(-net, 0), lambda p: p)
-            + _held(sorted(asks), max(net, 0), lambda p: ONE_DOLLAR - p))
+    return side_collateral(Side.BID, net, bids) + side_collateral(Side.ASK, net, asks)
+
+
+def side_collateral(side: Side, net: Count, orders: Iterable[Holding]) -> Micros:
+    """Cash one side's resting orders hold: a bid its price per contract, an ask $1 minus its
+    price, except the contracts the position would close (a short covers bids, a long asks),
+    the most expensive holdings first."""
+    covered = max(-net, 0) if side is Side.BID else max(net, 0)
+    if side is Side.BID:
+        if not covered:
+            return sum(price * count for price, count in orders)
+        return _held(sorted(orders, reverse=True), covered, _own_price)
+    if not covered:
+        return sum((ONE_DOLLAR - price) * count for price, count in orders)
+    return _held(sorted(orders), covered, _no_price)
+
+
+def _own_price(price: Price) -> Price:
+    return price
+
+
+def _no_price(price: Price) -> Price:
+    return ONE_DOLLAR - price
 
 
 def covering(net: Count, maybe_closed: Count) -> Count:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import TypeAlias
+from typing import NamedTuple, TypeAlias
 
 from dora.core.units import ONE_DOLLAR, Count, Micros, Price
 
@@ -113,10 +113,13 @@ class MarketRules:
             raise ValueError(f"market {self.ticker} has no price ranges")
 
 
-@dataclass(frozen=True, slots=True)
-class Level:
+class Level(NamedTuple):
+    """One price level of a book. A named tuple rather than a dataclass: books are read and
+    compared every cycle for every market, and tuple construction and equality run in C
+    (docs/architecture.md#hot-values)."""
+
     price: Price
-    count: Count
+    count: Count  # type: ignore[assignment]  # the field hides tuple.count, which no one needs
 
 
 @dataclass(frozen=True, slots=True)

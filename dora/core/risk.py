@@ -29,11 +29,12 @@ from dataclasses import dataclass, field, replace
 
 from dora.core.diff import Plan
 from dora.core.fees import taker_fee_bound
-from dora.core.ledger import collateral, covering
+from dora.core.ledger import covering, side_collateral
 from dora.core.market_config import GlobalConfig, MarketConfig
 from dora.core.models import OrderRequest, OrderStatus, PositionState, RestingOrder, RiskState, Side
 from dora.core.positions import DAILY_LOSS_HALT_PREFIX
-from dora.core.units import Count, Micros, Price, format_count, format_micros
+from dora.core.resting_index import RestingIndex
+from dora.core.units import ONE_DOLLAR, Count, Micros, Price, format_count, format_micros
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +49,7 @@ class RiskContext:
     closing: Mapping[str, Side] = field(default_factory=dict)  # market -> its reducing side
     cash_reserve: Micros = 0
     maybe_closed: Mapping[str, Count] = field(default_factory=dict)  # see ledger.MaybeClosed
+    index: RestingIndex | None = None  # ``resting`` grouped by market, when the caller has it
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,118 +58,164 @@ class Rejection:
     reason: str
 
 
-@dataclass
 class _Market:
-    net: Count = 0
-    bids: list[tuple[Price, Count]] = field(default_factory=list)
-    asks: list[tuple[Price, Count]] = field(default_factory=list)
-    cover: Count = 0  # the part of ``net`` that surely still covers orders (ledger.covering)
+    """One market's position and live orders, with the running sums the checks need."""
 
-    def long_worst(self, extra: Count = 0) -> Count:
-        return self.net + sum(c for _, c in self.bids) + extra
+    __slots__ = ("ask_total", "asks", "bid_total", "bids", "cover", "net")
 
-    def short_worst(self, extra: Count = 0) -> Count:
-        return sum(c for _, c in self.asks) - self.net + extra
-
-    def exposure(self) -> Count:
-        return max(self.long_worst(), self.short_worst(), 0)
-
-    def collateral(self) -> Micros:
-        return collateral(self.cover, self.bids, self.asks)
+    def __init__(self, net: Count = 0, cover: Count = 0) -> None:
+        self.net = net
+        self.cover = cover  # the part of ``net`` that surely still covers orders (ledger.covering)
+        self.bids: list[tuple[Price, Count]] = []
+        self.asks: list[tuple[Price, Count]] = []
+        self.bid_total: Count = 0
+        self.ask_total: Count = 0
 
     def add(self, side: Side, price: Price, count: Count) -> None:
-        (self.bids if side is Side.BID else self.asks).append((price, count))
+        if side is Side.BID:
+            self.bids.append((price, count))
+            self.bid_total += count
+        else:
+            self.asks.append((price, count))
+            self.ask_total += count
 
-    def resting(self, side: Side) -> Count:
-        return sum(c for _, c in (self.bids if side is Side.BID else self.asks))
+    def exposure(self) -> Count:
+        return max(self.net + self.bid_total, self.ask_total - self.net, 0)
+
+    def collateral(self) -> Micros:
+        return (side_collateral(Side.BID, self.cover, self.bids)
+                + side_collateral(Side.ASK, self.cover, self.asks))
+
+    def grown(self, request: OrderRequest) -> tuple[_Market, Micros]:
+        """This market with ``request`` resting too, and the cash that holds: only its side's
+        collateral changes."""
+        grown = _Market(self.net, self.cover)
+        grown.bids, grown.asks = list(self.bids), list(self.asks)
+        grown.bid_total, grown.ask_total = self.bid_total, self.ask_total
+        side, price, count = request.side, request.price, request.count
+        grown.add(side, price, count)
+        covered = -self.cover if side is Side.BID else self.cover
+        if covered <= 0:  # no position covers this side: the order holds its full amount
+            return grown, (price if side is Side.BID else ONE_DOLLAR - price) * count
+        before = self.bids if side is Side.BID else self.asks
+        after = grown.bids if side is Side.BID else grown.asks
+        return grown, (side_collateral(side, self.cover, after)
+                       - side_collateral(side, self.cover, before))
+
+
+def _markets_of(
+    net: Count, cover: Count, orders: Sequence[RestingOrder], reduced: Mapping[str, Count],
+    gone: set[str],
+) -> tuple[_Market, _Market]:
+    """The market as it is and after the plan's cancels and decreases."""
+    now, after = _Market(net, cover), _Market(net, cover)
+    for order in orders:
+        if order.status is not OrderStatus.RESTING:
+            continue
+        if order.remaining > 0:
+            now.add(order.side, order.price, order.remaining)
+        if order.order_id in gone:
+            continue
+        count = reduced.get(order.order_id, order.remaining)
+        if count > 0:
+            after.add(order.side, order.price, count)
+    return now, after
 
 
 class _Exposure:
-    """The account's markets after the plan's cancels and decreases, updated as places pass."""
+    """The account's markets after the plan's cancels and decreases, updated as places pass.
+
+    Only the markets the plan touches are modelled order by order; every other market adds its
+    worst case from the index's totals, and its cash cancels out of the difference the plan
+    makes (free cash = available + what the cancels and decreases free)."""
 
     def __init__(self, ctx: RiskContext, plan: Plan) -> None:
-        self.markets: dict[str, _Market] = {}
-        for ticker, position in ctx.positions.items():
-            market = self._market(ticker)
-            market.net = position.net
-            market.cover = covering(position.net, ctx.maybe_closed.get(ticker, 0))
-        before = self._orders(ctx.resting, {}, set())
-        reserved_now = sum(m.collateral() for m in before.values())
+        index = ctx.index if ctx.index is not None else RestingIndex(ctx.resting, "")
         gone = {o.order_id for o in plan.cancels}
         reduced = {d.order.order_id: d.reduce_to for d in plan.decreases}
-        self.markets = self._orders(ctx.resting, reduced, gone)
-        self.total = sum(m.exposure() for m in self.markets.values()) + ctx.elsewhere_exposure
-        committed = sum(m.collateral() for m in self.markets.values())
-        self.free_cash: Micros = ctx.available_cash + reserved_now - committed
-
-    def _orders(
-        self, resting: Sequence[RestingOrder], reduced: Mapping[str, Count], gone: set[str]
-    ) -> dict[str, _Market]:
-        markets = {t: _Market(m.net, cover=m.cover) for t, m in self.markets.items()}
-        for order in resting:
-            if order.status is not OrderStatus.RESTING or order.order_id in gone:
+        touched = {o.ticker for o in plan.cancels}
+        touched.update(d.order.ticker for d in plan.decreases)
+        touched.update(r.ticker for r in plan.places)
+        self._maybe_closed = ctx.maybe_closed
+        self._positions = ctx.positions
+        self.markets: dict[str, _Market] = {}
+        total = freed = 0
+        for ticker in set(index.tickers()).union(ctx.positions):
+            position = ctx.positions.get(ticker)
+            net = position.net if position is not None else 0
+            if ticker not in touched:
+                bids, asks = index.market(ticker).live_totals()
+                total += max(net + bids, asks - net, 0)
                 continue
-            count = reduced.get(order.order_id, order.remaining)
-            if count > 0:
-                markets.setdefault(order.ticker, _Market()).add(order.side, order.price, count)
-        return markets
+            cover = covering(net, ctx.maybe_closed.get(ticker, 0))
+            now, after = _markets_of(net, cover, index.market(ticker).orders, reduced, gone)
+            self.markets[ticker] = after
+            if after.bid_total != now.bid_total or after.ask_total != now.ask_total:
+                freed += now.collateral() - after.collateral()
+            total += after.exposure()
+        self.total = total + ctx.elsewhere_exposure
+        self.free_cash: Micros = ctx.available_cash + freed
+        self._pending: tuple[OrderRequest, _Market, Micros] | None = None
 
     def _market(self, ticker: str) -> _Market:
-        return self.markets.setdefault(ticker, _Market())
+        market = self.markets.get(ticker)
+        if market is None:  # a market with no position nor order: nothing covers anything
+            market = self.markets[ticker] = _Market()
+        return market
 
     def check(
         self, request: OrderRequest, config: MarketConfig, cap_total: Count, reserve: Micros
     ) -> str:
         market = self._market(request.ticker)
         if request.side is Side.BID:
-            worst = market.long_worst(request.count)
+            worst = market.net + market.bid_total + request.count
             if worst > config.max_inventory_yes:
                 return _over("max_inventory_yes", "long", worst, config.max_inventory_yes)
         else:
-            worst = market.short_worst(request.count)
+            worst = market.ask_total - market.net + request.count
             if worst > config.max_inventory_no:
                 return _over("max_inventory_no", "short", worst, config.max_inventory_no)
-        grown = self._with(market, request)
+        grown, held = market.grown(request)
         added = grown.exposure() - market.exposure()
         if added > 0 and self.total + added > cap_total:
             return _over("max_total_exposure", "account", self.total + added, cap_total)
-        return self._cash_problem(self._cash(market, grown, request), reserve)
+        return self._cash_check(request, grown, held, reserve)
 
     def check_close(self, request: OrderRequest, reducing: Side) -> str:
         market = self._market(request.ticker)
         if request.side is not reducing:
             return f"closing: a {request.side} adds to the position being closed"
-        after = market.resting(reducing) + request.count
+        held = market.bid_total if reducing is Side.BID else market.ask_total
+        after = held + request.count
         if after > abs(market.cover):
             return (f"closing: {format_count(after)} contracts to close > position "
                     f"{format_count(abs(market.cover))}")
-        return self._cash_problem(self._cash(market, self._with(market, request), request), 0)
+        return self._cash_check(request, *market.grown(request), 0)
 
-    def _cash_problem(self, cash: Micros, reserve: Micros) -> str:
+    def _cash_check(
+        self, request: OrderRequest, grown: _Market, held: Micros, reserve: Micros
+    ) -> str:
+        fees = 0 if request.post_only else taker_fee_bound(request.side, request.price,
+                                                           request.count)
+        cash = held + fees
         if cash > 0 and cash > self.free_cash - reserve:
             kept = f" keeping the ${format_micros(reserve)} reserve" if reserve else ""
             return (f"insufficient_cash: needs ${format_micros(cash)}, "
                     f"free ${format_micros(self.free_cash)}{kept}")
+        self._pending = (request, grown, cash)
         return ""
 
-    @staticmethod
-    def _cash(market: _Market, grown: _Market, request: OrderRequest) -> Micros:
-        fees = 0 if request.post_only else taker_fee_bound(request.side, request.price,
-                                                           request.count)
-        return grown.collateral() - market.collateral() + fees
-
     def approve(self, request: OrderRequest) -> None:
-        market = self._market(request.ticker)
-        grown = self._with(market, request)
+        """Count ``request``, which the last check passed."""
+        pending = self._pending
+        if pending is None or pending[0] is not request:
+            raise ValueError(f"approve({request.client_order_id}) without a passing check")
+        _, grown, cash = pending
+        market = self.markets[request.ticker]
         self.total += grown.exposure() - market.exposure()
-        self.free_cash -= self._cash(market, grown, request)
+        self.free_cash -= cash
         self.markets[request.ticker] = grown
-
-    @staticmethod
-    def _with(market: _Market, request: OrderRequest) -> _Market:
-        grown = _Market(market.net, list(market.bids), list(market.asks), market.cover)
-        grown.add(request.side, request.price, request.count)
-        return grown
+        self._pending = None
 
 
 def worst_case_exposure(

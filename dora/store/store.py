@@ -60,6 +60,7 @@ from dora.store.lifecycle_items import (
     with_breaker_reset,
 )
 from dora.store.log_items import BOOK_MARK_ATTRIBUTES
+from dora.store.paging import Paging
 from dora.store.tables import (
     DECISION_LOG,
     EXECUTION_LOG,
@@ -102,6 +103,12 @@ _REFUSED_CODES = frozenset({"ValidationException", "SerializationException",
 
 class LogItemsRefused(StoreError):
     """DynamoDB refused a batch of log-table items as malformed; retrying cannot help."""
+# The state items that grow with the markets, and the map each is paged on when it outgrows one
+# DynamoDB item (dora.store.paging). Only the display item may leave entries out.
+OPEN_ORDERS_PAGING = Paging("orders", may_leave_out=True)
+POSITIONS_PAGING = Paging("positions")
+RECENT_FILLS_PAGING = Paging("fills")
+API_ERRORS_PAGING = Paging("errors")
 
 
 def dynamodb_variants(endpoint_url: str | None, region: str) -> ResourceFactory:
@@ -335,13 +342,18 @@ class Store:
             self.state_key(POSITIONS): positions_body(positions, now),
             self.state_key(RISK_STATE): risk_body(risk, now, figures),
             self.state_key(RECENT_FILLS): recent_fills_body(recent_fills, now),
-        })
+        }, {self.state_key(POSITIONS): POSITIONS_PAGING,
+            self.state_key(RECENT_FILLS): RECENT_FILLS_PAGING})
 
     def save_open_orders(
         self, orders: Sequence[RestingOrder], decision_ids: Mapping[str, str]
-    ) -> None:
-        self._state.put(self.state_key(OPEN_ORDERS),
-                        open_orders_body(orders, decision_ids, self._clock.now_ms()))
+    ) -> int:
+        """The resting orders, for display (the dashboard, ``dora status``): paged when they
+        outgrow one item, and past the most pages allowed the rest left out and counted in the
+        item (``left_out``). Returns how many were left out."""
+        return self._state.put(self.state_key(OPEN_ORDERS),
+                               open_orders_body(orders, decision_ids, self._clock.now_ms()),
+                               OPEN_ORDERS_PAGING)
 
     def save_balance(self, balance: Balance, cash: CashView | None = None) -> None:
         self._state.put(self.state_key(BALANCE),
@@ -351,7 +363,8 @@ class Store:
         self, errors: Mapping[str, ApiErrorRecord], breakers: Mapping[str, Breaker] | None = None
     ) -> None:
         self._state.put(self.state_key(API_ERRORS),
-                        api_errors_body(errors, breakers or {}, self._clock.now_ms()))
+                        api_errors_body(errors, breakers or {}, self._clock.now_ms()),
+                        API_ERRORS_PAGING)
 
     def save_calibration(
         self, report: CalibrationReport | None, session: SessionStart | None,
@@ -366,7 +379,8 @@ class Store:
         between this read and write: read and try again."""
         key = self.state_key(API_ERRORS)
         item = self._state.read([key])[key]
-        self._state.put(key, with_breaker_reset(item, ticker, self._clock.now_ms()))
+        self._state.put(key, with_breaker_reset(item, ticker, self._clock.now_ms()),
+                        API_ERRORS_PAGING)
 
     # -- log tables -------------------------------------------------------------------------------
     def record_fills(self, fills: Sequence[tuple[Fill, Micros]]) -> int:

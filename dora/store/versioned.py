@@ -10,6 +10,10 @@ writer got there first and StaleWriteError is raised.
 With a fence (the shard lease's ConditionCheck, :mod:`dora.store.lease`), every write is a
 transaction that also checks the lease: a process that lost its lease cannot save, and gets
 LeaseLostError; a process without a lease never sends a state write at all (the fence raises).
+
+An item whose map field outgrows one DynamoDB item is written as a head and continuation pages in
+the same one transaction (:mod:`dora.store.paging`), under the same version condition and fence;
+reads join them back, and only the head is versioned.
 """
 
 from __future__ import annotations
@@ -22,11 +26,28 @@ from botocore.exceptions import ClientError
 from dora.core.errors import LeaseLostError, StaleWriteError, StoreError
 from dora.runtime.clock import Clock
 from dora.store.codec import int_from_item, to_item
+from dora.store.paging import (
+    HEAD_VERSION,
+    TRANSACTION_ACTIONS,
+    TRANSACTION_BYTES,
+    ItemTooLarge,
+    Paging,
+    Split,
+    item_size,
+    join,
+    page_field,
+    page_key,
+    page_keys,
+    pages_of,
+    split,
+)
 from dora.store.tables import error_code, store_boundary
 
 BATCH_GET_ROUNDS = 6
+BATCH_GET_KEYS = 100  # DynamoDB's most keys in one BatchGetItem
 CONDITION_FAILED = "ConditionalCheckFailed"
 Fence = Callable[[], dict[str, Any]]  # the lease's ConditionCheck action; raises without a lease
+PAGED_READ_ROUNDS = 3  # a paged item re-read when a write landed between its head and pages
 
 
 def version_of(item: Mapping[str, Any] | None) -> int:
@@ -50,6 +71,7 @@ class VersionedItems:
         self._clock = clock
         self._versions: dict[str, int] = {}
         self._fence: Fence | None = None
+        self._pages: dict[str, int] = {}  # key -> items it took when last read or written
 
     def fence_with(self, fence: Fence | None) -> None:
         """Send every later write together with ``fence()``'s condition."""
@@ -64,8 +86,8 @@ class VersionedItems:
         return dict(self._versions)
 
     def read(self, keys: Sequence[str]) -> dict[str, dict[str, Any] | None]:
-        """Consistent read of several items in one round trip; remembers their versions."""
-        found = self._batch_get(keys)
+        """Consistent read of several items (paged ones joined); remembers their versions."""
+        found = self._read_joined(keys)
         for key in keys:
             self._versions[key] = version_of(found.get(key))
         return {key: found.get(key) for key in keys}
@@ -75,15 +97,15 @@ class VersionedItems:
         return self._batch_get(keys)
 
     def get(self, key: str) -> dict[str, Any] | None:
-        """A consistent read that does not change the remembered version."""
-        with store_boundary(f"read state item {key}"):
-            item = self._table.get_item(Key={"key": key}, ConsistentRead=True).get("Item")
-        return dict(item) if item else None
+        """A consistent read (a paged item joined) that does not change the remembered
+        version."""
+        return self._read_joined([key]).get(key)
 
-    def put(self, key: str, body: Mapping[str, Any]) -> None:
-        if self._fence is not None:
-            self.put_together({key: body})
-            return
+    def put(self, key: str, body: Mapping[str, Any], paging: Paging | None = None) -> int:
+        """Write one item, conditional on its version; ``paging``: it may be split into pages
+        (see :meth:`put_together`). Returns the entries left out (only with ``paging``)."""
+        if self._fence is not None or paging is not None or self._pages.get(key, 1) > 1:
+            return self.put_together({key: body}, {key: paging} if paging else {})
         expected = self._versions.get(key, 0)
         item = to_item({**body, "key": key, "version": expected + 1})
         with store_boundary(f"save state item {key}"):
@@ -92,34 +114,74 @@ class VersionedItems:
             except ClientError as exc:
                 if error_code(exc) != CONDITION_FAILED + "Exception":
                     raise
-                self._resolve_conflict({key: item}, exc)
+                self._resolve_conflict({key: item}, [], exc)
         self._versions[key] = expected + 1
+        return 0
 
-    def put_together(self, bodies: Mapping[str, Mapping[str, Any]]) -> None:
+    def put_together(
+        self, bodies: Mapping[str, Mapping[str, Any]], paging: Mapping[str, Paging] | None = None,
+    ) -> int:
         """Write several state items in one transaction, each conditional on its version (and
-        the whole on the lease, when fenced)."""
+        the whole on the lease, when fenced). An item named in ``paging`` that does not fit in
+        one item goes as a head and pages, and pages an item no longer needs are deleted, all in
+        the same transaction. Returns the entries left out, all items together (only an item
+        whose paging allows it leaves any out)."""
         fence = self._fence() if self._fence is not None else None
-        items = {
-            key: to_item({**body, "key": key, "version": self._versions.get(key, 0) + 1})
-            for key, body in bodies.items()
-        }
-        actions = [self._transact_put(key, item) for key, item in items.items()]
+        items, heads, deleted, left_out = self._pieces(bodies, paging or {})
+        actions = [self._transact_put(key, item, versioned=key in heads)
+                   for key, item in items.items()]
+        actions += [{"Delete": {"TableName": self._name, "Key": {"key": key}}} for key in deleted]
         if fence is not None:
             actions.append(fence)
-        with store_boundary(f"save state items {', '.join(items)}"):
+        _check_transaction(actions)
+        with store_boundary(f"save state items {', '.join(heads)}"):
             try:
                 self._resource().meta.client.transact_write_items(TransactItems=actions)
             except ClientError as exc:
                 if not self._condition_failed(exc):
                     raise
-                self._resolve_conflict(items, exc, fenced=fence is not None)
-        for key, item in items.items():
-            self._versions[key] = int(item["version"])
+                self._resolve_conflict(items, deleted, exc, fenced=fence is not None)
+        for key, pages in heads.items():
+            self._versions[key] = int(items[key]["version"])
+            self._pages[key] = pages
+        return left_out
 
-    def _transact_put(self, key: str, item: Mapping[str, Any]) -> dict[str, Any]:
+    def _pieces(
+        self, bodies: Mapping[str, Mapping[str, Any]], paging: Mapping[str, Paging]
+    ) -> tuple[dict[str, dict[str, Any]], dict[str, int], list[str], int]:
+        """The items to put (heads, each with its next version, and their pages naming it), how
+        many items each head takes, the pages no longer needed, and the entries left out."""
+        items: dict[str, dict[str, Any]] = {}
+        heads: dict[str, int] = {}
+        deleted: list[str] = []
+        left_out = 0
+        for key, body in bodies.items():
+            version = self._versions.get(key, 0) + 1
+            parts = self._split(key, to_item(body), paging.get(key))
+            left_out += parts.left_out
+            items[key] = {**parts.head, "key": key, "version": version}
+            for number, page in enumerate(parts.pages, start=2):
+                at = page_key(key, number)
+                items[at] = {**page, "key": at, HEAD_VERSION: version}
+            heads[key] = 1 + len(parts.pages)
+            deleted += page_keys(key, self._pages.get(key, 1))[len(parts.pages):]
+        return items, heads, deleted, left_out
+
+    @staticmethod
+    def _split(key: str, body: dict[str, Any], paging: Paging | None) -> Split:
+        if paging is None:
+            return Split(body, [])
+        try:
+            return split(body, paging.field, may_leave_out=paging.may_leave_out)
+        except ItemTooLarge as exc:
+            raise StoreError(f"state item {key} does not fit even in pages: {exc}") from exc
+
+    def _transact_put(
+        self, key: str, item: Mapping[str, Any], *, versioned: bool
+    ) -> dict[str, Any]:
         # The resource's client serializes plain values itself (boto3 registers that on it).
-        return {"Put": {"TableName": self._name, "Item": dict(item),
-                        **_condition(self._versions.get(key, 0))}}
+        condition = _condition(self._versions.get(key, 0)) if versioned else {}
+        return {"Put": {"TableName": self._name, "Item": dict(item), **condition}}
 
     @staticmethod
     def _condition_failed(exc: ClientError) -> bool:
@@ -129,25 +191,63 @@ class VersionedItems:
         return any(r.get("Code") == CONDITION_FAILED for r in reasons)
 
     def _resolve_conflict(
-        self, written: Mapping[str, Mapping[str, Any]], exc: ClientError, *, fenced: bool = False
+        self, written: Mapping[str, Mapping[str, Any]], deleted: Sequence[str], exc: ClientError,
+        *, fenced: bool = False,
     ) -> None:
-        current = self._batch_get(list(written))
-        if all(current.get(key) == item for key, item in written.items()):
+        current = self._batch_get([*written, *deleted])
+        if all(current.get(key) == item for key, item in written.items()) and not any(
+                key in current for key in deleted):
             return
         reasons = exc.response.get("CancellationReasons") or []
-        if fenced and len(reasons) > len(written) and \
-                reasons[len(written)].get("Code") == CONDITION_FAILED:
+        if fenced and reasons and reasons[-1].get("Code") == CONDITION_FAILED:
             raise LeaseLostError(
                 f"state items {sorted(written)} not saved: this process no longer holds the "
                 f"lease they are fenced by") from exc
-        stale = sorted(k for k, item in written.items() if current.get(k) != item)
+        stale = sorted(k for k, item in written.items()
+                       if current.get(k) != item and HEAD_VERSION not in item)
         found = {k: version_of(current.get(k)) for k in stale}
         raise StaleWriteError(
             f"state items {stale} were changed by another writer (stored versions {found}, "
             f"expected {[self._versions.get(k, 0) for k in stale]})"
         ) from exc
 
+    def _read_joined(self, keys: Sequence[str]) -> dict[str, dict[str, Any]]:
+        """The items, paged ones joined; a paged item whose pages do not all name its head's
+        version (a write landed between the reads) is read again."""
+        for _ in range(PAGED_READ_ROUNDS):
+            found = self._batch_get(keys)
+            wanted = [k for key in keys for k in page_keys(key, pages_of(found.get(key)))]
+            pages = self._batch_get(wanted) if wanted else {}
+            joined = {key: self._joined(key, item, pages) for key, item in found.items()}
+            if all(item is not None for item in joined.values()):
+                for key in keys:
+                    self._pages[key] = pages_of(found.get(key))
+                return {key: item for key, item in joined.items() if item is not None}
+        raise StoreError(f"state items {list(keys)}: pages kept changing while read")
+
+    @staticmethod
+    def _joined(key: str, head: dict[str, Any],
+                pages: Mapping[str, dict[str, Any]]) -> dict[str, Any] | None:
+        """The head with its pages' entries, or None when a page is missing or belongs to
+        another version of the head."""
+        count = pages_of(head)
+        if count == 1:
+            return head
+        mine = [pages.get(at) for at in page_keys(key, count)]
+        version = version_of(head)
+        if any(page is None or int_from_item(page.get(HEAD_VERSION)) != version
+               for page in mine):
+            return None
+        present = [page for page in mine if page is not None]
+        return join(head, present, page_field(head, present))
+
     def _batch_get(self, keys: Sequence[str]) -> dict[str, dict[str, Any]]:
+        found: dict[str, dict[str, Any]] = {}
+        for start in range(0, len(keys), BATCH_GET_KEYS):
+            found.update(self._batch_get_some(keys[start:start + BATCH_GET_KEYS]))
+        return found
+
+    def _batch_get_some(self, keys: Sequence[str]) -> dict[str, dict[str, Any]]:
         pending: list[dict[str, str]] = [{"key": key} for key in keys]
         found: dict[str, dict[str, Any]] = {}
         with store_boundary(f"read state items {', '.join(keys)}"):
@@ -162,3 +262,13 @@ class VersionedItems:
                     return found
                 self._clock.sleep(0.05 * 2**attempt)
         raise StoreError(f"DynamoDB left state items unread after {BATCH_GET_ROUNDS} rounds")
+
+
+def _check_transaction(actions: Sequence[Mapping[str, Any]]) -> None:
+    """Refuse, before sending, a transaction DynamoDB would refuse (docs/aws-notes.md#item-size):
+    more actions than it takes, or more bytes than its total allows."""
+    size = sum(item_size(a["Put"]["Item"]) for a in actions if "Put" in a)
+    if len(actions) > TRANSACTION_ACTIONS or size > TRANSACTION_BYTES:
+        raise StoreError(f"state write of {len(actions)} actions and about {size} bytes exceeds "
+                         f"one transaction ({TRANSACTION_ACTIONS} actions, "
+                         f"{TRANSACTION_BYTES} bytes)")

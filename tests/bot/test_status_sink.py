@@ -5,10 +5,11 @@ from __future__ import annotations
 import io
 import logging
 import threading
+from dataclasses import replace
 
 from dora.bot.loop import Bot, LoopSettings
 from dora.bot.persistence import Persister
-from dora.bot.status import StatusSink
+from dora.bot.status import RECENT_SUMMARIES, RunTally, StatusSink, format_run_summary
 
 
 class _ClosedPipe(io.StringIO):
@@ -34,5 +35,23 @@ def test_a_broken_pipe_turns_the_status_line_off_and_the_bot_keeps_trading(bot_e
     assert len(bot.summaries) == 4
     assert sink.enabled is False
     assert stream.writes == 1  # tried once, then stayed off
-    sink.finish(bot.summaries)
+    sink.finish(bot.tally)
     assert stream.writes == 1
+
+
+def test_the_run_tally_keeps_the_recent_cycles_and_counts_every_one(bot_env_factory):
+    """A long run must not keep every cycle's summary: the tally holds a bounded window, and
+    the run summary's totals and median still cover every cycle."""
+    env = bot_env_factory(markets=1)
+    bot = env.make_bot()
+    bot.startup()
+    first = env.cycles(bot, 1)[0]
+    tally = RunTally(recent=5)
+    for n in range(1, 1_001):
+        tally.add(replace(first, cycle=n, placed=1, duration_ms=n % 7))
+    assert len(tally.recent) == 5 and tally.recent[-1].cycle == 1_000
+    assert (tally.cycles, tally.placed) == (1_000, 1_000)
+    everything = sorted(n % 7 for n in range(1, 1_001))
+    assert tally.median_duration_ms() == everything[500]
+    assert "1000 cycles, 1000 orders placed" in format_run_summary(tally)
+    assert len(bot.summaries) == 1 and bot.tally.recent.maxlen == RECENT_SUMMARIES

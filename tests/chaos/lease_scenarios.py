@@ -61,6 +61,9 @@ class LeaseFigures:
             if released:
                 parts.append(f"from the release s: min={min(released):.2f} "
                              f"median={statistics.median(released):.2f}")
+        cycles = [h.cycles for h in self.handovers if h.how == "sigterm"]
+        if cycles:
+            parts.append(f"sigterm cycles to quote: {cycles}")
         parts.append(f"most epochs at once={self.epochs_quoting_at_once} "
                      f"most shard tags per market={self.tags_per_market} samples={self.samples}")
         return " | ".join(parts + self.notes)
@@ -158,7 +161,7 @@ def hand_over(rig: ChaosRig, processes: list[DoraProcess], how: str,
         how=how, seconds=first.created_ms / 1000 - sent,
         after_release=first.created_ms / 1000 - released[-1] if released else None,
         after_expiry=None if expires_s is None else first.created_ms / 1000 - expires_s,
-        cycles=_cycles_to_quote(old, new),
+        cycles=_cycles_to_quote(old, new, first.created_ms / 1000),
         old_left=sum(1 for o in rig.resting() if tags(o)[0] <= old_epoch),
         old_cancelled_by_dora=len(cancelled_by_dora),
     ))
@@ -179,9 +182,11 @@ def _answer_ms(answer: Any) -> int:
     return int(answer.ts_ms)
 
 
-def _cycles_to_quote(old: DoraProcess, new: DoraProcess) -> int:
+def _cycles_to_quote(old: DoraProcess, new: DoraProcess, first_order_s: float) -> int:
     """The new holder's cycles from the old one's stop (its SHUTDOWN line; after a kill, the
-    new one's acquisition) to the first cycle in which it placed orders."""
+    new one's acquisition) to the cycle in which its first order reached the exchange. Judged by
+    the exchange's own record, since under injected faults a create may land with its answer
+    lost (dora then counts it as unknown, not placed) while the quote rests all the same."""
     stopped = [_ts(e) for e in old.of_type("SHUTDOWN")]
     start = stopped[-1] if stopped else max(
         _ts(e) for e in new.of_type("LEASE") if e.get("lease_event") == "acquired")
@@ -190,7 +195,7 @@ def _cycles_to_quote(old: DoraProcess, new: DoraProcess) -> int:
         if _ts(event) <= start:
             continue
         cycles += 1
-        if event.get("orders_placed", 0) > 0:
+        if _ts(event) >= first_order_s:
             return cycles
     return cycles
 

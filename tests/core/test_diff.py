@@ -140,7 +140,7 @@ def test_client_order_id_is_deterministic_short_and_in_the_kalshi_alphabet() -> 
     long_ticker = "KXVERYLONGSERIESNAME-26JAN01-ABCDEFGHIJKLMNOPQRSTUVWXYZ-T123.45"
     t = target(Side.ASK, 4900, C, level=2, ticker=long_ticker)
     cid = client_order_id(PREFIX, SALT, t)
-    assert cid == client_order_id(PREFIX, SALT, replace(t, price=5000, size=3 * C))
+    assert cid == client_order_id(PREFIX, SALT, t._replace(price=5000, size=3 * C))
     assert cid.startswith(PREFIX)
     assert len(cid) <= 64 and re.fullmatch(r"[A-Za-z0-9_\-:+=/]+", cid)
 
@@ -150,9 +150,9 @@ def test_client_order_ids_differ_by_salt_ticker_side_and_level() -> None:
     ids = {
         client_order_id(PREFIX, SALT, base),
         client_order_id(PREFIX, "abc123-8", base),
-        client_order_id(PREFIX, SALT, replace(base, ticker="KXOTHER")),
-        client_order_id(PREFIX, SALT, replace(base, side=Side.ASK)),
-        client_order_id(PREFIX, SALT, replace(base, level=1)),
+        client_order_id(PREFIX, SALT, base._replace(ticker="KXOTHER")),
+        client_order_id(PREFIX, SALT, base._replace(side=Side.ASK)),
+        client_order_id(PREFIX, SALT, base._replace(level=1)),
     }
     assert len(ids) == 5
 

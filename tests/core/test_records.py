@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
-from dora.cli.bench_core import build_world
+from dora.cli.bench_core import NOW_MS, build_world
 from dora.core.records import decision_record
+from dora.core.strategies.base import QuoteInputs
 from dora.core.strategies.classic import compute_quotes
 from dora.core.units import price_to_decimal
 from dora.store.codec import to_item
 
 
 def test_a_decision_record_carries_the_fields_the_dashboard_reads() -> None:
-    world = build_world(markets=1, seed=3)
-    inputs = world.inputs[0]
+    (market,) = build_world(markets=1, seed=3).markets.values()
+    inputs = QuoteInputs(market.rules, market.outside, market.trades, market.position,
+                         market.config, NOW_MS, 600_000)
     decision = compute_quotes(inputs)
     record = decision_record(decision, "run", "run:M:1", inputs.book, inputs.trades,
                              inputs.position.net, "v1")

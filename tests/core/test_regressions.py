@@ -98,7 +98,7 @@ def test_regression_max_inventory_no_is_enforced() -> None:
     assert [t.side for t in decision.targets] == [Side.BID]  # no more selling at the NO cap
     plan = diff_orders(
         [],
-        {TICKER: (replace(decision.targets[0], side=Side.ASK, price=4900),)},
+        {TICKER: (decision.targets[0]._replace(side=Side.ASK, price=4900),)},
         managed={TICKER},
         id_prefix=PREFIX,
         id_salt="n-1",

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from botocore.exceptions import EndpointConnectionError
 
-from dora.bot.persistence import Persister
+from dora.bot.persistence import Persister, _forget_old_signatures
 from dora.bot.quoting import QuoteOutcome
 from dora.bot.state import BotState
 from dora.core.errors import ConcurrentWriterError, StoreError
@@ -128,3 +128,16 @@ class FailNextTradeLogWrite:
         if self.armed and params.get("TableName", "").startswith("dora_trade_log"):
             self.armed = False
             raise EndpointConnectionError(endpoint_url="http://dynamodb.test")
+
+
+def test_decision_signatures_of_markets_gone_are_forgotten_past_a_bound() -> None:
+    """One signature per market ever decided would grow for as long as markets list and settle."""
+    state = BotState()
+    state.decision_signatures = {f"OLD-{n}": (n,) for n in range(600)}
+    state.decision_signatures["NOW-1"] = ("kept",)
+    _forget_old_signatures(state, {"NOW-1", "NOW-2"})
+    assert state.decision_signatures == {"NOW-1": ("kept",)}
+    small = {f"M{n}": (n,) for n in range(100)}
+    state.decision_signatures = dict(small)
+    _forget_old_signatures(state, {"M1"})
+    assert state.decision_signatures == small  # within the bound nothing is dropped

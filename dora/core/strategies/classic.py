@@ -19,6 +19,7 @@ from dora.core.fair_value import (
     exceeds_std_dev,
     gate_threshold,
     std_dev_floor,
+    trades_valid_until,
     usable_trades,
     variance_scaled,
     volatility_sample,
@@ -36,7 +37,15 @@ from dora.core.pricing import (
     quote_prices,
     side_sizes,
 )
-from dora.core.strategies.base import QuoteDecision, QuoteInputs, TargetQuote, market_blocked
+from dora.core.strategies.base import (
+    QuoteDecision,
+    QuoteInputs,
+    TargetQuote,
+    blocked_valid_until,
+    earliest,
+    market_blocked,
+    quote_target,
+)
 from dora.core.strategies.record import (
     BookSummary,
     PriceRecord,
@@ -52,7 +61,10 @@ class ClassicStrategy:
     """The default strategy (the predecessor's rules, see the module docstring)."""
 
     def compute_quotes(self, inputs: QuoteInputs) -> QuoteDecision:
-        return compute_quotes(inputs)
+        return decide_until(inputs)[0]
+
+    def decide_until(self, inputs: QuoteInputs) -> tuple[QuoteDecision, TsMs | None]:
+        return decide_until(inputs)
 
 
 def compute_targets(inputs: Iterable[QuoteInputs]) -> dict[str, QuoteDecision]:
@@ -64,14 +76,31 @@ def compute_targets(inputs: Iterable[QuoteInputs]) -> dict[str, QuoteDecision]:
 
 
 def compute_quotes(inputs: QuoteInputs) -> QuoteDecision:
+    return decide_until(inputs)[0]
+
+
+def decide_until(inputs: QuoteInputs) -> tuple[QuoteDecision, TsMs | None]:
+    """The decision, and until when it holds as the clock moves with the other inputs unchanged
+    (:class:`dora.core.strategies.base.TimedStrategy`): the close guard, and the trades leaving
+    the fair value's and the volatility's windows."""
     ticker = inputs.rules.ticker
     book = summarize_book(inputs.book)
     net = inputs.position.net
     config = inputs.config
+    guard = blocked_valid_until(inputs)
     blocked = _blocking_reason(inputs, config, book)
     if blocked or not isinstance(config, MarketConfig):
-        return _no_quotes(ticker, blocked or "config_invalid", PriceRecord(book, net))
+        return _no_quotes(ticker, blocked or "config_invalid", PriceRecord(book, net)), guard
     trades = usable_trades(inputs.trades)
+    from_trades = config.fair_value is None and config.fair_value_source == "trades"
+    until = earliest(guard, trades_valid_until(trades, inputs.now_ms, fair_value=from_trades))
+    return _decide(inputs, config, book, trades), until
+
+
+def _decide(
+    inputs: QuoteInputs, config: MarketConfig, book: BookSummary, trades: list[PublicTrade]
+) -> QuoteDecision:
+    ticker, net = inputs.rules.ticker, inputs.position.net
     fair = choose_fair_value(config, book, trades, inputs.now_ms)
     vol = _volatility(config, inputs.position, book, trades, inputs.now_ms)
     if fair.price is None:
@@ -208,7 +237,7 @@ def _levels(
 ) -> list[TargetQuote]:
     """One target per level with a size; the ladder stops early where the grid ends."""
     return [
-        TargetQuote(ticker, side, price, size, level)
+        quote_target(ticker, side, price, size, level)
         for level, (price, size) in enumerate(zip(ladder, sizes, strict=False))
         if size > 0
     ]

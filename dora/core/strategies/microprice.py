@@ -24,9 +24,16 @@ from dora.core.fair_value import micro_price
 from dora.core.grid import ladder_down, ladder_up, snap_down, snap_up, ticks_above, ticks_below
 from dora.core.grid import valid_prices as grid_prices
 from dora.core.market_config import MarketConfig
-from dora.core.models import Side
+from dora.core.models import Side, TsMs
 from dora.core.pricing import Skew, compute_skew, exit_size, side_sizes
-from dora.core.strategies.base import QuoteDecision, QuoteInputs, TargetQuote, market_blocked
+from dora.core.strategies.base import (
+    QuoteDecision,
+    QuoteInputs,
+    TargetQuote,
+    blocked_valid_until,
+    market_blocked,
+    quote_target,
+)
 from dora.core.strategies.record import BookSummary, PriceRecord, summarize_book
 from dora.core.units import Count, Price
 
@@ -35,6 +42,10 @@ Quote = tuple[Price, str]
 
 
 class MicropriceStrategy:
+    def decide_until(self, inputs: QuoteInputs) -> tuple[QuoteDecision, TsMs | None]:
+        """The time matters only through the close guard."""
+        return self.compute_quotes(inputs), blocked_valid_until(inputs)
+
     def compute_quotes(self, inputs: QuoteInputs) -> QuoteDecision:
         ticker = inputs.rules.ticker
         book = summarize_book(inputs.book)
@@ -148,7 +159,7 @@ def _level_targets(
             continue
         ladder = (ladder_down if side is Side.BID else ladder_up)(grid, quote[0], spacing, levels)
         sizes = side_sizes(config, side, net, fractional)
-        targets += [TargetQuote(ticker, side, price, size, level)
+        targets += [quote_target(ticker, side, price, size, level)
                     for level, (price, size) in enumerate(zip(ladder, sizes, strict=False))
                     if size > 0]
     return tuple(targets)

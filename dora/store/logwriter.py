@@ -6,8 +6,10 @@ handed to :class:`BackgroundLogWriter`, whose one thread writes them in batches 
 returns at once, and when the backlog is full (DynamoDB stalled for long) what does not fit is
 dropped and counted, never waited for. A failed write is sent again after a pause that grows up to
 a few seconds; DynamoDB's unprocessed items go back to the head of the queue; a batch DynamoDB
-refuses as malformed is dropped and counted. :meth:`BackgroundLogWriter.flush` waits (bounded) for
-the backlog to drain: the bot calls it on a halt and in its shutdown, within the stop budget.
+refuses as malformed, or one whose write raised something unexpected (a bug: sending it again
+would fail again), is dropped and counted, and the thread goes on.
+:meth:`BackgroundLogWriter.flush` waits (bounded) for the backlog to drain: the bot calls it on a
+halt and in its shutdown, within the stop budget.
 
 Not here: trade-log rows and state items, which the loop writes itself, in order (the trade-log
 rows of every fill before the state snapshot that counts it; see dora/bot/persistence.py). A kill
@@ -155,6 +157,12 @@ class BackgroundLogWriter:
             if failures == 0:
                 log_event(self._log, EventType.ERROR, f"log-table write failed: {exc}",
                           level=logging.WARNING, table=table, backlog=self.stats().backlog)
+            return failures + 1
+        except Exception as exc:  # a bug must not stop the thread for good
+            self._settle(table, written=0, dropped=len(items), again=(), failed=True)
+            log_event(self._log, EventType.ERROR,
+                      f"log-table write failed unexpectedly, rows dropped: {exc!r}",
+                      level=logging.ERROR, table=table, dropped=len(items))
             return failures + 1
         self._settle(table, written=len(items) - len(unprocessed), dropped=0, again=unprocessed)
         return failures + 1 if unprocessed else 0

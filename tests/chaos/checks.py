@@ -15,6 +15,11 @@ from tests.chaos.harness import ChaosRig, Event, Sample, SideKey
 # A decision is logged just after its orders were sent: a sample is judged against every
 # decision logged this close to it, and the one in force before.
 DECISION_WINDOW_MS = 2000
+# An order whose create answer was lost is invisible to dora until a listing taken after the
+# read lag shows it; until then dora can only hold the side back, not cancel it. Such an order is
+# excused for the lag plus this long (two windows: the listing, a cycle that may fail and retry,
+# the cancel), then counted like any other: placing on top of it still shows as a violation.
+UNANSWERED_GRACE_MS = 2 * DECISION_WINDOW_MS
 NOT_FOUND = "not_found"
 
 
@@ -77,18 +82,32 @@ def dora_404_classes(events: list[Event]) -> Counter[str]:
 class SizeCheck:
     samples: int
     violations: list[tuple[int, SideKey, int, int]]  # (ts_ms, market side, resting, targeted)
+    excused: int = 0  # samples where only orders with lost create answers exceeded the targets
 
 
 def resting_size_check(rig: ChaosRig) -> SizeCheck:
-    """At no sampled moment does dora rest more on a market side than its targets asked for."""
+    """At no sampled moment does dora rest more on a market side than its targets asked for,
+    besides orders whose create answer it has not been able to see yet."""
     targets = _targets_by_ticker(rig.decisions())
-    violations = []
+    grace_ms = rig.sim.context.knobs.values.lag_ms + UNANSWERED_GRACE_MS
+    violations, excused = [], 0
     for sample in list(rig.samples):
+        unseen = _unseen_by_side(sample, grace_ms)
         for key, size in sample.resting.items():
             allowed = _allowed(targets.get(key[0], ([], [])), key[1], sample)
-            if size > allowed:
+            if size - unseen.get(key, 0) > allowed:
                 violations.append((sample.ts_ms, key, size, allowed))
-    return SizeCheck(len(rig.samples), violations)
+            elif size > allowed:
+                excused += 1
+    return SizeCheck(len(rig.samples), violations, excused)
+
+
+def _unseen_by_side(sample: Sample, grace_ms: int) -> Counter[SideKey]:
+    unseen: Counter[SideKey] = Counter()
+    for key, remaining, created_ms in sample.unanswered:
+        if sample.ts_ms - created_ms <= grace_ms:
+            unseen[key] += remaining
+    return unseen
 
 
 Timeline = tuple[list[int], list[dict[str, int]]]  # decided_at ms (sorted), side -> size

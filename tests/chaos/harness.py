@@ -125,6 +125,8 @@ def _parse(line: str) -> Event | None:
 class Sample:
     ts_ms: int
     resting: dict[SideKey, int]
+    # resting orders whose create answer dora never got: (market side, remaining, created at)
+    unanswered: list[tuple[SideKey, int, int]] = field(default_factory=list)
 
 
 @dataclass
@@ -227,6 +229,16 @@ class ChaosRig:
             orders = self.sim.engine.orders(USER, status=OrderStatus.RESTING)
         return [o for o in orders if o.client_order_id.startswith(PREFIX)]
 
+    def _sample(self) -> Sample:
+        lost = self.sim.context.counters.lost_creates()
+        now_ms, orders = self.sim.clock.now_ms(), self.resting()
+        sizes: Counter[SideKey] = Counter()
+        for order in orders:
+            sizes[(order.ticker, order.side.value)] += order.remaining
+        unanswered = [((o.ticker, o.side.value), o.remaining, lost[o.order_id])
+                      for o in orders if o.order_id in lost]
+        return Sample(now_ms, dict(sizes), unanswered)
+
     def resting_by_side(self) -> dict[SideKey, int]:
         sizes: Counter[SideKey] = Counter()
         for order in self.resting():
@@ -255,7 +267,7 @@ class ChaosRig:
     def _sample_forever(self) -> None:
         while not self._stopped.wait(0.1):
             if self.sampling.is_set():
-                sample = Sample(self.sim.clock.now_ms(), self.resting_by_side())
+                sample = self._sample()
                 if self.sampling.is_set():
                     self.samples.append(sample)
 

@@ -33,7 +33,7 @@ class Handover:
     after_expiry: float | None  # from the end of the dead holder's last renewal (kill) to it
     cycles: int  # the new holder's cycles from the old one's stop to its first quotes
     old_left: int  # orders of the old epoch still resting once the new epoch quotes
-    old_cancelled_by_dora: int  # old-epoch orders cancelled one by one after the signal
+    old_cancelled_by_dora: int  # old-epoch orders cancelled one by one after the takeover
 
 
 @dataclass
@@ -154,8 +154,10 @@ def hand_over(rig: ChaosRig, processes: list[DoraProcess], how: str,
     wait_until(lambda: holder_cycles(new.events) >= 3, START_TIMEOUT_S, "three quoting cycles",
                lambda: sample(rig, figures))
     old_ids = {o.order_id for o in rig.all_orders() if tags(o)[0] <= old_epoch}
+    # from the takeover on: a cancel the old holder had in flight when killed may still land
+    # just after the signal, and is not the new holder's doing
     cancelled_by_dora = {a.order_id for a in rig.sim.context.counters.cancel_answers()
-                         if _answer_ms(a) >= sent * 1000} & old_ids
+                         if _answer_ms(a) >= _acquired_s(new) * 1000} & old_ids
     released = [_ts(e) for e in old.of_type("LEASE") if e.get("lease_event") == "released"]
     figures.handovers.append(Handover(
         how=how, seconds=first.created_ms / 1000 - sent,
@@ -188,8 +190,7 @@ def _cycles_to_quote(old: DoraProcess, new: DoraProcess, first_order_s: float) -
     the exchange's own record, since under injected faults a create may land with its answer
     lost (dora then counts it as unknown, not placed) while the quote rests all the same."""
     stopped = [_ts(e) for e in old.of_type("SHUTDOWN")]
-    start = stopped[-1] if stopped else max(
-        _ts(e) for e in new.of_type("LEASE") if e.get("lease_event") == "acquired")
+    start = stopped[-1] if stopped else _acquired_s(new)
     cycles = 0
     for event in new.of_type("CYCLE_SUMMARY"):
         if _ts(event) <= start:
@@ -198,6 +199,11 @@ def _cycles_to_quote(old: DoraProcess, new: DoraProcess, first_order_s: float) -
         if _ts(event) >= first_order_s:
             return cycles
     return cycles
+
+
+def _acquired_s(process: DoraProcess) -> float:
+    """When the process last acquired the lease (its LEASE line)."""
+    return max(_ts(e) for e in process.of_type("LEASE") if e.get("lease_event") == "acquired")
 
 
 def _ts(event: Event) -> float:

@@ -62,7 +62,8 @@ class Figures:
             parts.append(f"resting_after_stop={self.resting_after_stop} "
                          f"(reported {self.reported_left_resting})")
         if self.size is not None:
-            parts.append(f"size_violations={len(self.size.violations)}/{self.size.samples}")
+            parts.append(f"size_violations={len(self.size.violations)}/{self.size.samples}"
+                         f" excused_unanswered={self.size.excused}")
         parts.append(f"404s exchange={dict(self.exchange_404)} dora={dict(self.dora_404)}")
         if self.exit_s is not None:
             parts.append(f"exit_s={self.exit_s:.1f}")

@@ -109,6 +109,17 @@ def test_signature_header_inside_a_message_is_masked(stream: io.StringIO) -> Non
     assert "c2lnbmVk" not in stream.getvalue()
 
 
+@pytest.mark.parametrize("text", [
+    "sent {'kalshi-access-signature': 'c2lnbmVk'}",  # any case: the quick pre-check too
+    "headers: Kalshi-Access-Key=c2lnbmVk, next",
+    "a field {'k': ['x', {'deep': 'KALSHI-ACCESS-SIGNATURE: c2lnbmVk'}]}",
+])
+def test_signature_headers_in_any_case_and_nesting_are_masked(stream: io.StringIO,
+                                                              text: str) -> None:
+    log_event(logging.getLogger("dora.test"), EventType.LOG, text, nested={"a": [text]})
+    assert "c2lnbmVk" not in stream.getvalue()
+
+
 def test_setup_logging_twice_does_not_duplicate_lines(stream: io.StringIO) -> None:
     setup_logging(service="dora", env="demo", run_id="r2", version="v", stream=stream)
     logging.getLogger("dora.test").info("once")

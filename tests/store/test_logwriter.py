@@ -104,6 +104,18 @@ def test_a_batch_dynamodb_refuses_is_dropped_and_counted_and_the_rest_goes_on() 
     assert writer.stats().dropped == 5
 
 
+def test_an_unexpected_error_drops_its_batch_and_the_thread_goes_on() -> None:
+    sink = Sink(script=[TypeError("not serialisable")])
+    writer = BackgroundLogWriter(sink, LOG, batch_items=5)
+    writer.submit(EXECUTION_LOG, items(0, 8))
+    assert writer.flush(5)
+    writer.submit(DECISION_LOG, items(8, 2))
+    assert writer.flush(5)
+    assert sink.written() == [5, 6, 7, 8, 9]
+    stats = writer.stats()
+    assert (stats.written, stats.dropped, stats.failed_writes) == (5, 5, 1)
+
+
 def test_a_stop_that_runs_out_of_time_counts_what_it_leaves() -> None:
     gate = threading.Event()
     writer = BackgroundLogWriter(Sink(gate), LOG)

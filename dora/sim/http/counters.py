@@ -13,6 +13,7 @@ from typing import Any
 from dora.core.models import TsMs
 
 CANCEL_ANSWERS_KEPT = 100_000  # the newest; a long-running sim stays bounded
+LOST_CREATES_KEPT = 100_000
 JOURNAL_KEPT = 100_000
 
 
@@ -47,6 +48,7 @@ class RequestCounters:
         self._cancel_404 = 0
         self._cancel_answers: deque[CancelAnswer] = deque(maxlen=CANCEL_ANSWERS_KEPT)
         self._journal: deque[JournalEntry] = deque(maxlen=JOURNAL_KEPT)
+        self._lost_creates: deque[tuple[str, TsMs]] = deque(maxlen=LOST_CREATES_KEPT)
         self._seq = 0
         self._lock = threading.Lock()
 
@@ -83,6 +85,16 @@ class RequestCounters:
         with self._lock:
             return list(self._cancel_answers)
 
+    def record_lost_creates(self, order_ids: Iterable[str], ts_ms: TsMs) -> None:
+        """Orders that rest although the caller never got the create's answer."""
+        with self._lock:
+            self._lost_creates.extend((order_id, ts_ms) for order_id in order_ids)
+
+    def lost_creates(self) -> dict[str, TsMs]:
+        """order id -> when the exchange created it and lost the answer."""
+        with self._lock:
+            return dict(self._lost_creates)
+
     def snapshot(self) -> dict[str, Any]:
         with self._lock:
             return {
@@ -98,3 +110,4 @@ class RequestCounters:
             self._cancel_404 = 0
             self._cancel_answers.clear()
             self._journal.clear()
+            self._lost_creates.clear()

@@ -30,6 +30,7 @@ from dora.sim.http.wire_parse import (
 
 ORDERS = "/portfolio/events/orders"
 CANCEL_TEMPLATES = frozenset({f"{ORDERS}/{{order_id}}", f"{ORDERS}/batched"})
+CREATE_TEMPLATES = frozenset({ORDERS, f"{ORDERS}/batched"})
 
 
 def _fills_of(ctx: SimContext, user_id: str, order: SimOrder) -> FillSummary:
@@ -111,6 +112,16 @@ def cancel_answers(
                      delivered, ts_ms)
         for item in items
     ]
+
+
+def created_order_ids(request: Request, response: Response) -> list[str]:
+    """The orders a successful create request made (for the lost-create journal)."""
+    if request.method != "POST" or response.status >= 300 or not isinstance(response.body, dict):
+        return []
+    items = response.body.get("orders")
+    if items is None:  # a single create
+        return [str(response.body["order_id"])]
+    return [str(item["order_id"]) for item in items if item.get("error") is None]
 
 
 def cancel_all_orders(ctx: SimContext, request: Request) -> Response:

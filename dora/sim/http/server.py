@@ -134,6 +134,9 @@ class SimApp:
         if route.template in routes_orders.CANCEL_TEMPLATES:
             ctx.counters.record_cancel_answers(routes_orders.cancel_answers(
                 request, response, delivered=answered is response, ts_ms=ctx.now_ms()))
+        if answered is not response and route.template in routes_orders.CREATE_TEMPLATES:
+            ctx.counters.record_lost_creates(
+                routes_orders.created_order_ids(request, response), ctx.now_ms())
         return answered
 
 

@@ -414,7 +414,8 @@ class Store:
 
     def decision_items(self, records: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
         """The decision-log items of ``records``, keyed and dated now (write them with
-        :meth:`write_log_batch`)."""
+        :meth:`write_log_batch`, which encodes their values: the costly part, so the background
+        writer does it off the loop's thread)."""
         return [self._decision_item(record) for record in records]
 
     def execution_items(self, events: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
@@ -431,7 +432,10 @@ class Store:
         if len(items) > LOG_BATCH_ITEMS:
             raise ValueError(f"at most {LOG_BATCH_ITEMS} items a batch, got {len(items)}")
         name = self.names[base]
-        requests = [{"PutRequest": {"Item": dict(item)}} for item in items]
+        try:
+            requests = [{"PutRequest": {"Item": to_item(item)}} for item in items]
+        except TypeError as exc:  # a value DynamoDB cannot hold exactly: a bug in the record
+            raise LogItemsRefused(f"{len(items)} items for {name}: {exc}") from exc
         try:
             with store_boundary(f"write {len(items)} items to {name}"):
                 client = self._resources.now().meta.client
@@ -486,7 +490,7 @@ class Store:
             "decided_at": stamp,
             TTL_ATTRIBUTE: expires_at(now, self._ttl_days),
         })
-        return to_item(item)
+        return item
 
     def _unique_naive_iso(self, now_ms: TsMs) -> str:
         """The predecessor's sort key: a naive UTC ISO time (dashboards parse it as one), here
@@ -511,7 +515,7 @@ class Store:
             TTL_ATTRIBUTE: expires_at(now, self._ttl_days),
         })
         item.setdefault("env", self.env)
-        return to_item(item)
+        return item
 
     def _batch_put(self, base: str, items: Sequence[Mapping[str, Any]]) -> None:
         if not items:
@@ -519,7 +523,7 @@ class Store:
         with store_boundary(f"write {len(items)} items to {self.names[base]}"), \
                 self._table(base).batch_writer() as batch:
             for item in items:
-                batch.put_item(Item=item)
+                batch.put_item(Item=to_item(item))
 
 
 def _projection(paths: Sequence[str]) -> dict[str, Any]:

@@ -33,7 +33,7 @@ from dora.bot.state import BotState
 from dora.core.breaker import Breaker, operator_resets
 from dora.core.errors import ConcurrentWriterError, StaleWriteError
 from dora.core.market_config import InvalidMarketConfig, parse_global_config, parse_market_config
-from dora.core.models import Fill, RiskState
+from dora.core.models import Fill, RestingOrder, RiskState
 from dora.core.positions import unrealized_pnl
 from dora.core.records import decision_record, decision_signature
 from dora.core.risk import worst_case_exposure
@@ -67,6 +67,7 @@ class Persister:
         self._logs = logs or BackgroundLogWriter(store.write_log_batch, logger)
         self._saved_breakers: dict[str, Breaker] = {}
         self._global_problems: list[str] = []
+        self._saved_open_orders: OpenOrdersShape | None = None  # what the item last got
 
     @property
     def leases(self) -> LeaseStore:
@@ -76,6 +77,7 @@ class Persister:
         """This shard's state items from now on, every write fenced by its lease."""
         self._store.use_shard(shard)
         self._store.fence_with(fence)
+        self._saved_open_orders = None  # another holder may have written it since
 
     def refresh_shared(self, state: BotState, peers: Sequence[ShardId]) -> None:
         """With several shards: the operator's halt of all of them, and the other shards'
@@ -162,14 +164,25 @@ class Persister:
         except StaleWriteError:
             self._adopt_operator_halt(state)
             self._save_snapshot_after_conflict(state)
-        left_out = self._store.save_open_orders(state.resting, state.decision_ids)
-        if left_out:
-            log_event(self._log, EventType.STATE_SAVE, "open_orders item full: orders left out",
-                      level=logging.WARNING, left_out=left_out, resting=len(state.resting))
+        self._save_open_orders(state)
         if state.balance is not None:
             self._store.save_balance(state.balance, state.cash_view())
         self.save_calibration(state)
         log_event(self._log, EventType.STATE_SAVE, "state saved", positions=len(state.positions))
+
+    def _save_open_orders(self, state: BotState) -> None:
+        """The display item of the resting orders, only when they changed since this holder last
+        wrote it: at 1,000 markets it is thousands of entries over several pages, and most
+        saves find it as it was. Its ``last_updated`` is when it last changed."""
+        shape = open_orders_shape(state.resting, state.decision_ids)
+        if shape == self._saved_open_orders:
+            return
+        self._saved_open_orders = None  # unknown until this write has landed
+        left_out = self._store.save_open_orders(state.resting, state.decision_ids)
+        self._saved_open_orders = shape
+        if left_out:
+            log_event(self._log, EventType.STATE_SAVE, "open_orders item full: orders left out",
+                      level=logging.WARNING, left_out=left_out, resting=len(state.resting))
 
     def save_calibration(self, state: BotState) -> None:
         """The calibration report, the session's start and cash, and the last sync times."""
@@ -307,6 +320,17 @@ class Persister:
             self._invalid_reported[parsed.market_id] = parsed.reason
             log_event(self._log, EventType.CONFIG_REFRESH, "market config invalid; market skipped",
                       level=logging.WARNING, market=parsed.market_id, reason=parsed.reason)
+
+
+OpenOrdersShape = tuple[tuple[RestingOrder, str], ...]
+
+
+def open_orders_shape(
+    orders: Sequence[RestingOrder], decision_ids: Mapping[str, str]
+) -> OpenOrdersShape:
+    """Everything the open_orders item shows of the resting orders (their decision ids too)."""
+    return tuple((o, decision_ids.get(o.order_id) or decision_ids.get(o.ticker, ""))
+                 for o in orders)
 
 
 def shard_figures(state: BotState) -> ShardFigures:

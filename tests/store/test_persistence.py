@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from dataclasses import replace
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -13,7 +15,7 @@ from dora.bot.persistence import Persister, _forget_old_signatures
 from dora.bot.quoting import QuoteOutcome
 from dora.bot.state import BotState
 from dora.core.errors import ConcurrentWriterError, StoreError
-from dora.core.models import Fill, PositionState, RiskState, Side
+from dora.core.models import Fill, PositionState, RestingOrder, RiskState, Side
 from dora.runtime.logs import bot_version
 from dora.store.store import Store
 
@@ -141,3 +143,52 @@ def test_decision_signatures_of_markets_gone_are_forgotten_past_a_bound() -> Non
     state.decision_signatures = dict(small)
     _forget_old_signatures(state, {"M1"})
     assert state.decision_signatures == small  # within the bound nothing is dropped
+
+
+def _open_orders_version(store: Store) -> int:
+    item = store.get_state_item(store.state_key("open_orders")) or {}
+    return int(item.get("version", 0))
+
+
+def test_the_open_orders_item_is_written_only_when_the_orders_change(
+    make_store: Callable[..., Store],
+) -> None:
+    persister, state = running_bot(make_store)
+    reader = make_store()
+    order = RestingOrder("o-1", "dora-1", "KXMINE", Side.BID, 5_600, remaining=500)
+    state.resting = [order]
+    persister.save_state(state)
+    written = _open_orders_version(reader)
+    persister.save_state(state)
+    persister.save_state(state)
+    assert _open_orders_version(reader) == written  # nothing changed: not written again
+    state.resting = [replace(order, remaining=400)]  # a partial fill
+    persister.save_state(state)
+    assert _open_orders_version(reader) == written + 1
+    state.decision_ids["o-1"] = "run-1:KXMINE:7"  # what the item shows of it changed
+    persister.save_state(state)
+    assert _open_orders_version(reader) == written + 2
+    stored = reader.get_state_item(reader.state_key("open_orders")) or {}
+    assert stored["orders"]["o-1"]["size"] == Decimal("4.00")
+    assert stored["orders"]["o-1"]["decision_id"] == "run-1:KXMINE:7"
+
+
+def test_a_failed_open_orders_write_is_made_again_at_the_next_save(
+    make_store: Callable[..., Store],
+) -> None:
+    persister, state = running_bot(make_store)
+    reader = make_store()
+    state.resting = [RestingOrder("o-1", "dora-1", "KXMINE", Side.BID, 5_600, remaining=500)]
+    store = persister._store
+    real = store.save_open_orders
+
+    def unreachable(*args: Any) -> int:
+        raise StoreError("DynamoDB did not answer")
+
+    store.save_open_orders = unreachable  # type: ignore[method-assign]
+    with pytest.raises(StoreError):
+        persister.save_state(state)
+    store.save_open_orders = real  # type: ignore[method-assign]
+    persister.save_state(state)
+    stored = reader.get_state_item(reader.state_key("open_orders")) or {}
+    assert list(stored["orders"]) == ["o-1"]

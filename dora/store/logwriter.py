@@ -1,13 +1,14 @@
 """The log tables written off the loop's critical path (docs/architecture.md#records).
 
-Execution events and decision records are built on the loop's thread (keyed and dated there) and
-handed to :class:`BackgroundLogWriter`, whose one thread writes them in batches of up to 25
-(BatchWriteItem), oldest first. The loop never waits for it: :meth:`BackgroundLogWriter.submit`
-returns at once, and when the backlog is full (DynamoDB stalled for long) what does not fit is
-dropped and counted, never waited for. A failed write is sent again after a pause that grows up to
-a few seconds; DynamoDB's unprocessed items go back to the head of the queue; a batch DynamoDB
-refuses as malformed, or one whose write raised something unexpected (a bug: sending it again
-would fail again), is dropped and counted, and the thread goes on.
+Execution events and decision records are built on the loop's thread (keyed and dated there; their
+values are encoded for DynamoDB on the writer's thread) and handed to :class:`BackgroundLogWriter`,
+whose one thread writes them in batches of up to 25 (BatchWriteItem), oldest first. The loop never
+waits for it: :meth:`BackgroundLogWriter.submit` returns at once, and when the backlog is full
+(DynamoDB stalled for long) what does not fit is dropped and counted, never waited for. A failed
+write is sent again after a pause that grows up to a few seconds; DynamoDB's unprocessed items go
+back to the head of the queue; a batch DynamoDB refuses as malformed, or one whose write raised
+something unexpected (a bug: sending it again would fail again), is dropped and counted, and the
+thread goes on.
 :meth:`BackgroundLogWriter.flush` waits (bounded) for the backlog to drain: the bot calls it on a
 halt and in its shutdown, within the stop budget.
 

@@ -32,7 +32,7 @@ from dora.bot.persistence import Persister
 from dora.bot.phases import PhaseTimes
 from dora.bot.planning import cycle_markets
 from dora.bot.quoting import QuoteOutcome, Quoter, QuoteSettings
-from dora.bot.reads import ReadPlan
+from dora.bot.reads import CycleReads, ReadPlan
 from dora.bot.reconcile import Reconciler
 from dora.bot.shutdown import Shutdown, Step, StopOutcome, StopParts
 from dora.bot.snapshot import SnapshotPublisher
@@ -253,10 +253,7 @@ class Bot:
             self._refresh_config(force=False)
             self.state.risk = roll_daily(self.state.risk, now_ms,
                                          self.state.global_config.daily_reset_hour_utc)
-            # operator items, breakers, exchange status, recalibration: before the cycle's reads
-            # (a recalibration syncs orders itself; the listing below must not predate it)
-            self.lifecycle.before_cycle(now_ms)
-            reads = self.reconciler.read_cycle(self.state, self._read_plan(now_ms))
+            reads = self._read_with_lifecycle(now_ms)
             self.reconciler.apply_orders(self.state, reads)
             positions_before = dict(self.state.positions)
             fills = self.reconciler.apply_fills(self.state, reads)
@@ -306,6 +303,20 @@ class Bot:
         dropped, self._log_dropped = logs.dropped - self._log_dropped, logs.dropped
         return CycleCosts(self.phases.ms(), self.persister.take_store_wait_ms(), logs.backlog,
                           dropped)
+
+    def _read_with_lifecycle(self, now_ms: int) -> CycleReads:
+        """The cycle's reads and the lifecycle's step before it (operator items, breakers,
+        exchange status, a due recalibration). A recalibration syncs orders itself, so when one
+        (or a calibration retry) is due it comes first and the listing after it; otherwise the
+        operator items' DynamoDB read goes out together with the exchange reads (the books of a
+        market it opens are read in the quoting step)."""
+        if self.lifecycle.syncs_this_cycle():
+            self.lifecycle.before_cycle(now_ms)
+            return self.reconciler.read_cycle(self.state, self._read_plan(now_ms))
+        reads = self.reconciler.read_cycle(self.state, self._read_plan(now_ms),
+                                           operator_items=self.persister.read_operator_items)
+        self.lifecycle.before_cycle(now_ms, reads.operator_items)
+        return reads
 
     def _read_plan(self, now_ms: int) -> ReadPlan:
         """The cycle's reads besides orders and fills: the balance (the per-order cash check

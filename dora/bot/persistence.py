@@ -43,7 +43,7 @@ from dora.runtime.deadline import TimeLeft
 from dora.runtime.logs import EventType, bot_version, log_event
 from dora.store.lease import LeaseStore
 from dora.store.logwriter import BackgroundLogWriter, LogWriterStats
-from dora.store.store import ApiErrorRecord, ShardFigures, Store
+from dora.store.store import ApiErrorRecord, OperatorItems, ShardFigures, Store
 from dora.store.tables import DECISION_LOG, EXECUTION_LOG
 from dora.store.versioned import Fence
 
@@ -121,7 +121,16 @@ class Persister:
         """Once a cycle, in one read: an operator's halt or resume, the global flags
         (``trading_enabled`` and the rest), and breaker resets. Returns the stored breakers when
         someone else changed them (the lifecycle adopts the resets)."""
-        items = self._store.reload_operator_items()
+        return self.adopt_operator_items(state, self.read_operator_items())
+
+    def read_operator_items(self) -> OperatorItems:
+        """The read of :meth:`refresh_operator_items` alone (it changes nothing of the bot's),
+        so that it can go out together with the cycle's exchange reads."""
+        return self._store.reload_operator_items()
+
+    def adopt_operator_items(
+        self, state: BotState, items: OperatorItems
+    ) -> dict[str, Breaker] | None:
         if items.risk is not None:
             self._adopt_risk(state, items.risk)
         self._adopt_global_config(state, items.global_config)

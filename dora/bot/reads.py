@@ -23,6 +23,7 @@ from dora.core.models import (
 )
 from dora.exchange.client import MAX_TICKERS_PER_CALL
 from dora.exchange.parallel import Outcome
+from dora.store.store import OperatorItems
 
 T = TypeVar("T")
 TRADE_LOOKBACK_MS = 24 * 3_600_000
@@ -71,12 +72,15 @@ class CycleReads:
     settlements: Outcome[list[Settlement]] | None = None
     books: list[Outcome[dict[str, OrderBook]]] = field(default_factory=list)
     trades: dict[str, Outcome[list[PublicTrade]]] = field(default_factory=dict)
+    operator_items: Outcome[OperatorItems] | None = None  # DynamoDB's, when sent along
 
 
 def read_together(
-    reader: ParallelReader, plan: ReadPlan, *, fills_since_ms: TsMs, as_of_ms: TsMs
+    reader: ParallelReader, plan: ReadPlan, *, fills_since_ms: TsMs, as_of_ms: TsMs,
+    operator_items: Callable[[], OperatorItems] | None = None,
 ) -> CycleReads:
-    """Send every read of ``plan`` (and the timestamp, orders and fills) at once."""
+    """Send every read of ``plan`` (and the timestamp, orders and fills) at once, and the read
+    of the operator items from DynamoDB with them when given."""
     calls: list[Callable[[], Any]] = [
         reader.fetch_user_data_timestamp,
         reader.fetch_resting_orders,
@@ -97,6 +101,8 @@ def read_together(
               for i in range(0, len(plan.books), MAX_TICKERS_PER_CALL)]
     calls += [_books_call(reader, chunk) for chunk in chunks]
     calls += [_trades_call(reader, t, plan.now_ms - TRADE_LOOKBACK_MS) for t in plan.trades]
+    if operator_items is not None:
+        calls.append(operator_items)
     outcomes = reader.run_together(calls)
     reads = CycleReads(plan, as_of_ms, timestamp=outcomes[0], orders=outcomes[1],
                        fills=outcomes[2])
@@ -105,6 +111,8 @@ def read_together(
         setattr(reads, name, next(rest))
     reads.books = [next(rest) for _ in chunks]
     reads.trades = {ticker: next(rest) for ticker in plan.trades}
+    if operator_items is not None:
+        reads.operator_items = next(rest)
     return reads
 
 

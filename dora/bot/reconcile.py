@@ -46,6 +46,7 @@ from dora.core.positions import apply_fills, apply_settlement, with_known_age
 from dora.core.units import Micros, format_count, format_price
 from dora.runtime.clock import Clock
 from dora.runtime.logs import EventType, log_event
+from dora.store.store import OperatorItems
 
 
 class ExchangeReader(ParallelReader, Protocol):
@@ -71,12 +72,16 @@ class Reconciler:
         self._answered_as_of: TsMs = 0  # the newest user_data_timestamp answered so far
 
     # -- a cycle's reads, together --------------------------------------------------------------
-    def read_cycle(self, state: BotState, plan: ReadPlan) -> CycleReads:
-        """Send the timestamp, orders and fills reads and ``plan``'s together; fold them in with
-        :meth:`apply_orders`, :meth:`apply_fills` and :meth:`apply_rest`, in that order."""
+    def read_cycle(
+        self, state: BotState, plan: ReadPlan,
+        operator_items: Callable[[], OperatorItems] | None = None,
+    ) -> CycleReads:
+        """Send the timestamp, orders and fills reads and ``plan``'s together (and DynamoDB's
+        ``operator_items`` read); fold them in with :meth:`apply_orders`, :meth:`apply_fills`
+        and :meth:`apply_rest`, in that order."""
         since = max(0, state.risk.last_fill_ts_ms - self._overlap_ms)
         return read_together(self._reader, plan, fills_since_ms=since,
-                             as_of_ms=self._safe_as_of())
+                             as_of_ms=self._safe_as_of(), operator_items=operator_items)
 
     def apply_orders(self, state: BotState, reads: CycleReads) -> None:
         timestamp = reads.timestamp.get()

@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,7 @@ import requests
 from dora.bot.loop import Bot, LoopSettings
 from dora.bot.persistence import Persister
 from dora.bot.state import Mode
+from dora.core.models import RiskState
 from dora.core.tiers import tier_named
 from dora.exchange.client import KalshiClient
 from dora.exchange.credentials import Credentials
@@ -165,3 +167,60 @@ def test_with_read_lag_a_timestamp_sent_beside_the_listing_never_ages_the_overla
     env.cycles(bot, 4)
     assert targets_are_unique(env)
     assert sum(s.cancel_404_stale for s in bot.summaries) == 0
+
+
+def _watch_reads(env: BotEnv, bot: Bot, *, operator_waits_for_listing: bool) -> list[str]:
+    """Wrap the listing and the operator items' read: the order they started in. With
+    ``operator_waits_for_listing`` the DynamoDB read holds until the listing has gone out, which
+    only a read sent beside it can do (sent before it, it would wait for nothing, in vain)."""
+    started: list[str] = []
+    listing_sent = threading.Event()
+    fetch_orders, read_items = env.client.fetch_resting_orders, bot.persister.read_operator_items
+
+    def listing(*args: Any, **kwargs: Any) -> Any:
+        started.append("listing")
+        listing_sent.set()
+        return fetch_orders(*args, **kwargs)
+
+    def operator_items() -> Any:
+        started.append("operator items")
+        if operator_waits_for_listing:
+            assert listing_sent.wait(10), "the operator items were read before the listing went out"
+        return read_items()
+
+    env.client.fetch_resting_orders = listing  # type: ignore[method-assign]
+    bot.persister.read_operator_items = operator_items  # type: ignore[method-assign]
+    return started
+
+
+def test_the_operator_items_go_out_with_the_exchange_reads_and_a_halt_acts_in_its_cycle(
+    bot_env_factory: Callable[..., BotEnv],
+) -> None:
+    env = bot_env_factory(markets=3, flow=False)
+    bot = env.make_bot(Mode.BATCH)
+    bot.startup()
+    env.cycles(bot, 2)
+    assert env.resting()
+    started = _watch_reads(env, bot, operator_waits_for_listing=True)
+    operator = env.operator_store()
+    operator.load_state()
+    operator.save_risk_state(RiskState(trading_halted=True, halt_reason="operator"))
+    env.cycles(bot, 1)
+    assert "operator items" in started and "listing" in started
+    assert env.resting() == [], "the halt read beside the listing did not act in its cycle"
+
+
+def test_with_a_recalibration_due_the_operator_items_and_the_sync_come_before_the_listing(
+    bot_env_factory: Callable[..., BotEnv],
+) -> None:
+    env = bot_env_factory(markets=3, flow=False)
+    bot = env.make_bot(Mode.BATCH)
+    bot.startup()
+    env.cycles(bot, 2)
+    env.operator_store().set_global_fields({"recalibrate_every_s": Decimal(1)})
+    env.cycles(bot, 1)  # adopted: from here a recalibration is due every cycle (1 s a cycle)
+    started = _watch_reads(env, bot, operator_waits_for_listing=False)
+    env.cycles(bot, 1)
+    # the operator items, the recalibration's own listing, then the cycle's listing
+    assert started[:1] == ["operator items"] and started.count("listing") >= 2, started
+    assert targets_are_unique(env)

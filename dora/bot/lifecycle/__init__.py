@@ -32,7 +32,9 @@ from dora.core.session import session_flows
 from dora.core.strategies.base import TargetQuote
 from dora.core.units import Micros
 from dora.core.viability import viability_by_market
+from dora.exchange.parallel import Outcome
 from dora.runtime.logs import EventType, log_event
+from dora.store.store import OperatorItems
 
 __all__ = ["Lifecycle", "LifecycleParts"]
 
@@ -73,10 +75,20 @@ class Lifecycle:
         self.parts.state.last_sync_ms["configs"] = self.parts.clock.now_ms()
 
     # -- each cycle ---------------------------------------------------------------------------
-    def before_cycle(self, now_ms: TsMs) -> None:
+    def syncs_this_cycle(self) -> bool:
+        """A failed calibration step is tried again, or a recalibration is due: they read the
+        exchange's orders themselves, so the cycle's own reads must come after them."""
+        report = self.parts.state.calibration
+        return (report is not None and bool(report.failed)) or self.recalibrator.due()
+
+    def before_cycle(self, now_ms: TsMs, items: Outcome[OperatorItems] | None = None) -> None:
+        """``items``: the operator items, already read (with the cycle's exchange reads, when
+        :meth:`syncs_this_cycle` said no; a recalibration then waits for the next cycle)."""
         state = self.parts.state
         state.drift_corrections = 0
-        stored = self.parts.persister.refresh_operator_items(state)
+        persister = self.parts.persister
+        stored = persister.refresh_operator_items(state) if items is None else \
+            persister.adopt_operator_items(state, items.get())
         if stored is not None:
             self.breakers.adopt_resets(stored)
         self._guard_reserve()
@@ -85,7 +97,9 @@ class Lifecycle:
         self.watch.poll_if_due()
         self.recalibrator.limits_if_refused()
         report = state.calibration
-        if report is not None and report.failed:  # quoting waits: try the failed steps again
+        if items is not None:  # the cycle's reads are out already: a sync waits a cycle
+            pass
+        elif report is not None and report.failed:  # quoting waits: try the failed steps again
             self._adopt_report(self.calibrator.run(report.failed, "retry"))
         elif self.recalibrator.due():
             self._set_aside(now_ms)

@@ -325,7 +325,7 @@ def _cash(s: CycleSummary) -> str:
             f" free ${format_micros(s.free_cash)[:-4]}")
 
 
-RECENT_SUMMARIES = 1_000  # cycles kept whole (tests, the end of a run); older ones only tallied
+RECENT_SUMMARIES = 200  # cycles kept whole (tests, the end of a run); older ones only tallied
 
 
 class RunTally:

@@ -193,13 +193,18 @@ def _watch_reads(env: BotEnv, bot: Bot, *, operator_waits_for_listing: bool) -> 
     return started
 
 
-def test_the_operator_items_go_out_with_the_exchange_reads_and_a_halt_acts_in_its_cycle(
-    bot_env_factory: Callable[..., BotEnv],
-) -> None:
+def quoting_bot(bot_env_factory: Callable[..., BotEnv]) -> tuple[BotEnv, Bot]:
     env = bot_env_factory(markets=3, flow=False)
     bot = env.make_bot(Mode.BATCH)
     bot.startup()
     env.cycles(bot, 2)
+    return env, bot
+
+
+def test_the_operator_items_go_out_with_the_exchange_reads_and_a_halt_acts_in_its_cycle(
+    bot_env_factory: Callable[..., BotEnv],
+) -> None:
+    env, bot = quoting_bot(bot_env_factory)
     assert env.resting()
     started = _watch_reads(env, bot, operator_waits_for_listing=True)
     operator = env.operator_store()
@@ -213,10 +218,7 @@ def test_the_operator_items_go_out_with_the_exchange_reads_and_a_halt_acts_in_it
 def test_with_a_recalibration_due_the_operator_items_and_the_sync_come_before_the_listing(
     bot_env_factory: Callable[..., BotEnv],
 ) -> None:
-    env = bot_env_factory(markets=3, flow=False)
-    bot = env.make_bot(Mode.BATCH)
-    bot.startup()
-    env.cycles(bot, 2)
+    env, bot = quoting_bot(bot_env_factory)
     env.operator_store().set_global_fields({"recalibrate_every_s": Decimal(1)})
     env.cycles(bot, 1)  # adopted: from here a recalibration is due every cycle (1 s a cycle)
     started = _watch_reads(env, bot, operator_waits_for_listing=False)

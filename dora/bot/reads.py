@@ -22,7 +22,7 @@ from dora.core.models import (
     TsMs,
 )
 from dora.exchange.client import MAX_TICKERS_PER_CALL
-from dora.exchange.parallel import Outcome
+from dora.exchange.parallel import Outcome, chunks
 from dora.store.store import OperatorItems
 
 T = TypeVar("T")
@@ -97,9 +97,8 @@ def read_together(
     if since is not None:
         calls.append(lambda: reader.fetch_settlements(since_ms=since))
         named.append("settlements")
-    chunks = [plan.books[i:i + MAX_TICKERS_PER_CALL]
-              for i in range(0, len(plan.books), MAX_TICKERS_PER_CALL)]
-    calls += [_books_call(reader, chunk) for chunk in chunks]
+    book_chunks = chunks(plan.books, MAX_TICKERS_PER_CALL)
+    calls += [_books_call(reader, chunk) for chunk in book_chunks]
     calls += [_trades_call(reader, t, plan.now_ms - TRADE_LOOKBACK_MS) for t in plan.trades]
     if operator_items is not None:
         calls.append(operator_items)
@@ -109,7 +108,7 @@ def read_together(
     rest = iter(outcomes[3:])
     for name in named:
         setattr(reads, name, next(rest))
-    reads.books = [next(rest) for _ in chunks]
+    reads.books = [next(rest) for _ in book_chunks]
     reads.trades = {ticker: next(rest) for ticker in plan.trades}
     if operator_items is not None:
         reads.operator_items = next(rest)

@@ -42,7 +42,7 @@ from dora.exchange.auth import Signer
 from dora.exchange.groups import OrderGroups
 from dora.exchange.http import DEFAULT_TIMEOUT, ApiRequest, Transport
 from dora.exchange.orders import OrderEntry, Sent
-from dora.exchange.parallel import DEFAULT_WIDTH, Outcome, Together
+from dora.exchange.parallel import DEFAULT_WIDTH, Outcome, Together, chunks
 from dora.exchange.ratelimit import RateLimiter
 from dora.exchange.stats import ApiStats
 from dora.exchange.wire import WireFormatError
@@ -116,8 +116,8 @@ class KalshiClient:
             params = [*base, ("tickers", ",".join(chunk))]
             return lambda: self._all_pages(ep.MARKETS, params, wr.parse_markets_page)
 
-        chunks = _chunks(_unique(tickers), MAX_TICKERS_PER_CALL)
-        return _joined(self.together.all([chunk_call(chunk) for chunk in chunks]))
+        parts = chunks(_unique(tickers), MAX_TICKERS_PER_CALL)
+        return _joined(self.together.all([chunk_call(chunk) for chunk in parts]))
 
     def fetch_orderbooks(self, tickers: Sequence[str]) -> dict[str, OrderBook]:
         """Books for many markets through the multi-book endpoint, at most 100 tickers a call
@@ -127,8 +127,8 @@ class KalshiClient:
             return lambda: wr.parse_orderbooks(self._get(ep.ORDERBOOKS, params))
 
         books: dict[str, OrderBook] = {}
-        chunks = _chunks(_unique(tickers), MAX_TICKERS_PER_CALL)
-        for part in self.together.all([chunk_call(chunk) for chunk in chunks]):
+        parts = chunks(_unique(tickers), MAX_TICKERS_PER_CALL)
+        for part in self.together.all([chunk_call(chunk) for chunk in parts]):
             books.update(part)
         return books
 
@@ -187,7 +187,7 @@ class KalshiClient:
 
     def fetch_queue_positions(self, tickers: Sequence[str]) -> list[QueuePosition]:
         positions: list[QueuePosition] = []
-        for chunk in _chunks(_unique(tickers), MAX_TICKERS_PER_CALL):
+        for chunk in chunks(_unique(tickers), MAX_TICKERS_PER_CALL):
             body = self._get(ep.QUEUE_POSITIONS, [("market_tickers", ",".join(chunk))])
             positions += wr.parse_queue_positions(body)
         return positions
@@ -294,6 +294,3 @@ def _unique(values: Sequence[str]) -> list[str]:
 def _joined(parts: Iterable[list[T]]) -> list[T]:
     return [item for part in parts for item in part]
 
-
-def _chunks(values: Sequence[T], size: int) -> list[Sequence[T]]:
-    return [values[start:start + size] for start in range(0, len(values), size)]

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, Generic, TypeVar
 
@@ -44,7 +44,7 @@ from dora.core.units import Count, Price
 from dora.exchange import endpoints as ep
 from dora.exchange import wire
 from dora.exchange.http import ApiRequest, Transport
-from dora.exchange.parallel import Together
+from dora.exchange.parallel import Together, chunks
 from dora.exchange.ratelimit import RateLimiter
 from dora.runtime.clock import Clock
 
@@ -114,7 +114,7 @@ class OrderEntry:
                 refused.set()
             return results
 
-        return self._in_waves(ep.BATCH_CREATE, list(_chunks(requests, size)), create)
+        return self._in_waves(ep.BATCH_CREATE, chunks(requests, size), create)
 
     def _create_batch(self, chunk: Sequence[OrderRequest]) -> list[PlaceResult]:
         call = ApiRequest(ep.BATCH_CREATE, body=wire.batch_create_body(chunk),
@@ -237,7 +237,7 @@ class OrderEntry:
         Every batch is sized once, from the budget as it is now; one refused with 429 (the
         budget is cut) comes back FAILED ``rate_limited`` and the next cycle cancels again."""
         size = self._item_batch_size(ep.BATCH_CANCEL)
-        return self._in_waves(ep.BATCH_CANCEL, list(_chunks(order_ids, size)), self._cancel_batch)
+        return self._in_waves(ep.BATCH_CANCEL, chunks(order_ids, size), self._cancel_batch)
 
     def _cancel_batch(self, order_ids: Sequence[str]) -> list[CancelResult]:
         call = ApiRequest(ep.BATCH_CANCEL, body=wire.batch_cancel_body(order_ids),
@@ -323,10 +323,6 @@ def _require_unique_client_ids(requests: Sequence[OrderRequest]) -> None:
 def _flat(sent: Sequence[Sent[R]]) -> list[R]:
     return [result for request in sent for result in request.results]
 
-
-def _chunks(values: Sequence[T], size: int) -> Iterator[Sequence[T]]:
-    for start in range(0, len(values), size):
-        yield values[start:start + size]
 
 
 _CREDENTIAL_STATUSES = frozenset({401, 403})

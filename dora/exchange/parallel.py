@@ -85,6 +85,11 @@ class Together:
             return self._pool
 
 
+def chunks(values: Sequence[T], size: int) -> list[Sequence[T]]:
+    """``values`` in consecutive slices of at most ``size``: one request each."""
+    return [values[start:start + size] for start in range(0, len(values), size)]
+
+
 def _outcome(call: Callable[[], T]) -> Outcome[T]:
     try:
         return Outcome(value=call())

@@ -232,18 +232,12 @@ class ChaosRig:
     def _sample(self) -> Sample:
         lost = self.sim.context.counters.lost_creates()
         now_ms, orders = self.sim.clock.now_ms(), self.resting()
-        sizes: Counter[SideKey] = Counter()
-        for order in orders:
-            sizes[(order.ticker, order.side.value)] += order.remaining
         unanswered = [((o.ticker, o.side.value), o.remaining, lost[o.order_id])
                       for o in orders if o.order_id in lost]
-        return Sample(now_ms, dict(sizes), unanswered)
+        return Sample(now_ms, _by_side(orders), unanswered)
 
     def resting_by_side(self) -> dict[SideKey, int]:
-        sizes: Counter[SideKey] = Counter()
-        for order in self.resting():
-            sizes[(order.ticker, order.side.value)] += order.remaining
-        return dict(sizes)
+        return _by_side(self.resting())
 
     def all_orders(self) -> list[Any]:
         """Every order of dora's the exchange knows, in any state."""
@@ -291,3 +285,11 @@ class ChaosRig:
             if "LastEvaluatedKey" not in page:
                 return items
             kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
+def _by_side(orders: list[Any]) -> dict[SideKey, int]:
+    """Resting size per (market, side)."""
+    sizes: Counter[SideKey] = Counter()
+    for order in orders:
+        sizes[(order.ticker, order.side.value)] += order.remaining
+    return dict(sizes)

@@ -192,3 +192,25 @@ def test_a_failed_open_orders_write_is_made_again_at_the_next_save(
     persister.save_state(state)
     stored = reader.get_state_item(reader.state_key("open_orders")) or {}
     assert list(stored["orders"]) == ["o-1"]
+
+
+def test_after_another_holder_wrote_open_orders_a_new_lease_writes_them_again(
+    make_store: Callable[..., Store],
+) -> None:
+    """Holder A writes its orders; B, holding the lease meanwhile, writes its own; A takes the
+    shard back (use_shard, then the state load, as a takeover does) with the same orders: the
+    item must show A's again, though A's own last write had them already."""
+    persister, state = running_bot(make_store)
+    store = persister._store
+    mine = RestingOrder("o-a", "dora-a", "KXMINE", Side.BID, 5_600, remaining=500)
+    state.resting = [mine]
+    persister.save_state(state)
+    other = make_store()
+    other.load_state()
+    other.save_open_orders([RestingOrder("o-b", "dora-b", "KXMINE", Side.ASK, 6_000, 100)], {})
+    persister.use_shard(store.shard, None)
+    persister.load_into(state)
+    state.resting = [mine]
+    persister.save_state(state)
+    stored = other.get_state_item(other.state_key("open_orders")) or {}
+    assert list(stored["orders"]) == ["o-a"]

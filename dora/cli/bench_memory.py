@@ -20,7 +20,7 @@ from pathlib import Path
 
 import click
 
-from dora.cli.bench_stack import bench_stack
+from dora.cli.bench_stack import bench_stack, stop_process
 from dora.cli.local import EXAMPLE_GLOBAL_CONFIG, EXAMPLE_MARKET_CONFIG, LOCAL_TAKER_RATE_PER_S
 from dora.runtime.clock import SystemClock
 
@@ -87,14 +87,17 @@ def _run_and_sample(args: list[str], env: dict[str, str], cycles: int,
     with subprocess.Popen(args, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
                           stdin=subprocess.DEVNULL, text=True) as process:
         assert process.stdout is not None
-        for line in process.stdout:
-            if '"CYCLE_SUMMARY"' not in line or '"cycle summary"' not in line:
-                continue
-            cycle = int(json.loads(line)["cycle"])
-            samples[cycle] = rss_kib(process.pid)
-            if cycle == 1 or cycle % every == 0 or cycle == cycles:
-                click.echo(f"cycle {cycle:>5}: RSS {samples[cycle] / KIB:.1f} MiB")
-        process.wait()
+        try:
+            for line in process.stdout:
+                if '"CYCLE_SUMMARY"' not in line or '"cycle summary"' not in line:
+                    continue
+                cycle = int(json.loads(line)["cycle"])
+                samples[cycle] = rss_kib(process.pid)
+                if cycle == 1 or cycle % every == 0 or cycle == cycles:
+                    click.echo(f"cycle {cycle:>5}: RSS {samples[cycle] / KIB:.1f} MiB")
+            process.wait()
+        finally:  # stopped early (SIGTERM, ^C): dora stops too
+            stop_process(process)
     if not samples:
         raise click.ClickException(f"dora run exited with {process.returncode} before a cycle")
     return samples

@@ -3,20 +3,24 @@
 In the embedded stack (dora/cli/local.py) both run inside dora's own process, so their work
 (matching, serving, keeping every log item) competes with dora's for one interpreter and counts as
 dora's time and memory. A benchmark that measures dora starts them here instead: ``dora sim`` and
-moto's server, each a subprocess on a loopback port, stopped when the block ends.
+moto's server, each a subprocess on a loopback port, stopped when the block ends, a SIGTERM
+included (Python's default for it ends the process without unwinding, leaving both running).
 """
 
 from __future__ import annotations
 
 import json
+import signal
 import socket
 import subprocess
 import sys
 import tempfile
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from types import FrameType
 from typing import Any
 
 import requests
@@ -62,6 +66,7 @@ def bench_stack(
     flow: bool = False, workdir: Path | None = None,
 ) -> Iterator[BenchStack]:
     with ExitStack() as stack:
+        stack.enter_context(sigterm_unwinds())
         folder = workdir or Path(stack.enter_context(tempfile.TemporaryDirectory(
             prefix="dora-bench-")))
         sim = stack.enter_context(_sim_process(clock, folder, markets=markets, seed=seed,
@@ -105,10 +110,29 @@ def _process(args: list[str], log_path: Path) -> Iterator[subprocess.Popen[bytes
         try:
             yield process
         finally:
-            _stop(process)
+            stop_process(process)
 
 
-def _stop(process: subprocess.Popen[bytes]) -> None:
+@contextmanager
+def sigterm_unwinds() -> Iterator[None]:
+    """Within the block a SIGTERM raises SystemExit (status 143) in the main thread, so every
+    ``finally`` on the way out runs; the previous handler is back afterwards."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, _exit_on_sigterm)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _exit_on_sigterm(signum: int, frame: FrameType | None) -> None:
+    raise SystemExit(128 + signum)
+
+
+def stop_process(process: subprocess.Popen[Any]) -> None:
+    """SIGTERM, then SIGKILL if it is still there after STOP_TIMEOUT_S."""
     if process.poll() is not None:
         return
     process.terminate()

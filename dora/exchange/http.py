@@ -21,6 +21,7 @@ no retry starts that could not finish in time, and nothing is sent once the time
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -28,6 +29,7 @@ from urllib.parse import quote, urlsplit
 
 import requests
 from requests.adapters import HTTPAdapter
+from requests.utils import get_environ_proxies
 from tenacity import (
     RetryCallState,
     Retrying,
@@ -100,7 +102,7 @@ class Transport:
         self._clock = clock
         self._stats = stats
         self._timeout = timeout
-        self._session = session or _new_session(pool_size)
+        self._session = session or _new_session(self._origin, pool_size)
         self._max_attempts = max_attempts
         self._backoff = wait_exponential_jitter(multiplier=0.25, max=retry_wait_max_s, jitter=0.25)
         self._log = logger or logging.getLogger("dora.exchange")
@@ -238,13 +240,20 @@ class _StopWhenOutOfTime(stop_base):
         return left is not None and left < retry_state.upcoming_sleep + MIN_ATTEMPT_S
 
 
-def _new_session(pool_size: int) -> requests.Session:
+def _new_session(origin: str, pool_size: int) -> requests.Session:
     session = requests.Session()
     # urllib3 must never repeat a request on its own: a repeated POST could place an order twice.
     # One pool per host, with a connection for each request a phase may have in flight at once.
     adapter = HTTPAdapter(max_retries=0, pool_maxsize=pool_size)
     session.mount("http://", adapter)
     session.mount("https://", adapter)
+    # The environment is read once, here: the proxy for this one origin (NO_PROXY honoured) and
+    # a CA bundle. requests would read it again for every request (with a ~/.netrc look-up),
+    # and a netrc entry must not add a Basic Authorization header to Kalshi's signed requests.
+    session.proxies = get_environ_proxies(origin)
+    session.verify = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get(
+        "CURL_CA_BUNDLE") or True
+    session.trust_env = False
     return session
 
 

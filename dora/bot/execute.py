@@ -73,13 +73,17 @@ class OrderWriter(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class Answered(Generic[R]):
-    """One result, when the answer that carried it arrived, how long its request took, and which
-    batch request carried it (None: a single-order request)."""
+    """One result, when the request that carried it was sent and when its answer arrived, and
+    which batch request carried it (None: a single-order request)."""
 
     result: R
+    sent_ms: int
     returned_ms: int
-    latency_ms: int
     batch: str | None = None
+
+    @property
+    def latency_ms(self) -> int:
+        return self.returned_ms - self.sent_ms
 
 
 @dataclass
@@ -222,8 +226,8 @@ class Executor:
         self, many: Callable[[list[T]], list[Sent[R]]], one: Callable[[T], R], items: list[T], *,
         batch: bool,
     ) -> list[Answered[R]]:
-        """Every result, with when the answer that carried it arrived, how long its request took
-        and (in batch mode) which batch request carried it."""
+        """Every result, with when the request that carried it was sent and answered and (in
+        batch mode) which batch request carried it."""
         if not batch:
             return [self._send_one(one, item) for item in items]
         try:
@@ -235,8 +239,7 @@ class Executor:
         for request in sent:
             self._batches += 1
             self._wrote(request.returned_ms)
-            latency = request.returned_ms - request.sent_ms
-            answers += [Answered(r, request.returned_ms, latency, str(self._batches))
+            answers += [Answered(r, request.sent_ms, request.returned_ms, str(self._batches))
                         for r in request.results]
         return answers
 
@@ -245,17 +248,16 @@ class Executor:
         result = one(item)
         returned = self._clock.now_ms()
         self._wrote(returned)
-        return Answered(result, returned, returned - started)
+        return Answered(result, started, returned)
 
     def _record_cancel(
         self, order: RestingOrder, answer: Answered[CancelResult],
         decision_ids: Mapping[str, str], report: ExecutionReport, *, batch: bool,
     ) -> None:
-        result, returned_ms = answer.result, answer.returned_ms
+        result, sent_ms, returned_ms = answer.result, answer.sent_ms, answer.returned_ms
         fields = _order_fields(order, decision_ids) | {"latency_ms": answer.latency_ms}
         # a release is dated as early as it may have applied (a late date could count it twice):
         # when its own request was sent, the batches sent beside it notwithstanding
-        sent_ms = returned_ms - answer.latency_ms
         if result.status is CancelStatus.FAILED:
             report.cancel_failed += 1
             if result.error_code == "outcome_unknown":
@@ -353,8 +355,7 @@ class Executor:
         self, answer: Answered[PlaceResult], decision_ids: Mapping[str, str],
         report: ExecutionReport, *, batch: bool,
     ) -> None:
-        result, returned_ms = answer.result, answer.returned_ms
-        sent_ms = returned_ms - answer.latency_ms
+        result, sent_ms, returned_ms = answer.result, answer.sent_ms, answer.returned_ms
         request = result.request
         fields = _request_fields(request, decision_ids) | {
             "order_id": result.order_id, "latency_ms": answer.latency_ms}

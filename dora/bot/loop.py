@@ -19,12 +19,13 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 from dora.bot.execute import Executor
 from dora.bot.fencing import FencedOrders, ShardView
 from dora.bot.groups import GroupKeeper
+from dora.bot.halting import HaltGuard
 from dora.bot.handover import Handover
 from dora.bot.lease import LeaseKeeper
 from dora.bot.lifecycle import Lifecycle, LifecycleParts
@@ -49,8 +50,7 @@ from dora.core.fencing import epoch_salt
 from dora.core.models import Fill, RestingOrder
 from dora.core.order_groups import TriggeredBy
 from dora.core.overlay import Overlay
-from dora.core.positions import roll_daily, unrealized_pnl
-from dora.core.risk import evaluate_halt
+from dora.core.positions import roll_daily
 from dora.core.units import Micros
 from dora.exchange.client import KalshiClient
 from dora.exchange.stats import EndpointStats
@@ -61,7 +61,6 @@ from dora.runtime.logs import EventType, decision_id, log_event
 
 # Exit codes: 0 stopped on request; 2 is click's usage error, so a fatal bot error is distinct.
 EXIT_FATAL = 3
-HALT_LOG_FLUSH_S = 2.0  # on a new halt, the longest wait for the log rows queued so far
 STANDBY_ORDERS_EVERY = 5  # a standby lists the resting orders every this many cycles
 
 
@@ -114,6 +113,7 @@ class Bot:
                                  may_place=lambda: not stop.is_set(), phases=self.phases)
         self.handover = Handover(lease, groups, view, persister, self.executor, self.overlay,
                                  clock, logger)
+        self.halts = HaltGuard(self.handover, persister, clock, logger)
         self.lease = lease
         self.quoter = Quoter(self.reconciler, self.executor, logger,
                              QuoteSettings(settings.id_prefix, settings.order_expiry_s),
@@ -121,7 +121,6 @@ class Bot:
         self.lifecycle = self._new_lifecycle()
         self.mode = settings.default_mode
         self.cycle = 0
-        self.halt_reason = ""
         self.taken_over = False  # this lease's take-over finished (it is retried until it does)
         self.cycle_period_s = 0.0  # from the previous cycle's start to this one's
         self._cycle_started: float | None = None
@@ -261,7 +260,8 @@ class Bot:
         self.handover.tend_group(self.state, self.cycle)
         outcome = QuoteOutcome()
         ids = self._decision_ids()
-        if self._check_halt():  # before the other reads' answers: a failed one must not delay it
+        # the halt check before the other reads' answers: a failed one must not delay it
+        if self.halts.check(self.state):
             outcome.report = self.quoter.cancel_all_own(self.state, batch=True)
             with self.phases.timing("reads"):
                 self.reconciler.apply_rest(self.state, reads)
@@ -342,40 +342,6 @@ class Bot:
                                            fresh_books=self._books_read)
         return self.quoter.quote_per_market(self.state, now_ms, salt, ids)
 
-    def _check_halt(self) -> bool:
-        """Risk limits and the operator's flag. A new halt is logged, recorded and saved once."""
-        unrealized = sum(
-            unrealized_pnl(p, self.state.books[t])
-            for t, p in self.state.positions.items()
-            if t in self.state.books and p.net
-        )
-        decision = evaluate_halt(self.state.risk, unrealized, self.state.global_config,
-                                 self.state.consecutive_errors, self.state.elsewhere_pnl)
-        if decision.halt and not self.state.risk.trading_halted:
-            self.state.risk = replace(self.state.risk, trading_halted=True,
-                                      halt_reason=decision.reason)
-        risk = self.state.risk
-        reason = (risk.halt_reason or "manual") if risk.trading_halted else self.state.operator_halt
-        if reason != self.halt_reason:
-            self._announce_halt_change(reason)
-        return bool(reason)
-
-    def _announce_halt_change(self, reason: str) -> None:
-        self.halt_reason = reason
-        if not reason:
-            log_event(self.log, EventType.RISK_RESUME, "trading resumed", halted=False)
-            self.handover.groups.lift(TriggeredBy.HALT)
-            self.persister.save_state(self.state)
-            return
-        log_event(self.log, EventType.RISK_HALT, "trading halted", level=logging.CRITICAL,
-                  reason=reason, halted=True, daily_pnl_micros=self.state.risk.daily_pnl)
-        self.handover.pull_quotes(self.state, TriggeredBy.HALT)
-        self.persister.record_special("risk_halt_cancel", self.state, self.clock.now_ms())
-        self.persister.save_state(self.state)
-        if not self.persister.flush_logs(HALT_LOG_FLUSH_S):
-            log_event(self.log, EventType.ERROR, "log rows still queued after the halt",
-                      level=logging.WARNING, backlog=self.persister.log_stats().backlog)
-
     def _refresh_config(self, *, force: bool) -> None:
         every = self.state.global_config.config_refresh_cycles
         if not force and self.cycle % max(every, 1) != 0:
@@ -427,7 +393,7 @@ class Bot:
             return
         try:
             self.reconciler.sync_orders(self.state)
-            if self._check_halt() and self._own_resting():
+            if self.halts.check(self.state) and self._own_resting():
                 self.quoter.cancel_all_own(self.state, batch=True)
         except (TransientError, StoreError) as exc:
             log_event(self.log, EventType.ERROR, f"halt after repeated failures failed: {exc}",

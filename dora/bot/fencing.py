@@ -7,11 +7,15 @@ duration left (creates and amends also only while the epoch's group is open, eac
 the group); cancels and decreases only while the lease
 is held and not over. What the gate stops comes back as a refused result, exactly as the
 exchange's own refusals do, so the executor's bookkeeping needs nothing new.
+
+A phase whose batches go out in several waves (the tokens held do not pay for them all) may
+last long: before each later wave the lease is renewed when due (``keep_alive``) and the gate
+asked again, and a stop requested meanwhile (``stopping``) sends no further creates.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import TypeVar
 
 from dora.bot.groups import GroupKeeper
@@ -38,6 +42,7 @@ R = TypeVar("R")
 
 NOT_HELD = "lease_not_held"
 GROUP_CLOSED = "order_group_closed"
+STOPPING = "stopping"  # a stop was requested while the phase's later waves waited
 
 
 class ShardView:
@@ -86,10 +91,16 @@ class ShardView:
 
 
 class FencedOrders:
-    def __init__(self, client: KalshiClient, lease: LeaseKeeper, groups: GroupKeeper) -> None:
+    def __init__(
+        self, client: KalshiClient, lease: LeaseKeeper, groups: GroupKeeper, *,
+        keep_alive: Callable[[], object] = lambda: None,
+        stopping: Callable[[], bool] = lambda: False,
+    ) -> None:
         self._client = client
         self._lease = lease
         self._groups = groups
+        self._keep_alive = keep_alive
+        self._stopping = stopping
 
     def _place_refusal(self) -> str:
         if not self._lease.may_place():
@@ -113,10 +124,19 @@ class FencedOrders:
         refusal = self._place_refusal()
         if refusal:
             return self._unsent([_refused(r, refusal) for r in requests])
-        sent = self._client.place_batches([self._groups.stamp(r) for r in requests])
+        sent = self._client.place_batches([self._groups.stamp(r) for r in requests],
+                                          between_waves=self._before_place_wave)
         for request in sent:
             self._placed(request.results)
         return sent
+
+    def _before_place_wave(self) -> str:
+        self._keep_alive()
+        return STOPPING if self._stopping() else self._place_refusal()
+
+    def _before_cancel_wave(self) -> str:
+        self._keep_alive()
+        return "" if self._lease.may_write() else NOT_HELD
 
     def _unsent(self, results: list[R]) -> list[Sent[R]]:
         now = self._client.clock.now_ms()
@@ -158,7 +178,7 @@ class FencedOrders:
     def cancel_batches(self, order_ids: Sequence[str]) -> list[Sent[CancelResult]]:
         if not self._lease.may_write():
             return self._unsent([_not_cancelled(i) for i in order_ids])
-        return self._client.cancel_batches(order_ids)
+        return self._client.cancel_batches(order_ids, between_waves=self._before_cancel_wave)
 
     def decrease_orders(
         self, decreases: Sequence[tuple[str, Count]]

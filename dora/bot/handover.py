@@ -75,6 +75,17 @@ class Handover:
                       level=logging.ERROR, error_type=type(exc).__name__)
         return False
 
+    def keep_lease(self) -> None:
+        """Between the waves of a long phase: renew the held lease when due (never take one).
+        A lost lease steps down; a DynamoDB failure is logged and leaves the lease to run down
+        (the fence then refuses what needs it)."""
+        if self.lease.held is None:
+            return
+        try:
+            self.lease.renew_if_due()
+        except LeaseLostError:
+            self.step_down()
+
     def step_down(self, why: str = "") -> None:
         """Not the holder any more: this process only watches from here."""
         if why:

@@ -109,7 +109,9 @@ class Bot:
         view = ShardView(settings.id_prefix)
         self.reconciler = Reconciler(client, self.overlay, logger,
                                      fill_overlap_ms=settings.fill_overlap_ms, view=view)
-        self.executor = Executor(FencedOrders(client, lease, groups), self.overlay, clock, logger,
+        fenced = FencedOrders(client, lease, groups, stopping=stop.is_set,
+                              keep_alive=lambda: self.handover.keep_lease())  # noqa: PLW0108 (made below)
+        self.executor = Executor(fenced, self.overlay, clock, logger,
                                  may_place=lambda: not stop.is_set(), phases=self.phases)
         self.handover = Handover(lease, groups, view, persister, self.executor, self.overlay,
                                  clock, logger)

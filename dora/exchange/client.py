@@ -41,7 +41,7 @@ from dora.exchange import wire_reads as wr
 from dora.exchange.auth import Signer
 from dora.exchange.groups import OrderGroups
 from dora.exchange.http import DEFAULT_TIMEOUT, ApiRequest, Transport
-from dora.exchange.orders import OrderEntry, Sent
+from dora.exchange.orders import OrderEntry, Sent, WaveCheck
 from dora.exchange.parallel import DEFAULT_WIDTH, Outcome, Together, chunks
 from dora.exchange.ratelimit import RateLimiter
 from dora.exchange.stats import ApiStats
@@ -209,11 +209,15 @@ class KalshiClient:
     def cancel_orders(self, order_ids: Sequence[str]) -> list[CancelResult]:
         return self._orders.cancel_orders(order_ids)
 
-    def place_batches(self, requests: Sequence[OrderRequest]) -> list[Sent[PlaceResult]]:
-        return self._orders.place_batches(requests)
+    def place_batches(
+        self, requests: Sequence[OrderRequest], *, between_waves: WaveCheck | None = None,
+    ) -> list[Sent[PlaceResult]]:
+        return self._orders.place_batches(requests, between_waves=between_waves)
 
-    def cancel_batches(self, order_ids: Sequence[str]) -> list[Sent[CancelResult]]:
-        return self._orders.cancel_batches(order_ids)
+    def cancel_batches(
+        self, order_ids: Sequence[str], *, between_waves: WaveCheck | None = None,
+    ) -> list[Sent[CancelResult]]:
+        return self._orders.cancel_batches(order_ids, between_waves=between_waves)
 
     def decrease_order(self, order_id: str, reduce_to: Count) -> DecreaseResult:
         return self._orders.decrease_order(order_id, reduce_to)

@@ -50,6 +50,9 @@ from dora.runtime.clock import Clock
 
 T = TypeVar("T")
 R = TypeVar("R")
+# Asked before each wave of batches after the first (on the calling thread): "" to go on, else
+# why the batches not sent yet are not sent at all (their results say so, with that code).
+WaveCheck = Callable[[], str]
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,7 +94,9 @@ class OrderEntry:
         """Any number of orders, in as many batch requests as needed; results in input order."""
         return _flat(self.place_batches(requests))
 
-    def place_batches(self, requests: Sequence[OrderRequest]) -> list[Sent[PlaceResult]]:
+    def place_batches(
+        self, requests: Sequence[OrderRequest], *, between_waves: WaveCheck | None = None,
+    ) -> list[Sent[PlaceResult]]:
         """As :meth:`place_orders`, the batch requests sent together; per request, in order.
 
         Every batch is sized once, from the budget as it is now (the AIMD-adapted capacity and
@@ -100,7 +105,8 @@ class OrderEntry:
         (the limiter does) and its creates come back REJECTED ``rate_limited``; a batch of this
         list not yet sent by then is not sent at all (``rate_limited``, so not unknown): none is
         sent again here, and the next cycle plans them again in batches sized from the cut
-        budget."""
+        budget. ``between_waves`` may stop the waves not sent yet: their creates come back
+        REJECTED with its reason as the code."""
         _require_unique_client_ids(requests)
         size = self._item_batch_size(ep.BATCH_CREATE)
         refused = threading.Event()
@@ -114,7 +120,11 @@ class OrderEntry:
                 refused.set()
             return results
 
-        return self._in_waves(ep.BATCH_CREATE, chunks(requests, size), create)
+        def unsent(chunk: Sequence[OrderRequest], why: str) -> list[PlaceResult]:
+            return _all(chunk, PlaceStatus.REJECTED, why, "not sent: " + why.replace("_", " "))
+
+        return self._in_waves(ep.BATCH_CREATE, chunks(requests, size), create,
+                              between_waves, unsent)
 
     def _create_batch(self, chunk: Sequence[OrderRequest]) -> list[PlaceResult]:
         call = ApiRequest(ep.BATCH_CREATE, body=wire.batch_create_body(chunk),
@@ -136,15 +146,22 @@ class OrderEntry:
 
     def _in_waves(
         self, endpoint: ep.Endpoint, chunks: Sequence[Sequence[Any]],
-        send: Callable[[Sequence[Any]], list[R]],
+        send: Callable[[Sequence[Any]], list[R]], between: WaveCheck | None,
+        unsent: Callable[[Sequence[Any], str], list[R]],
     ) -> list[Sent[R]]:
         """The batches for ``endpoint`` together, as many at a time as the tokens held now pay
         for (at least one); the next wave once the last has answered. A batch that would only
         wait for tokens gains nothing by going out with the others, and sent after their answers
-        it can never overtake at the exchange a batch whose tokens were taken before its own."""
+        it can never overtake at the exchange a batch whose tokens were taken before its own.
+        Before each later wave ``between`` may end the sending: ``unsent`` gives the results of
+        the batches left, each as a request that was never sent."""
         sent: list[Sent[R]] = []
         left = list(chunks)
         while left:
+            why = between() if sent and between is not None else ""
+            if why:
+                now = self._clock.now_ms()
+                return sent + [Sent(unsent(chunk, why), now, now) for chunk in left]
             tokens = self._limiter.available(endpoint.bucket)
             wave = 0
             while wave < len(left):
@@ -232,12 +249,17 @@ class OrderEntry:
         """Any number of cancels, batched; an order that is already gone is NOT_FOUND (done)."""
         return _flat(self.cancel_batches(order_ids))
 
-    def cancel_batches(self, order_ids: Sequence[str]) -> list[Sent[CancelResult]]:
+    def cancel_batches(
+        self, order_ids: Sequence[str], *, between_waves: WaveCheck | None = None,
+    ) -> list[Sent[CancelResult]]:
         """As :meth:`cancel_orders`, the batch requests sent together; per request, in order.
         Every batch is sized once, from the budget as it is now; one refused with 429 (the
-        budget is cut) comes back FAILED ``rate_limited`` and the next cycle cancels again."""
+        budget is cut) comes back FAILED ``rate_limited`` and the next cycle cancels again.
+        ``between_waves`` may stop the waves not sent yet: those cancels come back FAILED with
+        its reason as the code."""
         size = self._item_batch_size(ep.BATCH_CANCEL)
-        return self._in_waves(ep.BATCH_CANCEL, chunks(order_ids, size), self._cancel_batch)
+        return self._in_waves(ep.BATCH_CANCEL, chunks(order_ids, size), self._cancel_batch,
+                              between_waves, _cancels_unsent)
 
     def _cancel_batch(self, order_ids: Sequence[str]) -> list[CancelResult]:
         call = ApiRequest(ep.BATCH_CANCEL, body=wire.batch_cancel_body(order_ids),
@@ -301,6 +323,12 @@ def _code(exc: Exception) -> str:
     if isinstance(exc, NotFoundError):
         return "not_found"
     return "transient"
+
+
+def _cancels_unsent(order_ids: Sequence[str], why: str) -> list[CancelResult]:
+    return [CancelResult(order_id, CancelStatus.FAILED, error_code=why,
+                         error_message="not sent: " + why.replace("_", " "))
+            for order_id in order_ids]
 
 
 def _all(

@@ -5,13 +5,15 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Mapping
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import requests
 
+from dora.bot.lease import LeaseKeeper
 from dora.bot.loop import Bot, LoopSettings
 from dora.bot.persistence import Persister
 from dora.bot.state import Mode
@@ -33,10 +35,11 @@ CREATE = "POST /portfolio/events/orders/batched"
 _envs = iter(range(10**6))
 
 
-def client_for(sim: RunningSim, clock: Clock, *, max_batch: int = 20) -> KalshiClient:
+def client_for(sim: RunningSim, clock: Clock, *, max_batch: int = 20,
+               tier: str = "prestige") -> KalshiClient:
     key = Path(sim.private_key_path or "").read_bytes()
     return KalshiClient(sim.url, Credentials.from_pem(sim.key_id, key),
-                        RateLimiter(tier_named("prestige"), clock), clock, max_batch=max_batch)
+                        RateLimiter(tier_named(tier), clock), clock, max_batch=max_batch)
 
 
 def move_books(sim: RunningSim, tickers: list[str], cycle: int) -> None:
@@ -48,17 +51,20 @@ def move_books(sim: RunningSim, tickers: list[str], cycle: int) -> None:
 
 
 def real_time_bot(sim_factory: Callable[..., RunningSim], dynamo_endpoint: str, *,
-                  markets: int, max_batch: int) -> tuple[Bot, RunningSim, list[str]]:
-    """A bot on the real clock against a sim that answers 20 ms after each request."""
+                  markets: int, max_batch: int, tier: str = "prestige",
+                  global_config: Mapping[str, Any] = GLOBAL_CONFIG,
+                  ) -> tuple[Bot, RunningSim, list[str]]:
+    """A bot on the real clock against a sim that answers 20 ms after each request, both on
+    the rate budget of ``tier`` (dora takes the exchange's own at startup)."""
     clock = SystemClock()
-    sim = sim_factory(markets=markets, flow=False, tier="prestige", latency_ms=20)
+    sim = sim_factory(markets=markets, flow=False, tier=tier, latency_ms=20)
     store = Store(make_dynamodb_resource(dynamo_endpoint, "us-east-1"), f"p{next(_envs)}", clock)
     store.create_tables()
-    client = client_for(sim, clock, max_batch=max_batch)
+    client = client_for(sim, clock, max_batch=max_batch, tier=tier)
     tickers = sorted(m.ticker for m in client.fetch_markets(status="open"))[:markets]
     for ticker in tickers:
         store.put_market_config_item({"market_id": ticker, **MARKET_CONFIG})
-    store.set_global_fields(GLOBAL_CONFIG)
+    store.set_global_fields(global_config)
     logger = logging.getLogger("dora.test")
     bot = Bot(client, Persister(store, logger, "run-phases"), clock, logger,
               LoopSettings(default_mode=Mode.BATCH, interval_ms=0), "run-phases",
@@ -226,3 +232,82 @@ def test_with_a_recalibration_due_the_operator_items_and_the_sync_come_before_th
     # the operator items, the recalibration's own listing, then the cycle's listing
     assert started[:1] == ["operator items"] and started.count("listing") >= 2, started
     assert targets_are_unique(env)
+
+
+def _creates_arrived(sim: RunningSim) -> int:
+    return sum(1 for e in sim.context.counters.journal_entries()
+               if e.moment == "arrived" and f"{e.method} {e.template}" == CREATE)
+
+
+def _dora_resting(sim: RunningSim) -> int:
+    with sim.lock:
+        orders = sim.engine.orders(sim.user_id, status=None)
+    return sum(1 for o in orders
+               if o.status.value == "resting" and o.client_order_id.startswith("dora-"))
+
+
+def test_a_stop_during_a_places_phase_in_waves_sends_no_later_wave(
+    sim_factory: Callable[..., RunningSim], dynamo_endpoint: str,
+) -> None:
+    """On the basic tier 24 creates in batches of 2 go out in waves the write tokens pay for
+    (about 5 batches, then one at a time). A stop requested once the first create batch has
+    reached the exchange (judged from its journal) lets the batches on their way finish and
+    sends no other: the exchange holds exactly what those batches placed."""
+    bot, sim, tickers = real_time_bot(sim_factory, dynamo_endpoint, markets=12, max_batch=2,
+                                      tier="basic")
+    move_books(sim, tickers, 0)
+    bot.startup()
+    sim.context.counters.reset()
+    watching = threading.Event()
+
+    def stop_at_first_create() -> None:
+        while watching.is_set() and not _creates_arrived(sim):
+            time.sleep(0.002)
+        bot.stop.set()
+
+    watching.set()
+    watcher = threading.Thread(target=stop_at_first_create, daemon=True)
+    watcher.start()
+    summary = bot.run_cycle()
+    watching.clear()
+    watcher.join(5)
+    creates = _creates_arrived(sim)
+    assert 1 <= creates <= 5, f"{creates} create batches reached the exchange"
+    assert _dora_resting(sim) == summary.placed == 2 * creates
+    assert summary.failed == 24 - 2 * creates  # refused before sending: "stopping"
+    bot.shutdown(reason="test")
+
+
+def test_a_places_phase_longer_than_the_lease_keeps_it_and_no_one_takes_over(
+    sim_factory: Callable[..., RunningSim], dynamo_endpoint: str,
+) -> None:
+    """A 2 s lease, and 48 creates on the basic tier: a places phase of about 4 s. The lease is
+    renewed between its waves, so a standby watching the lease item all along never finds it
+    free, and every create is sent under a lease with half its time left (none refused): the
+    exchange holds all 48."""
+    config = {**GLOBAL_CONFIG, "lease_duration_ms": Decimal(2_000)}
+    bot, sim, tickers = real_time_bot(sim_factory, dynamo_endpoint, markets=24, max_batch=2,
+                                      tier="basic", global_config=config)
+    move_books(sim, tickers, 0)
+    bot.startup()
+    standby = LeaseKeeper(bot.persister.leases, SystemClock(), logging.getLogger("dora.test"),
+                          owner="standby@test", shards=1, lease_ms=2_000)
+    took: list[bool] = []
+    watching = threading.Event()
+
+    def watch() -> None:
+        while watching.is_set():
+            took.append(standby.poll(force=True))
+            time.sleep(0.1)
+
+    watching.set()
+    watcher = threading.Thread(target=watch, daemon=True)
+    watcher.start()
+    summary = bot.run_cycle()
+    watching.clear()
+    watcher.join(5)
+    assert summary.places_ms >= 2_000  # the phase outlasted the whole lease
+    assert took and not any(took), "the standby took the lease during the places phase"
+    assert summary.failed == 0
+    assert _dora_resting(sim) == summary.placed == 48
+    bot.shutdown(reason="test")

@@ -479,3 +479,53 @@ def test_deleting_a_group_that_is_already_gone_is_done(
                json=p.error_body("not_found", "order group not found"))
     client.delete_order_group("g1")
     assert len(api.calls) == 1
+
+
+def test_a_wave_check_can_stop_the_create_batches_not_sent_yet(
+    api: responses.RequestsMock, make_client: Callable[..., KalshiClient]
+) -> None:
+    """One create per batch, so the 95 tokens held pay for a first wave of 9 and the rest go one
+    wave at a time. The check is asked before each later wave: the second goes, the third is
+    stopped, and every create not sent comes back refused with the check's reason."""
+    client = make_client(max_batch=1)
+
+    def answer(request: Any) -> tuple[int, dict[str, str], str]:
+        sent = json.loads(request.body)["orders"]
+        items = [p.created(f"o-{o['client_order_id']}", o["client_order_id"]) for o in sent]
+        return 201, {}, json.dumps({"orders": items})
+
+    api.add_callback(responses.POST, BATCH_URL, callback=answer)
+    asked: list[int] = []
+
+    def check() -> str:
+        asked.append(len(api.calls))
+        return "stopping" if len(asked) == 2 else ""
+
+    sent = client.place_batches([req(n) for n in range(25)], between_waves=check)
+    results = [r for batch in sent for r in batch.results]
+    assert len(asked) == 2 and asked[1] == asked[0] + 1  # one batch a wave after the first
+    placed = [r for r in results if r.status is PlaceStatus.PLACED]
+    assert len(placed) == len(api.calls) == asked[1]
+    assert [r.request.client_order_id for r in results] == [f"dora-{n}" for n in range(25)]
+    assert {(r.status, r.error_code, r.error_message) for r in results[len(placed):]} == {
+        (PlaceStatus.REJECTED, "stopping", "not sent: stopping")}
+
+
+def test_a_wave_check_can_stop_the_cancel_batches_not_sent_yet(
+    api: responses.RequestsMock, make_client: Callable[..., KalshiClient]
+) -> None:
+    client = make_client(max_batch=1)
+
+    def answer(request: Any) -> tuple[int, dict[str, str], str]:
+        ids = [o["order_id"] for o in json.loads(request.body)["orders"]]
+        return 200, {}, json.dumps({"orders": [p.cancelled(i) for i in ids]})
+
+    api.add_callback(responses.DELETE, BATCH_URL, callback=answer)
+    ids = [f"o-{n}" for n in range(80)]  # 2 tokens each: more than the 100 held
+    sent = client.cancel_batches(ids, between_waves=lambda: "lease_not_held")
+    results = [r for batch in sent for r in batch.results]
+    assert [r.order_id for r in results] == ids
+    cancelled = [r for r in results if r.status is CancelStatus.CANCELLED]
+    assert 1 <= len(cancelled) == len(api.calls) < len(ids)
+    assert {(r.status, r.error_code) for r in results[len(cancelled):]} == {
+        (CancelStatus.FAILED, "lease_not_held")}

@@ -8,9 +8,10 @@ the group); cancels and decreases only while the lease
 is held and not over. What the gate stops comes back as a refused result, exactly as the
 exchange's own refusals do, so the executor's bookkeeping needs nothing new.
 
-A phase whose batches go out in several waves (the tokens held do not pay for them all) may
-last long: before each later wave the lease is renewed when due (``keep_alive``) and the gate
-asked again, and a stop requested meanwhile (``stopping``) sends no further creates.
+Before every order write, and before each later wave of a phase whose batches go out in several
+waves (the tokens held do not pay for them all, and such a phase may last minutes), the lease is
+renewed when due (``keep_alive``) and the gate asked again; a stop requested during such a phase
+(``stopping``) sends none of its later create waves.
 """
 
 from __future__ import annotations
@@ -103,9 +104,19 @@ class FencedOrders:
         self._stopping = stopping
 
     def _place_refusal(self) -> str:
-        if not self._lease.may_place():
+        """Why no create or amend may go out now ("" when it may); the lease renewed first when
+        due, as before every order write."""
+        if not self._may_place():
             return NOT_HELD
         return "" if self._groups.may_place() else GROUP_CLOSED
+
+    def _may_place(self) -> bool:
+        self._keep_alive()
+        return self._lease.may_place()
+
+    def _may_write(self) -> bool:
+        self._keep_alive()
+        return self._lease.may_write()
 
     def place_order(self, request: OrderRequest) -> PlaceResult:
         refusal = self._place_refusal()
@@ -131,12 +142,10 @@ class FencedOrders:
         return sent
 
     def _before_place_wave(self) -> str:
-        self._keep_alive()
         return STOPPING if self._stopping() else self._place_refusal()
 
     def _before_cancel_wave(self) -> str:
-        self._keep_alive()
-        return "" if self._lease.may_write() else NOT_HELD
+        return "" if self._may_write() else NOT_HELD
 
     def _unsent(self, results: list[R]) -> list[Sent[R]]:
         now = self._client.clock.now_ms()
@@ -156,7 +165,7 @@ class FencedOrders:
 
     def renew_order(self, order: RestingOrder, expiration_s: int) -> RenewResult:
         """An expiry-only amend keeps an order alive: the lease must have half its time left."""
-        if not self._lease.may_place():
+        if not self._may_place():
             return RenewResult(order.order_id, RenewStatus.NOT_SENT,
                                expires_ms=expiration_s * 1000, error_code=NOT_HELD,
                                error_message="not sent: lease not held")
@@ -166,29 +175,29 @@ class FencedOrders:
         return self._client.spare_write_tokens()
 
     def cancel_order(self, order_id: str) -> CancelResult:
-        if not self._lease.may_write():
+        if not self._may_write():
             return _not_cancelled(order_id)
         return self._client.cancel_order(order_id)
 
     def cancel_orders(self, order_ids: Sequence[str]) -> list[CancelResult]:
-        if not self._lease.may_write():
+        if not self._may_write():
             return [_not_cancelled(i) for i in order_ids]
         return self._client.cancel_orders(order_ids)
 
     def cancel_batches(self, order_ids: Sequence[str]) -> list[Sent[CancelResult]]:
-        if not self._lease.may_write():
+        if not self._may_write():
             return self._unsent([_not_cancelled(i) for i in order_ids])
         return self._client.cancel_batches(order_ids, between_waves=self._before_cancel_wave)
 
     def decrease_orders(
         self, decreases: Sequence[tuple[str, Count]]
     ) -> list[Sent[DecreaseResult]]:
-        if not self._lease.may_write():
+        if not self._may_write():
             return self._unsent([_not_decreased(i) for i, _ in decreases])
         return self._client.decrease_orders(decreases)
 
     def decrease_order(self, order_id: str, reduce_to: Count) -> DecreaseResult:
-        if not self._lease.may_write():
+        if not self._may_write():
             return _not_decreased(order_id)
         return self._client.decrease_order(order_id, reduce_to)
 

@@ -110,7 +110,7 @@ class Bot:
         self.reconciler = Reconciler(client, self.overlay, logger,
                                      fill_overlap_ms=settings.fill_overlap_ms, view=view)
         fenced = FencedOrders(client, lease, groups, stopping=stop.is_set,
-                              keep_alive=lambda: self.handover.keep_lease())  # noqa: PLW0108 (made below)
+                              keep_alive=self._keep_lease)
         self.executor = Executor(fenced, self.overlay, clock, logger,
                                  may_place=lambda: not stop.is_set(), phases=self.phases)
         self.handover = Handover(lease, groups, view, persister, self.executor, self.overlay,
@@ -445,6 +445,13 @@ class Bot:
             if self.handover.tend():  # a standby took a lease: start its cycle now
                 self.taken_over = False
                 return
+
+    def _keep_lease(self) -> None:
+        """Before order writes (each wave of a long phase): renew the lease when due. Not while
+        stopping: the stop budget is the shutdown's, and its group trigger covers a lease that
+        runs out."""
+        if not self.stop.is_set():
+            self.handover.keep_lease()
 
     def _own_resting(self) -> list[RestingOrder]:
         prefix = self.settings.id_prefix

@@ -11,6 +11,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import pytest
 import requests
 
 from dora.bot.lease import LeaseKeeper
@@ -52,7 +53,7 @@ def move_books(sim: RunningSim, tickers: list[str], cycle: int) -> None:
 
 def real_time_bot(sim_factory: Callable[..., RunningSim], dynamo_endpoint: str, *,
                   markets: int, max_batch: int, tier: str = "prestige",
-                  global_config: Mapping[str, Any] = GLOBAL_CONFIG,
+                  global_config: Mapping[str, Any] = GLOBAL_CONFIG, mode: Mode = Mode.BATCH,
                   ) -> tuple[Bot, RunningSim, list[str]]:
     """A bot on the real clock against a sim that answers 20 ms after each request, both on
     the rate budget of ``tier`` (dora takes the exchange's own at startup)."""
@@ -67,7 +68,7 @@ def real_time_bot(sim_factory: Callable[..., RunningSim], dynamo_endpoint: str, 
     store.set_global_fields(global_config)
     logger = logging.getLogger("dora.test")
     bot = Bot(client, Persister(store, logger, "run-phases"), clock, logger,
-              LoopSettings(default_mode=Mode.BATCH, interval_ms=0), "run-phases",
+              LoopSettings(default_mode=mode, interval_ms=0), "run-phases",
               threading.Event())
     return bot, sim, tickers
 
@@ -278,16 +279,17 @@ def test_a_stop_during_a_places_phase_in_waves_sends_no_later_wave(
     bot.shutdown(reason="test")
 
 
+@pytest.mark.parametrize("mode", [Mode.BATCH, Mode.PER_MARKET])
 def test_a_places_phase_longer_than_the_lease_keeps_it_and_no_one_takes_over(
-    sim_factory: Callable[..., RunningSim], dynamo_endpoint: str,
+    sim_factory: Callable[..., RunningSim], dynamo_endpoint: str, mode: Mode,
 ) -> None:
     """A 2 s lease, and 48 creates on the basic tier: a places phase of about 4 s. The lease is
-    renewed between its waves, so a standby watching the lease item all along never finds it
-    free, and every create is sent under a lease with half its time left (none refused): the
-    exchange holds all 48."""
+    renewed between its waves (in per-market mode, between its orders), so a standby watching
+    the lease item all along never finds it free, and every create is sent under a lease with
+    half its time left (none refused): the exchange holds all 48."""
     config = {**GLOBAL_CONFIG, "lease_duration_ms": Decimal(2_000)}
     bot, sim, tickers = real_time_bot(sim_factory, dynamo_endpoint, markets=24, max_batch=2,
-                                      tier="basic", global_config=config)
+                                      tier="basic", global_config=config, mode=mode)
     move_books(sim, tickers, 0)
     bot.startup()
     standby = LeaseKeeper(bot.persister.leases, SystemClock(), logging.getLogger("dora.test"),

@@ -80,6 +80,7 @@ class LoopSettings:
     interval_ms: int | None = None  # overrides the global loop_interval_ms (tests, benchmarks)
     shutdown_budget_s: float = 25.0
     heartbeat_file: str | None = None  # rewritten after every cycle; `dora health` reads it
+    heartbeat_in_phase_s: float = 10.0  # and this often inside a long cancel or places phase
     shards: int | None = None  # --shards / DORA_SHARDS; None: the global config's, else 1
     task_id: str = "local"  # which task this is (the lease's owner is "<run id>@<task id>")
 
@@ -110,7 +111,7 @@ class Bot:
         self.reconciler = Reconciler(client, self.overlay, logger,
                                      fill_overlap_ms=settings.fill_overlap_ms, view=view)
         fenced = FencedOrders(client, lease, groups, stopping=stop.is_set,
-                              keep_alive=self._keep_lease)
+                              keep_alive=self._between_writes)
         self.executor = Executor(fenced, self.overlay, clock, logger,
                                  may_place=lambda: not stop.is_set(), phases=self.phases)
         self.handover = Handover(lease, groups, view, persister, self.executor, self.overlay,
@@ -130,6 +131,7 @@ class Bot:
         self._snapshots = snapshots
         self._log_dropped = 0  # log rows the writer had dropped by the last cycle's end
         self._books_read: Sequence[str] = ()  # markets whose books this cycle's reads brought
+        self._beat_at: float | None = None  # the heartbeat file's last write (monotonic)
         self.tally = RunTally()  # every cycle counted, the recent ones kept (bounded)
 
     @property
@@ -417,6 +419,7 @@ class Bot:
                       halted=self.state.risk.trading_halted)
 
     def _write_heartbeat(self, path: str) -> None:
+        self._beat_at = self.clock.monotonic()
         beat = Heartbeat(self.clock.now_ms(), self.cycle, self.run_id,
                          self.state.risk.trading_halted)
         try:
@@ -446,12 +449,19 @@ class Bot:
                 self.taken_over = False
                 return
 
-    def _keep_lease(self) -> None:
-        """Before order writes (each wave of a long phase): renew the lease when due. Not while
+    def _between_writes(self) -> None:
+        """Before order writes (each order, each wave of a long phase): the lease renewed when
+        due and, every ``heartbeat_in_phase_s``, the heartbeat file rewritten, so a cycle that
+        places for minutes on a small tier is neither taken over nor judged stuck. Not while
         stopping: the stop budget is the shutdown's, and its group trigger covers a lease that
         runs out."""
-        if not self.stop.is_set():
-            self.handover.keep_lease()
+        if self.stop.is_set():
+            return
+        self.handover.keep_lease()
+        path, beat_at = self.settings.heartbeat_file, self._beat_at
+        if path and beat_at is not None and \
+                self.clock.monotonic() - beat_at >= self.settings.heartbeat_in_phase_s:
+            self._write_heartbeat(path)  # (only once a cycle has finished: healthy means that)
 
     def _own_resting(self) -> list[RestingOrder]:
         prefix = self.settings.id_prefix

@@ -27,9 +27,11 @@ EXIT_UNHEALTHY = 1
                    ".dora-local/heartbeat.json).")
 @click.option("--max-age", "max_age_s", type=click.FloatRange(min=0, min_open=True),
               default=DEFAULT_MAX_AGE_S, show_default=True,
-              help="Seconds since the last finished cycle before the bot counts as stuck.")
+              help="Seconds since the loop last showed progress (a finished cycle, or order "
+                   "writes inside a long one) before the bot counts as stuck.")
 def health(path: Path | None, max_age_s: float) -> None:
-    """Exit 0 when the bot finished a cycle within --max-age seconds, else 1 (with the reason)."""
+    """Exit 0 when the loop showed progress within --max-age seconds (after a first finished
+    cycle), else 1 (with the reason)."""
     path = path or heartbeat_path(os.environ)
     try:
         beat = read_heartbeat(path)
@@ -38,7 +40,7 @@ def health(path: Path | None, max_age_s: float) -> None:
         raise SystemExit(EXIT_UNHEALTHY) from None
     age_s = (SystemClock().now_ms() - beat.ts_ms) / 1000
     halted = ", trading halted" if beat.halted else ""
-    summary = f"last cycle {age_s:.1f} s ago (cycle {beat.cycle}, run {beat.run_id}{halted})"
+    summary = f"last progress {age_s:.1f} s ago (cycle {beat.cycle}, run {beat.run_id}{halted})"
     if age_s > max_age_s:
         click.echo(f"unhealthy: {summary}; more than {max_age_s:g} s", err=True)
         raise SystemExit(EXIT_UNHEALTHY)

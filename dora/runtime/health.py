@@ -1,10 +1,11 @@
-"""The liveness file: the loop rewrites it after every cycle, ``dora health`` reads it.
+"""The liveness file: the loop rewrites it after every cycle (and every few seconds inside a long
+cancel or places phase, between its order writes), ``dora health`` reads it.
 
 The container's health check runs ``dora health``; a bot whose loop is stuck (a hung call, a
 deadlock) stops rewriting the file and the check fails after ``max_age_s`` even though the process
-is still alive. The file holds one JSON object: the time of the last cycle on the bot's clock,
-the cycle number, the run id and whether trading is halted (a halted bot is still healthy: the
-halt alarm reports it).
+is still alive. The file holds one JSON object: the time the loop last showed progress on the
+bot's clock, the cycle number (the one under way, inside a phase), the run id and whether trading
+is halted (a halted bot is still healthy: the halt alarm reports it).
 """
 
 from __future__ import annotations

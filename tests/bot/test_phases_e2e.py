@@ -3,6 +3,7 @@ the phases never overlap, and the read-lag overlay stays right with the reads se
 
 from __future__ import annotations
 
+import itertools
 import logging
 import threading
 import time
@@ -24,6 +25,7 @@ from dora.exchange.client import KalshiClient
 from dora.exchange.credentials import Credentials
 from dora.exchange.ratelimit import RateLimiter
 from dora.runtime.clock import Clock, SystemClock
+from dora.runtime.health import Heartbeat, read_heartbeat
 from dora.sim.engine.flow import FLOW_MAKER
 from dora.sim.http.counters import JournalEntry
 from dora.sim.runner import RunningSim
@@ -54,7 +56,7 @@ def move_books(sim: RunningSim, tickers: list[str], cycle: int) -> None:
 def real_time_bot(sim_factory: Callable[..., RunningSim], dynamo_endpoint: str, *,
                   markets: int, max_batch: int, tier: str = "prestige",
                   global_config: Mapping[str, Any] = GLOBAL_CONFIG, mode: Mode = Mode.BATCH,
-                  ) -> tuple[Bot, RunningSim, list[str]]:
+                  **settings: Any) -> tuple[Bot, RunningSim, list[str]]:
     """A bot on the real clock against a sim that answers 20 ms after each request, both on
     the rate budget of ``tier`` (dora takes the exchange's own at startup)."""
     clock = SystemClock()
@@ -68,7 +70,7 @@ def real_time_bot(sim_factory: Callable[..., RunningSim], dynamo_endpoint: str, 
     store.set_global_fields(global_config)
     logger = logging.getLogger("dora.test")
     bot = Bot(client, Persister(store, logger, "run-phases"), clock, logger,
-              LoopSettings(default_mode=mode, interval_ms=0), "run-phases",
+              LoopSettings(default_mode=mode, interval_ms=0, **settings), "run-phases",
               threading.Event())
     return bot, sim, tickers
 
@@ -312,4 +314,44 @@ def test_a_places_phase_longer_than_the_lease_keeps_it_and_no_one_takes_over(
     assert took and not any(took), "the standby took the lease during the places phase"
     assert summary.failed == 0
     assert _dora_resting(sim) == summary.placed == 48
+    bot.shutdown(reason="test")
+
+
+def test_a_long_places_phase_keeps_the_heartbeat_fresh(
+    sim_factory: Callable[..., RunningSim], dynamo_endpoint: str, tmp_path: Path,
+) -> None:
+    """The container's health check fails a heartbeat older than 60 s, and a full requote on a
+    small tier can place for minutes: inside such a phase the file is rewritten between order
+    writes (here every 0.5 s), naming the cycle under way. Not before a first cycle finished."""
+    path = tmp_path / "heartbeat.json"
+    bot, sim, tickers = real_time_bot(sim_factory, dynamo_endpoint, markets=24, max_batch=2,
+                                      tier="basic", heartbeat_file=str(path),
+                                      heartbeat_in_phase_s=0.5)
+    bot.startup()
+    assert not path.exists()
+    bot.run_cycle()  # no books yet: nothing to quote, a quick cycle
+    assert read_heartbeat(path).cycle == 1
+    move_books(sim, tickers, 0)
+    seen: list[Heartbeat] = []
+    watching = threading.Event()
+
+    def watch() -> None:
+        while watching.is_set():
+            beat = read_heartbeat(path)
+            if not seen or beat != seen[-1]:
+                seen.append(beat)
+            time.sleep(0.05)
+
+    watching.set()
+    watcher = threading.Thread(target=watch, daemon=True)
+    watcher.start()
+    summary = bot.run_cycle()
+    watching.clear()
+    watcher.join(5)
+    assert summary.placed == 48 and summary.places_ms >= 2_000
+    during = [b for b in seen if b.cycle == 2]
+    assert len(during) >= 3, f"the heartbeat was rewritten {len(during)} times in the phase"
+    gaps = [b.ts_ms - a.ts_ms for a, b in itertools.pairwise(during)]
+    assert max(gaps) <= 1_500
+    assert read_heartbeat(path).cycle == 2
     bot.shutdown(reason="test")

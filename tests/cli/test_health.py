@@ -38,7 +38,7 @@ def test_health_is_ok_for_a_fresh_heartbeat(tmp_path) -> None:
     write_heartbeat(path, Heartbeat(SystemClock().now_ms() - 2000, 41, "run-h", True))
     result = _health(env={"DORA_HEARTBEAT_FILE": str(path)})
     assert result.exit_code == 0, result.output
-    assert "healthy: last cycle" in result.output
+    assert "healthy: last progress" in result.output
     assert "cycle 41" in result.output and "trading halted" in result.output
 
 

@@ -7,7 +7,8 @@ import itertools
 import logging
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -237,6 +238,26 @@ def test_with_a_recalibration_due_the_operator_items_and_the_sync_come_before_th
     assert targets_are_unique(env)
 
 
+@contextmanager
+def _while_running(step: Callable[[], object], *, every_s: float) -> Iterator[None]:
+    """``step`` again and again on a thread of its own while the block runs."""
+    running = threading.Event()
+    running.set()
+
+    def repeat() -> None:
+        while running.is_set():
+            step()
+            time.sleep(every_s)
+
+    thread = threading.Thread(target=repeat, daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        running.clear()
+        thread.join(5)
+
+
 def _creates_arrived(sim: RunningSim) -> int:
     return sum(1 for e in sim.context.counters.journal_entries()
                if e.moment == "arrived" and f"{e.method} {e.template}" == CREATE)
@@ -261,19 +282,13 @@ def test_a_stop_during_a_places_phase_in_waves_sends_no_later_wave(
     move_books(sim, tickers, 0)
     bot.startup()
     sim.context.counters.reset()
-    watching = threading.Event()
 
     def stop_at_first_create() -> None:
-        while watching.is_set() and not _creates_arrived(sim):
-            time.sleep(0.002)
-        bot.stop.set()
+        if _creates_arrived(sim):
+            bot.stop.set()
 
-    watching.set()
-    watcher = threading.Thread(target=stop_at_first_create, daemon=True)
-    watcher.start()
-    summary = bot.run_cycle()
-    watching.clear()
-    watcher.join(5)
+    with _while_running(stop_at_first_create, every_s=0.002):
+        summary = bot.run_cycle()
     creates = _creates_arrived(sim)
     assert 1 <= creates <= 5, f"{creates} create batches reached the exchange"
     assert _dora_resting(sim) == summary.placed == 2 * creates
@@ -297,19 +312,8 @@ def test_a_places_phase_longer_than_the_lease_keeps_it_and_no_one_takes_over(
     standby = LeaseKeeper(bot.persister.leases, SystemClock(), logging.getLogger("dora.test"),
                           owner="standby@test", shards=1, lease_ms=2_000)
     took: list[bool] = []
-    watching = threading.Event()
-
-    def watch() -> None:
-        while watching.is_set():
-            took.append(standby.poll(force=True))
-            time.sleep(0.1)
-
-    watching.set()
-    watcher = threading.Thread(target=watch, daemon=True)
-    watcher.start()
-    summary = bot.run_cycle()
-    watching.clear()
-    watcher.join(5)
+    with _while_running(lambda: took.append(standby.poll(force=True)), every_s=0.1):
+        summary = bot.run_cycle()
     assert summary.places_ms >= 2_000  # the phase outlasted the whole lease
     assert took and not any(took), "the standby took the lease during the places phase"
     assert summary.failed == 0
@@ -333,21 +337,14 @@ def test_a_long_places_phase_keeps_the_heartbeat_fresh(
     assert read_heartbeat(path).cycle == 1
     move_books(sim, tickers, 0)
     seen: list[Heartbeat] = []
-    watching = threading.Event()
 
     def watch() -> None:
-        while watching.is_set():
-            beat = read_heartbeat(path)
-            if not seen or beat != seen[-1]:
-                seen.append(beat)
-            time.sleep(0.05)
+        beat = read_heartbeat(path)
+        if not seen or beat != seen[-1]:
+            seen.append(beat)
 
-    watching.set()
-    watcher = threading.Thread(target=watch, daemon=True)
-    watcher.start()
-    summary = bot.run_cycle()
-    watching.clear()
-    watcher.join(5)
+    with _while_running(watch, every_s=0.05):
+        summary = bot.run_cycle()
     assert summary.placed == 48 and summary.places_ms >= 2_000
     during = [b for b in seen if b.cycle == 2]
     assert len(during) >= 3, f"the heartbeat was rewritten {len(during)} times in the phase"

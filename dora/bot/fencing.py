@@ -21,7 +21,7 @@ from typing import TypeVar
 
 from dora.bot.groups import GroupKeeper
 from dora.bot.lease import LeaseKeeper
-from dora.core.fencing import VISIBLE, Whose, whose
+from dora.core.fencing import GROUP_CLOSED, NOT_HELD, STOPPING, VISIBLE, Whose, whose
 from dora.core.market_config import MarketConfig
 from dora.core.models import (
     CancelResult,
@@ -41,9 +41,6 @@ from dora.exchange.orders import Sent
 
 R = TypeVar("R")
 
-NOT_HELD = "lease_not_held"
-GROUP_CLOSED = "order_group_closed"
-STOPPING = "stopping"  # a stop was requested while the phase's later waves waited
 
 
 class ShardView:

@@ -18,7 +18,8 @@ invalid order, a market the exchange does not know) and a strategy that fails fo
 ordinary outcomes (a post-only order that would have crossed, a cancel that found its order
 already gone) and failures that are not the market's (rate limits, a request that was never sent or
 whose answer was lost, the account's cash, an order group's trigger, a paused or closed market,
-which the loop handles as the market's state).
+which the loop handles as the market's state, and what dora's own gate did not send: the lease,
+the group, a stop).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from enum import StrEnum
 
+from dora.core.fencing import GATE_REFUSALS
 from dora.core.models import TsMs
 
 # Error codes that say nothing about the market itself (see the module docstring).
@@ -37,7 +39,7 @@ NOT_THE_MARKETS_FAULT = frozenset({
     "transient",
     "insufficient_balance", "order_group_triggered", "order_already_exists",
     "trading_is_paused", "market_closed",  # the market's state: re-read, not a breaker
-})
+}) | GATE_REFUSALS  # dora's own gate: the lease, the group, a stop
 
 
 def counts_against_market(error_code: str) -> bool:

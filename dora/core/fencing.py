@@ -24,6 +24,13 @@ from dora.core.models import RestingOrder
 
 _TAG = re.compile(r"e(\d{1,9})s(\d{1,2})-")
 
+# Why dora's own gate before the exchange (dora/bot/fencing.py) sent an order write not at all:
+# the error codes of the refused results. None says anything about the market.
+NOT_HELD = "lease_not_held"
+GROUP_CLOSED = "order_group_closed"
+STOPPING = "stopping"  # a stop was requested while a phase's later waves waited
+GATE_REFUSALS = frozenset({NOT_HELD, GROUP_CLOSED, STOPPING})
+
 
 class Whose(StrEnum):
     MANUAL = "manual"

@@ -25,6 +25,14 @@ def test_ordinary_outcomes_and_other_peoples_faults_never_count() -> None:
     assert counts_against_market("invalid_price")
 
 
+def test_dora_s_own_gate_refusals_never_count_against_a_market() -> None:
+    """An order its gate did not send (the lease, the group, a stop during a long phase) says
+    nothing about the market: a stop in the middle of a requote must not count toward opening
+    every market's breaker."""
+    for code in ("lease_not_held", "order_group_closed", "stopping"):
+        assert not counts_against_market(code)
+
+
 def test_failures_in_a_row_open_it_and_a_success_in_between_starts_over() -> None:
     breaker = observe(Breaker(), [FAIL, FAIL, Attempt(ok=True), FAIL, FAIL], 0, SETTINGS)
     assert breaker.state is BreakerState.CLOSED and breaker.failures == 2

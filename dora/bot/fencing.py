@@ -42,7 +42,6 @@ from dora.exchange.orders import Sent
 R = TypeVar("R")
 
 
-
 class ShardView:
     """What of the account this process looks at: its shard's markets, and there every order
     except a successor's or another shard's (:func:`dora.core.fencing.whose`). A standby looks

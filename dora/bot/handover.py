@@ -76,9 +76,9 @@ class Handover:
         return False
 
     def keep_lease(self) -> None:
-        """Between the waves of a long phase: renew the held lease when due (never take one).
-        A lost lease steps down; a DynamoDB failure is logged and leaves the lease to run down
-        (the fence then refuses what needs it)."""
+        """Before an order write (each wave of a long phase too): renew the held lease when
+        due, never take one. A lost lease steps down; a DynamoDB failure is logged and leaves
+        the lease to run down (the fence then refuses what needs it)."""
         if self.lease.held is None:
             return
         try:

@@ -6,7 +6,9 @@ seed 7, basic tier, the embedded outside flow, the example configs), then ``dora
 them as a third process, so the log tables live in the DynamoDB process and dora's own memory is
 all that is measured. After every CYCLE_SUMMARY it reads the process's resident set (Linux:
 ``/proc/<pid>/status``) and prints it at the start, after the warm-up, every ``--every`` cycles
-and at the end, with the growth since the warm-up and since the start.
+and at the end, with the growth since the warm-up and since the start. dora runs with the
+production image's allocator setting (``MALLOC_ARENA_MAX``, deploy/Dockerfile) unless the
+environment sets its own.
 """
 
 from __future__ import annotations
@@ -25,6 +27,9 @@ from dora.cli.local import EXAMPLE_GLOBAL_CONFIG, EXAMPLE_MARKET_CONFIG, LOCAL_T
 from dora.runtime.clock import SystemClock
 
 EMBEDDED_MARKETS = 6
+# As deploy/Dockerfile sets it: glibc's malloc arenas for dora's threads (the phase pool, the log
+# writer) kept to two, which measured flatter over long runs (docs/aws-notes.md#memory).
+IMAGE_MALLOC_ARENA_MAX = "2"
 EMBEDDED_SEED = 7
 KIB = 1024
 
@@ -70,7 +75,8 @@ def main(cycles: int, warmup: int, every: int, interval_ms: int | None,
                 "--loops", str(cycles)]
         if interval_ms is not None:
             args += ["--interval-ms", str(interval_ms)]
-        env = {**os.environ, "DORA_SIM_READY_FILE": str(stack.sim.ready_file),
+        env = {"MALLOC_ARENA_MAX": IMAGE_MALLOC_ARENA_MAX, **os.environ,
+               "DORA_SIM_READY_FILE": str(stack.sim.ready_file),
                "DORA_DYNAMODB_ENDPOINT": stack.dynamodb_endpoint, "DORA_TABLE_ENV": "sim"}
         samples = _run_and_sample(args, env, cycles, every)
     first, warm, last = samples.get(1, 0), samples.get(warmup, 0), samples[max(samples)]

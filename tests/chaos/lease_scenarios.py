@@ -19,6 +19,7 @@ from typing import Any
 from dora.core.fencing import order_tag
 from dora.core.models import OrderStatus
 from dora.core.shards import lease_key
+from dora.sim.http.routes_orders import CREATE_TEMPLATES
 from tests.chaos.harness import PREFIX, ChaosRig, DoraProcess, Event
 from tests.chaos.scenarios import START_TIMEOUT_S, holder_cycles
 
@@ -34,6 +35,9 @@ class Handover:
     cycles: int  # the new holder's cycles from the old one's stop to its first quotes
     old_left: int  # orders of the old epoch still resting once the new epoch quotes
     old_cancelled_by_dora: int  # old-epoch orders cancelled one by one after the takeover
+    # from the last create the exchange refused with an injected 5xx (before doing anything)
+    # between the takeover and the first order, to that order; None: no such refusal
+    after_refused_create: float | None = None
 
 
 @dataclass
@@ -64,6 +68,10 @@ class LeaseFigures:
         cycles = [h.cycles for h in self.handovers if h.how == "sigterm"]
         if cycles:
             parts.append(f"sigterm cycles to quote: {cycles}")
+        refused = [round(h.after_refused_create, 2) for h in self.handovers
+                   if h.after_refused_create is not None]
+        if refused:
+            parts.append(f"quoted s after a refused create (held for its grace): {refused}")
         parts.append(f"most epochs at once={self.epochs_quoting_at_once} "
                      f"most shard tags per market={self.tags_per_market} samples={self.samples}")
         return " | ".join(parts + self.notes)
@@ -166,8 +174,19 @@ def hand_over(rig: ChaosRig, processes: list[DoraProcess], how: str,
         cycles=_cycles_to_quote(old, new, first.created_ms / 1000),
         old_left=sum(1 for o in rig.resting() if tags(o)[0] <= old_epoch),
         old_cancelled_by_dora=len(cancelled_by_dora),
+        after_refused_create=_after_refused_create(rig, _acquired_s(new), first.created_ms),
     ))
     return new
+
+
+def _after_refused_create(rig: ChaosRig, acquired_s: float, first_ms: int) -> float | None:
+    """A create refused with a 5xx has an unknown outcome to dora: it holds what would replace
+    it for the unconfirmed grace, by design. From the last such refusal after the takeover to the
+    first order, if there was one."""
+    refused = [ms for method, template, ms in rig.sim.context.counters.faults()
+               if method == "POST" and template in CREATE_TEMPLATES
+               and acquired_s * 1000 <= ms <= first_ms]
+    return (first_ms - max(refused)) / 1000 if refused else None
 
 
 def _lease_end_s(rig: ChaosRig, shard: int, epoch: int) -> float:

@@ -1,6 +1,7 @@
 """Request counters the control surface exposes: by "METHOD /template", by status, cancel 404s;
-and, for tests that judge a client by the exchange's own record, every cancel answer and a journal
-of when each API request arrived and when its answer left, in the exchange's own order."""
+and, for tests that judge a client by the exchange's own record, every cancel answer, the creates
+whose answer was lost, the requests the fault knob refused, and a journal of when each API request
+arrived and when its answer left, in the exchange's own order."""
 
 from __future__ import annotations
 
@@ -49,6 +50,7 @@ class RequestCounters:
         self._cancel_answers: deque[CancelAnswer] = deque(maxlen=CANCEL_ANSWERS_KEPT)
         self._journal: deque[JournalEntry] = deque(maxlen=JOURNAL_KEPT)
         self._lost_creates: deque[tuple[str, TsMs]] = deque(maxlen=LOST_CREATES_KEPT)
+        self._faults: deque[tuple[str, str, TsMs]] = deque(maxlen=JOURNAL_KEPT)
         self._seq = 0
         self._lock = threading.Lock()
 
@@ -95,6 +97,16 @@ class RequestCounters:
         with self._lock:
             return dict(self._lost_creates)
 
+    def record_fault(self, method: str, template: str, ts_ms: TsMs) -> None:
+        """A request refused by the fault knob with a 5xx before it did anything."""
+        with self._lock:
+            self._faults.append((method, template, ts_ms))
+
+    def faults(self) -> list[tuple[str, str, TsMs]]:
+        """(method, template, when) of every request the fault knob refused, oldest first."""
+        with self._lock:
+            return list(self._faults)
+
     def snapshot(self) -> dict[str, Any]:
         with self._lock:
             return {
@@ -111,3 +123,4 @@ class RequestCounters:
             self._cancel_answers.clear()
             self._journal.clear()
             self._lost_creates.clear()
+            self._faults.clear()

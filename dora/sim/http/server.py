@@ -124,6 +124,7 @@ class SimApp:
         if not ctx.limiter.admit(account, request.method, route.template, items):
             return Response(429, RATE_LIMITED_BODY)
         if ctx.knobs.draw_fault():
+            ctx.counters.record_fault(request.method, route.template, ctx.now_ms())
             raise ApiError(503, "service_unavailable", "the exchange is temporarily unavailable")
         with ctx.lock:
             ctx.tick()

@@ -99,6 +99,9 @@ def test_fault_rate_one_answers_503_and_applies_nothing(
     assert_error(api.get("/markets", signed=False), 503, "service_unavailable")
     control(sim, "POST", "/knobs", {"fault_rate": 0})
     assert api.get("/portfolio/orders").json()["orders"] == []
+    # journalled for tests that judge a client by the exchange's record
+    refused = [(method, template) for method, template, _ in sim.context.counters.faults()]
+    assert refused == [("POST", "/portfolio/events/orders"), ("GET", "/markets")]
 
 
 def test_random_faults_repeat_with_the_seed(sim_factory: Callable[..., RunningSim]) -> None:

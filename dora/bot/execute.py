@@ -345,16 +345,16 @@ class Executor:
             log_event(self._log, EventType.BATCH_PLACE, "placing orders", count=len(requests))
         answers = self._send(self._writer.place_batches, self._writer.place_order, requests,
                              batch=batch)
-        # a stop during a phase in waves: the later waves were not sent (dora's choice, not a
-        # failure: as a stop before the phase, one line and no per-order result)
-        stopped = sum(1 for a in answers if a.result.error_code == STOPPING)
-        if stopped:
+        stopped = 0
+        for answer in answers:
+            if answer.result.error_code == STOPPING:
+                stopped += 1  # a later wave a stop kept back: not a failure, no per-order result
+            else:
+                self._record_place(answer, decision_ids, report, batch=batch)
+        if stopped:  # as for a stop before the phase: one line
             report.place_stopped += stopped
             log_event(self._log, EventType.ORDER_RESULT, "stopping: later waves not sent",
                       status="STOPPED", count=stopped)
-        for answer in answers:
-            if answer.result.error_code != STOPPING:
-                self._record_place(answer, decision_ids, report, batch=batch)
         if batch:
             log_event(self._log, EventType.BATCH_PLACE_SUMMARY, "place summary",
                       requested=len(requests), placed=report.placed,

@@ -21,7 +21,15 @@ from typing import TypeVar
 
 from dora.bot.groups import GroupKeeper
 from dora.bot.lease import LeaseKeeper
-from dora.core.fencing import GROUP_CLOSED, NOT_HELD, STOPPING, VISIBLE, Whose, whose
+from dora.core.fencing import (
+    GROUP_CLOSED,
+    NOT_HELD,
+    STOPPING,
+    VISIBLE,
+    Whose,
+    not_sent,
+    whose,
+)
 from dora.core.market_config import MarketConfig
 from dora.core.models import (
     CancelResult,
@@ -164,7 +172,7 @@ class FencedOrders:
         if not self._may_place():
             return RenewResult(order.order_id, RenewStatus.NOT_SENT,
                                expires_ms=expiration_s * 1000, error_code=NOT_HELD,
-                               error_message="not sent: lease not held")
+                               error_message=not_sent(NOT_HELD))
         return self._client.renew_order(order, expiration_s)
 
     def spare_write_tokens(self) -> int:
@@ -200,14 +208,14 @@ class FencedOrders:
 
 def _refused(request: OrderRequest, code: str) -> PlaceResult:
     return PlaceResult(request, PlaceStatus.REJECTED, error_code=code,
-                       error_message="not sent: " + code.replace("_", " "))
+                       error_message=not_sent(code))
 
 
 def _not_cancelled(order_id: str) -> CancelResult:
     return CancelResult(order_id, CancelStatus.FAILED, error_code=NOT_HELD,
-                        error_message="not sent: lease not held")
+                        error_message=not_sent(NOT_HELD))
 
 
 def _not_decreased(order_id: str) -> DecreaseResult:
     return DecreaseResult(order_id, CancelStatus.FAILED, error_code=NOT_HELD,
-                          error_message="not sent: lease not held")
+                          error_message=not_sent(NOT_HELD))

@@ -63,10 +63,10 @@ class Handover:
         """Renew when due (holder) or look for a free lease (standby: at once when ``look``,
         else at most every second); True when one was just taken. A DynamoDB failure is logged
         and waited out."""
+        if self.lease.held is not None:
+            self.keep_lease()
+            return False
         try:
-            if self.lease.held is not None:
-                self.lease.renew_if_due()
-                return False
             return self.lease.poll(force=look)
         except LeaseLostError:
             self.step_down()
@@ -76,9 +76,10 @@ class Handover:
         return False
 
     def keep_lease(self) -> None:
-        """Before an order write (each wave of a long phase too): renew the held lease when
-        due, never take one. A lost lease steps down; a DynamoDB failure is logged and leaves
-        the lease to run down (the fence then refuses what needs it)."""
+        """Renew the held lease when due, never take one (from :meth:`tend` and before every
+        order write, so between the waves of a long phase too). A lost lease steps down; a
+        DynamoDB failure is logged by the renewal and leaves the lease to run down (the fence
+        then refuses what needs it)."""
         if self.lease.held is None:
             return
         try:

@@ -32,6 +32,11 @@ STOPPING = "stopping"  # a stop was requested while a phase's later waves waited
 GATE_REFUSALS = frozenset({NOT_HELD, GROUP_CLOSED, STOPPING})
 
 
+def not_sent(code: str) -> str:
+    """The message of an order write refused before it was sent, for its error code."""
+    return "not sent: " + code.replace("_", " ")
+
+
 class Whose(StrEnum):
     MANUAL = "manual"
     OWN = "own"

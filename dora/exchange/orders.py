@@ -28,6 +28,7 @@ from dora.core.errors import (
     RateLimitedError,
     TransientError,
 )
+from dora.core.fencing import not_sent
 from dora.core.models import (
     CancelResult,
     CancelStatus,
@@ -121,7 +122,7 @@ class OrderEntry:
             return results
 
         def unsent(chunk: Sequence[OrderRequest], why: str) -> list[PlaceResult]:
-            return _all(chunk, PlaceStatus.REJECTED, why, "not sent: " + why.replace("_", " "))
+            return _all(chunk, PlaceStatus.REJECTED, why, not_sent(why))
 
         return self._in_waves(ep.BATCH_CREATE, chunks(requests, size), create,
                               between_waves, unsent)
@@ -327,7 +328,7 @@ def _code(exc: Exception) -> str:
 
 def _cancels_unsent(order_ids: Sequence[str], why: str) -> list[CancelResult]:
     return [CancelResult(order_id, CancelStatus.FAILED, error_code=why,
-                         error_message="not sent: " + why.replace("_", " "))
+                         error_message=not_sent(why))
             for order_id in order_ids]
 
 

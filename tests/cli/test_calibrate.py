@@ -82,3 +82,24 @@ def test_markets_reset_closes_a_breaker_and_status_shows_the_lifecycle(
     breaker = store.load_state().breakers["SIM-MKT-00"]
     assert breaker.state is BreakerState.CLOSED and breaker.reset_ms and breaker.trips == 0
     assert "breakers:    0 not closed" in cli("status").output
+
+
+def test_calibrate_warns_when_the_tier_cannot_pay_a_full_requote_in_one_loop_interval(
+    cli: Callable[..., Result], dynamo_endpoint: str, sim_factory: Callable[..., RunningSim],
+) -> None:
+    sim = sim_factory(markets=4, flow=False)  # the account is basic: 100 write tokens a second
+    store = store_of(dynamo_endpoint)
+    for index in range(4):  # 4 markets x 3 levels x 2 sides x (10 create + 2 cancel) = 288
+        store.put_market_config_item({"market_id": f"SIM-MKT-0{index}", **CONFIG,
+                                      "levels": Decimal(3)})
+    with sim.lock:
+        for index in range(4):
+            sim.engine.seed_book(f"SIM-MKT-0{index}")
+    store.set_global_fields({"loop_interval_ms": Decimal(1000)})  # 95 held + 100 refilled
+    out = calibrate(sim, dynamo_endpoint).output
+    assert "[warn] markets" in out and "4 of 4 enabled markets viable" in out
+    assert "requote_budget: a full requote of 4 markets (24 orders) costs 288" in out
+    assert "pays 195 in a 1 s loop interval" in out and "2 markets fit" in out
+    store.set_global_fields({"loop_interval_ms": Decimal(2000)})  # 295 >= 288
+    out = calibrate(sim, dynamo_endpoint).output
+    assert "[ok  ] markets" in out and "requote_budget" not in out

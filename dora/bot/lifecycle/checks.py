@@ -2,7 +2,9 @@
 
 3. ``markets``: each enabled market config's market is listed, open, closes beyond the close guard,
    has a tick grid, and has a two-sided book or a configured fair value
-   (:mod:`dora.core.viability`); each non-viable market is listed with its reason.
+   (:mod:`dora.core.viability`); each non-viable market is listed with its reason. It warns when
+   the account's write tokens cannot pay a full requote of the viable markets within one loop
+   interval (:mod:`dora.core.requote_budget`).
 4. ``portfolio``: every open position with its entry and unrealized P&L, and the ones in markets
    dora does not manage, in markets not open, beyond their caps, or stuck.
 5. ``cash``: the free cash (the promised-cash ledger's) against the collateral a full quote of
@@ -13,6 +15,8 @@
 
 from __future__ import annotations
 
+import math
+
 from dora.bot.lifecycle.parts import Found, LifecycleParts
 from dora.bot.lifecycle.rules import RulesWatch
 from dora.core.calibration import StepStatus
@@ -21,8 +25,16 @@ from dora.core.ledger import resting_collateral
 from dora.core.market_config import MarketConfig
 from dora.core.models import OrderBook, PositionState
 from dora.core.positions import avg_entry_price, unrealized_pnl
+from dora.core.requote_budget import (
+    RequoteBudget,
+    WriteBucket,
+    budget_warning,
+    full_requote_budget,
+)
+from dora.core.tiers import Bucket
 from dora.core.units import Micros, format_count, format_micros, format_price
 from dora.core.viability import market_viability, portfolio_findings, viability_by_market
+from dora.exchange.endpoints import BATCH_CANCEL, BATCH_CREATE
 
 MAX_MARKET_LINES = 40
 
@@ -53,7 +65,25 @@ class MarketChecks:
         found = Found(StepStatus.OK,
                       f"{len(enabled) - len(problems)} of {len(enabled)} enabled markets viable",
                       [(ticker, reason) for ticker, reason in problems.items()])
-        return found.warn() if problems else found
+        if problems:
+            found.warn()
+        budget = self._requote_budget({t: c.levels for t, c in enabled.items()
+                                       if t not in problems})
+        if not budget.fits:
+            found.warn()
+            found.details.append(("requote_budget", budget_warning(
+                budget, self._p.client.limiter.tier.name,
+                state.global_config.loop_interval_ms)))
+        return found
+
+    def _requote_budget(self, levels_by_market: dict[str, int]) -> RequoteBudget:
+        limiter = self._p.client.limiter
+        return full_requote_budget(
+            levels_by_market,
+            WriteBucket(limiter.capacity(Bucket.WRITE), math.floor(limiter.rate(Bucket.WRITE))),
+            create_cost=limiter.cost(BATCH_CREATE.method, BATCH_CREATE.template, 1),
+            cancel_cost=limiter.cost(BATCH_CANCEL.method, BATCH_CANCEL.template, 1),
+            interval_ms=self._p.state.global_config.loop_interval_ms)
 
     # -- 4. portfolio -------------------------------------------------------------------------
     def portfolio(self) -> Found:

@@ -5,6 +5,7 @@ exchange's own orders: each carries the epoch and shard it was sent under (dora-
 
 from __future__ import annotations
 
+import json
 import os
 import statistics
 import subprocess
@@ -102,11 +103,13 @@ def _lost_since_acquired(process: DoraProcess) -> bool:
 
 
 def wait_until(predicate: Callable[[], bool], timeout_s: float, what: str,
-               every: Callable[[], None] | None = None) -> None:
+               every: Callable[[], None] | None = None,
+               explain: Callable[[], str] | None = None) -> None:
     deadline = time.monotonic() + timeout_s
     while not predicate():
         if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
+            raise AssertionError(f"timed out waiting for {what}"
+                                 + (f"\n{explain()}" if explain is not None else ""))
         if every is not None:
             every()
         time.sleep(0.05)
@@ -313,7 +316,8 @@ def run_shards(rig: ChaosRig, shards: int) -> tuple[LeaseFigures, set[str]]:
     victim.kill()
     expires_s = _lease_end_s(rig, shard, epoch)
     wait_until(lambda: first_order_of_epoch(rig, shard, epoch) is not None, TAKEOVER_TIMEOUT_S,
-               "the standby's quotes on the dead shard", lambda: sample(rig, figures))
+               "the standby's quotes on the dead shard", lambda: sample(rig, figures),
+               lambda: _what_the_survivors_did(processes, killed))
     first = first_order_of_epoch(rig, shard, epoch)
     figures.handovers.append(Handover(
         how="kill", seconds=first.created_ms / 1000 - killed, after_release=None,
@@ -335,6 +339,20 @@ def run_shards(rig: ChaosRig, shards: int) -> tuple[LeaseFigures, set[str]]:
             process.terminate()
             assert process.proc.returncode == 0, process.tail()
     return figures, seen
+
+
+def _what_the_survivors_did(processes: list[DoraProcess], since_s: float) -> str:
+    """For a takeover that did not come: each live process's lines since the kill, but the
+    per-cycle metrics, each cut short (the cycle summaries say role, shard and phase times)."""
+    parts = []
+    for index, process in enumerate(processes):
+        if process.proc.poll() is not None:
+            continue
+        lines = [json.dumps(e)[:400] for e in list(process.events)
+                 if _ts(e) >= since_s and e.get("event_type") not in ("METRICS", "HEARTBEAT")]
+        parts.append(f"--- process {index}, since the kill (last 40) ---\n"
+                     + "\n".join(lines[-40:]))
+    return "\n".join(parts)
 
 
 def statuses(rig: ChaosRig, epoch: int) -> set[OrderStatus]:

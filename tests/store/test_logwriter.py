@@ -10,10 +10,13 @@ from decimal import Decimal
 from fractions import Fraction
 from typing import Any
 
+import pytest
+from botocore.exceptions import ClientError
+
 from dora.core.errors import StoreError
 from dora.store.logwriter import BackgroundLogWriter
 from dora.store.store import LogItemsRefused, Store
-from dora.store.tables import DECISION_LOG, EXECUTION_LOG
+from dora.store.tables import DECISION_LOG, EXECUTION_LOG, EXECUTION_SORT_KEY
 
 LOG = logging.getLogger("dora.test")
 
@@ -159,3 +162,24 @@ def test_a_row_dynamodb_cannot_hold_exactly_drops_its_batch_only(
     assert sorted((int(i["n"]), i["fair"]) for i in stored) == [(2, Decimal("0.25")),
                                                                  (3, Decimal("0.25"))]
     assert writer.stats().dropped == 2
+
+
+def test_a_batch_dynamodb_refuses_is_dropped_with_client_side_validation_off(
+        make_store: Callable[..., Store], resource: Any) -> None:
+    """botocore does not check requests (BOTO_CONFIG): DynamoDB does, and a batch it refuses
+    (here: a row without the table's sort key) is dropped and counted, the next one lands."""
+    with pytest.raises(ClientError):  # DynamoDB's answer: botocore would refuse the empty name
+        resource.meta.client.describe_table(TableName="")
+    store = make_store()
+    store.create_tables()
+    bad = store.execution_items([{"bot_run_id": "r", "decision_id": "d1", "n": 1}])
+    del bad[0][EXECUTION_SORT_KEY]
+    with pytest.raises(LogItemsRefused, match="ValidationException"):
+        store.write_log_batch(EXECUTION_LOG, bad)
+    writer = BackgroundLogWriter(store.write_log_batch, LOG, batch_items=1)
+    good = store.execution_items([{"bot_run_id": "r", "decision_id": "d2", "n": 2}])
+    writer.submit(EXECUTION_LOG, [*bad, *good])
+    assert writer.flush(10)
+    assert writer.stats().dropped == 1
+    stored = resource.Table("dora_execution_log_test").scan()["Items"]
+    assert [int(i["n"]) for i in stored] == [2]

@@ -31,7 +31,7 @@ from dora.bot.renew import Renewer
 from dora.core.cancel_history import CancelHistory, GoneClass
 from dora.core.diff import Decrease, Plan
 from dora.core.fees import taker_fee_bound
-from dora.core.fencing import STOPPING
+from dora.core.fencing import PLAN_STALE, STOPPING
 from dora.core.ledger import CashWrite, WriteKind
 from dora.core.models import (
     CancelResult,
@@ -99,6 +99,7 @@ class ExecutionReport:
     place_unknown: int = 0
     place_held: int = 0
     place_stopped: int = 0
+    place_deferred: int = 0  # creates a stale plan left to the next cycle (not sent)
     renewed: int = 0  # expiry-only amends the exchange confirmed
     renew_unknown: int = 0  # their answer was lost (the overlay assumes they applied)
     renew_failed: int = 0  # refused or not sent
@@ -122,7 +123,7 @@ class ExecutionReport:
         for name in (
             "cancelled", "already_gone", "cancel_failed", "decreased", "decrease_failed",
             "placed", "place_rejected", "place_unknown", "place_held", "place_stopped",
-            "renewed", "renew_unknown", "renew_failed", "renew_deferred",
+            "place_deferred", "renewed", "renew_unknown", "renew_failed", "renew_deferred",
         ):
             setattr(self, name, getattr(self, name) + getattr(other, name))
         for gone_class, count in other.gone.items():
@@ -345,20 +346,31 @@ class Executor:
             log_event(self._log, EventType.BATCH_PLACE, "placing orders", count=len(requests))
         answers = self._send(self._writer.place_batches, self._writer.place_order, requests,
                              batch=batch)
-        stopped = 0
+        kept_back = {STOPPING: 0, PLAN_STALE: 0}
         for answer in answers:
-            if answer.result.error_code == STOPPING:
-                stopped += 1  # a later wave a stop kept back: not a failure, no per-order result
+            code = answer.result.error_code
+            if code in kept_back:  # not sent: not a failure, no per-order result
+                kept_back[code] += 1
             else:
                 self._record_place(answer, decision_ids, report, batch=batch)
-        if stopped:  # as for a stop before the phase: one line
-            report.place_stopped += stopped
-            log_event(self._log, EventType.ORDER_RESULT, "stopping: later waves not sent",
-                      status="STOPPED", count=stopped)
+        self._report_kept_back(kept_back[STOPPING], kept_back[PLAN_STALE], report)
         if batch:
             log_event(self._log, EventType.BATCH_PLACE_SUMMARY, "place summary",
                       requested=len(requests), placed=report.placed,
                       rejected=report.place_rejected, unknown=report.place_unknown)
+
+    def _report_kept_back(self, stopped: int, deferred: int, report: ExecutionReport) -> None:
+        """One line per kind of create not sent: the waves a stop kept back, and those left to
+        the next cycle because the plan grew older than ``max_plan_age_ms``."""
+        if stopped:  # as for a stop before the phase
+            report.place_stopped += stopped
+            log_event(self._log, EventType.ORDER_RESULT, "stopping: later waves not sent",
+                      status="STOPPED", count=stopped)
+        if deferred:
+            report.place_deferred += deferred
+            log_event(self._log, EventType.ORDER_RESULT,
+                      "plan older than max_plan_age_ms: creates left to the next cycle",
+                      level=logging.WARNING, status="DEFERRED", count=deferred)
 
     def _record_place(
         self, answer: Answered[PlaceResult], decision_ids: Mapping[str, str],

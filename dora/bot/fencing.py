@@ -11,7 +11,9 @@ exchange's own refusals do, so the executor's bookkeeping needs nothing new.
 Before every order write, and before each later wave of a phase whose batches go out in several
 waves (the tokens held do not pay for them all, and such a phase may last minutes), the lease is
 renewed when due (``keep_alive``) and the gate asked again; a stop requested during such a phase
-(``stopping``) sends none of its later create waves.
+(``stopping``) sends none of its later create waves, and neither does a plan that has grown older
+than the cycle's bound (``plan_stale``: its prices come from reads that old; the next cycle plans
+those creates again on fresh reads).
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from dora.bot.lease import LeaseKeeper
 from dora.core.fencing import (
     GROUP_CLOSED,
     NOT_HELD,
+    PLAN_STALE,
     STOPPING,
     VISIBLE,
     Whose,
@@ -100,12 +103,14 @@ class FencedOrders:
         self, client: KalshiClient, lease: LeaseKeeper, groups: GroupKeeper, *,
         keep_alive: Callable[[], object] = lambda: None,
         stopping: Callable[[], bool] = lambda: False,
+        plan_stale: Callable[[], bool] = lambda: False,
     ) -> None:
         self._client = client
         self._lease = lease
         self._groups = groups
         self._keep_alive = keep_alive
         self._stopping = stopping
+        self._plan_stale = plan_stale
 
     def _place_refusal(self) -> str:
         """Why no create or amend may go out now ("" when it may); the lease renewed first when
@@ -135,8 +140,9 @@ class FencedOrders:
         return self._placed(self._client.place_orders([self._groups.stamp(r) for r in requests]))
 
     def place_batches(self, requests: Sequence[OrderRequest]) -> list[Sent[PlaceResult]]:
-        """As :meth:`place_orders`, per batch request (sent together)."""
-        refusal = self._place_refusal()
+        """As :meth:`place_orders`, per batch request (sent together, in waves when the tokens
+        held do not pay for them all)."""
+        refusal = PLAN_STALE if self._plan_stale() else self._place_refusal()
         if refusal:
             return self._unsent([_refused(r, refusal) for r in requests])
         sent = self._client.place_batches([self._groups.stamp(r) for r in requests],
@@ -146,7 +152,9 @@ class FencedOrders:
         return sent
 
     def _before_place_wave(self) -> str:
-        return STOPPING if self._stopping() else self._place_refusal()
+        if self._stopping():
+            return STOPPING
+        return PLAN_STALE if self._plan_stale() else self._place_refusal()
 
     def _before_cancel_wave(self) -> str:
         return "" if self._may_write() else NOT_HELD

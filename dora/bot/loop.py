@@ -111,7 +111,7 @@ class Bot:
         self.reconciler = Reconciler(client, self.overlay, logger,
                                      fill_overlap_ms=settings.fill_overlap_ms, view=view)
         fenced = FencedOrders(client, lease, groups, stopping=stop.is_set,
-                              keep_alive=self._between_writes)
+                              keep_alive=self._between_writes, plan_stale=self._plan_stale)
         self.executor = Executor(fenced, self.overlay, clock, logger,
                                  may_place=lambda: not stop.is_set(), phases=self.phases)
         self.handover = Handover(lease, groups, view, persister, self.executor, self.overlay,
@@ -132,6 +132,7 @@ class Bot:
         self._log_dropped = 0  # log rows the writer had dropped by the last cycle's end
         self._books_read: Sequence[str] = ()  # markets whose books this cycle's reads brought
         self._beat_at: float | None = None  # the heartbeat file's last write (monotonic)
+        self._reads_sent: float | None = None  # this cycle's reads went out (monotonic)
         self.tally = RunTally()  # every cycle counted, the recent ones kept (bounded)
 
     @property
@@ -252,6 +253,7 @@ class Bot:
         if self.lease.held is None:
             return self._standby_cycle(stats_before, started)
         now_ms = self.clock.now_ms()
+        self._reads_sent = self.clock.monotonic()
         with self.phases.timing("reads"):
             self._refresh_config(force=False)
             self.state.risk = roll_daily(self.state.risk, now_ms,
@@ -462,6 +464,13 @@ class Bot:
         if path and beat_at is not None and \
                 self.clock.monotonic() - beat_at >= self.settings.heartbeat_in_phase_s:
             self._write_heartbeat(path)  # (only once a cycle has finished: healthy means that)
+
+    def _plan_stale(self) -> bool:
+        """The cycle's plan comes from reads older than ``max_plan_age_ms``: creates still
+        waiting for write tokens are left to the next cycle, planned again on fresh reads."""
+        sent = self._reads_sent
+        limit_s = self.state.global_config.max_plan_age_ms / 1000
+        return sent is not None and self.clock.monotonic() - sent > limit_s
 
     def _own_resting(self) -> list[RestingOrder]:
         prefix = self.settings.id_prefix

@@ -51,6 +51,9 @@ CYCLE_METRICS: tuple[MetricSpec, ...] = (
     MetricSpec("OrdersPlaced", "Count", "placed"),
     MetricSpec("OrdersCancelled", "Count", "cancelled"),
     MetricSpec("OrdersFailed", "Count", "failed"),
+    # creates a stale plan left to the next cycle: staying up means the tier's write tokens
+    # cannot keep up with the requotes (the calibration's requote_budget warning says how far)
+    MetricSpec("OrdersDeferred", "Count", "orders_deferred"),
     MetricSpec("CancelsAlreadyGone", "Count", "already_gone"),
     # why (dora.core.cancel_history): races and lost answers are expected; Stale must stay 0
     MetricSpec("Cancel404FillRace", "Count", "cancel_404_fill_race"),

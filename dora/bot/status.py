@@ -104,6 +104,9 @@ class CycleSummary:
     renew_unknown: int = 0
     renew_failed: int = 0
     renew_deferred: int = 0
+    # creates a plan older than max_plan_age_ms left to the next cycle (the write tokens could
+    # not pay for them in time)
+    orders_deferred: int = 0
     # where the cycle's time went (dora.bot.phases) and how much of it the loop waited for
     # DynamoDB's answers (its own time, not dora's)
     reads_ms: int = 0
@@ -169,6 +172,7 @@ def summarize_cycle(
         **_budget_fields(bot, delta, bot.cycle_period_s or bot.clock.monotonic() - started),
         renewed=report.renewed, renew_unknown=report.renew_unknown,
         renew_failed=report.renew_failed, renew_deferred=report.renew_deferred,
+        orders_deferred=report.place_deferred,
         reads_ms=phases.get("reads", 0), compute_ms=phases.get("compute", 0),
         cancels_ms=phases.get("cancels", 0), places_ms=phases.get("places", 0),
         persist_ms=phases.get("persist", 0), dynamodb_ms=costs.dynamodb_ms,
@@ -251,6 +255,7 @@ def _log_summary(bot: CycleSource, summary: CycleSummary, operations: int) -> No
         "free_micros": summary.free_cash,
         "orders_renewed": summary.renewed, "renew_unknown": summary.renew_unknown,
         "renew_failed": summary.renew_failed, "renew_deferred": summary.renew_deferred,
+        "orders_deferred": summary.orders_deferred,
         "phase_ms": {"reads": summary.reads_ms, "compute": summary.compute_ms,
                      "cancels": summary.cancels_ms, "places": summary.places_ms,
                      "persist": summary.persist_ms},

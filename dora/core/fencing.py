@@ -29,7 +29,10 @@ _TAG = re.compile(r"e(\d{1,9})s(\d{1,2})-")
 NOT_HELD = "lease_not_held"
 GROUP_CLOSED = "order_group_closed"
 STOPPING = "stopping"  # a stop was requested while a phase's later waves waited
-GATE_REFUSALS = frozenset({NOT_HELD, GROUP_CLOSED, STOPPING})
+# the cycle's reads are older than max_plan_age_ms: creates still waiting for write tokens are
+# left to the next cycle, which plans them again on fresh reads
+PLAN_STALE = "plan_stale"
+GATE_REFUSALS = frozenset({NOT_HELD, GROUP_CLOSED, STOPPING, PLAN_STALE})
 
 
 def not_sent(code: str) -> str:

@@ -289,6 +289,9 @@ class GlobalConfig:
     max_matched_contracts_15s: Count | None = None  # None: sized from the markets' caps
     order_group_reset: str = "auto"  # auto | manual (dora.core.order_groups.ResetPolicy)
     order_group_cooloff_s: int = 60
+    # creates still waiting for write tokens this long after the cycle's reads were sent are left
+    # to the next cycle (docs/architecture.md#concurrency-inside-a-phase)
+    max_plan_age_ms: int = 10_000
     extra: Mapping[str, Any] = field(default_factory=dict)
 
 
@@ -317,6 +320,7 @@ _GLOBAL_READERS: dict[str, Reader] = {
     "max_matched_contracts_15s": read_count,
     "order_group_reset": read_str,
     "order_group_cooloff_s": read_int,
+    "max_plan_age_ms": read_int,
 }
 # Keys whose explicit null means "not set" (the default applies, no problem reported).
 _GLOBAL_NULLABLE = frozenset({
@@ -347,6 +351,7 @@ _GLOBAL_LIMITS: dict[str, tuple[int, int | None]] = {  # inclusive lower, option
     "lease_duration_ms": (2_000, 120_000),
     "max_matched_contracts_15s": (100, None),
     "order_group_cooloff_s": (15, None),
+    "max_plan_age_ms": (1_000, None),
 }
 _GROUP_RESET_POLICIES = ("auto", "manual")
 

@@ -7,6 +7,7 @@ import itertools
 import logging
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from decimal import Decimal
@@ -351,4 +352,39 @@ def test_a_long_places_phase_keeps_the_heartbeat_fresh(
     gaps = [b.ts_ms - a.ts_ms for a, b in itertools.pairwise(during)]
     assert max(gaps) <= 1_500
     assert read_heartbeat(path).cycle == 2
+    bot.shutdown(reason="test")
+
+
+def _dora_orders(sim: RunningSim) -> list[Any]:
+    with sim.lock:
+        orders = sim.engine.orders(sim.user_id, status=None)
+    return [o for o in orders if o.client_order_id.startswith("dora-")]
+
+
+def test_creates_a_stale_plan_still_waits_for_are_left_to_the_next_cycle_on_fresh_reads(
+    sim_factory: Callable[..., RunningSim], dynamo_endpoint: str,
+) -> None:
+    """48 creates on the basic tier take about 4 s of write tokens. With ``max_plan_age_ms``
+    1 s, no create reaches the exchange later than about that after the cycle's reads were sent
+    (judged by the exchange's own creation times); the rest are deferred, not failed, and the
+    next cycles place them from their own reads until every target rests exactly once."""
+    config = {**GLOBAL_CONFIG, "max_plan_age_ms": Decimal(1_000)}
+    bot, sim, tickers = real_time_bot(sim_factory, dynamo_endpoint, markets=24, max_batch=2,
+                                      tier="basic", global_config=config)
+    move_books(sim, tickers, 0)
+    bot.startup()
+    started_ms = time.time() * 1000
+    first = bot.run_cycle()
+    created = [o.created_ms for o in _dora_orders(sim)]
+    assert created and max(created) <= started_ms + 1_000 + 500  # one wave's answer of slack
+    assert 0 < first.placed < 48 and first.orders_deferred == 48 - first.placed
+    assert first.failed == 0 and _dora_resting(sim) == first.placed
+    summaries = [first]
+    while _dora_resting(sim) < 48 and len(summaries) < 10:
+        summaries.append(bot.run_cycle())
+    assert _dora_resting(sim) == sum(s.placed for s in summaries) == 48
+    assert all(s.failed == 0 for s in summaries) and summaries[-1].orders_deferred == 0
+    per_target = Counter((o.ticker, o.side, o.price) for o in _dora_orders(sim)
+                         if o.status.value == "resting")
+    assert set(per_target.values()) == {1}
     bot.shutdown(reason="test")

@@ -207,6 +207,7 @@ def test_global_config_reads_every_key() -> None:
         "max_matched_contracts_15s": Decimal("250"),
         "order_group_reset": "manual",
         "order_group_cooloff_s": Decimal("30"),
+        "max_plan_age_ms": Decimal("4000"),
         "risk_aversion_k": Decimal("0.5"),
         "stop_loss": Decimal("5.000000"),
         "take_profit": Decimal("7.500000"),
@@ -259,6 +260,7 @@ def test_global_config_reads_every_key() -> None:
         max_matched_contracts_15s=25_000,
         order_group_reset="manual",
         order_group_cooloff_s=30,
+        max_plan_age_ms=4_000,
         extra={"key": "global_config", "risk_aversion_k": Decimal("0.5")},
     )
     assert global_config_to_item(config) == item

@@ -6,7 +6,7 @@ DORA_CHAOS_LEASE_MS."""
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -47,17 +47,20 @@ def chaos_runs() -> int:
 def rig_factory(
     sim_factory: Callable[..., RunningSim], dynamo_endpoint: str, tmp_path: Path
 ) -> Iterator[Callable[..., ChaosRig]]:
-    """``rig_factory(seed, markets=3, **sim_overrides)``: a sim with the chaos faults, behind
-    proxies, with fresh tables; everything stops after the test."""
+    """``rig_factory(seed, markets=3, rig=None, **sim_overrides)``: a sim with the chaos faults,
+    behind proxies, with fresh tables (``rig``: :class:`ChaosRig` fields, such as the tier dora
+    is told or config overrides); everything stops after the test."""
     rigs: list[ChaosRig] = []
 
-    def make(seed: int, markets: int = 3, **overrides: Any) -> ChaosRig:
+    def make(seed: int, markets: int = 3, rig: Mapping[str, Any] | None = None,
+             **overrides: Any) -> ChaosRig:
         sim = sim_factory(markets=markets, seed=seed, **{**SIM_FAULTS, **overrides})
         workdir = tmp_path / f"rig-{len(rigs)}"
         workdir.mkdir()
-        rig = ChaosRig(sim, dynamo_endpoint, workdir, markets=markets, lease_ms=chaos_lease_ms())
-        rigs.append(rig)
-        return rig
+        made = ChaosRig(sim, dynamo_endpoint, workdir, markets=markets,
+                        lease_ms=chaos_lease_ms(), **(rig or {}))
+        rigs.append(made)
+        return made
 
     yield make
     for rig in rigs:

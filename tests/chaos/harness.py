@@ -13,7 +13,7 @@ import sys
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -140,6 +140,9 @@ class ChaosRig:
     interval_ms: int = 200
     takers_per_s: str = "3"  # per market: enough outside trades to fill dora often
     lease_ms: int = 4000  # a restart after a kill -9 waits this out
+    tier: str = "prestige"  # the rate budget dora is told it has (the sim's own is set apart)
+    market_config: Mapping[str, Any] = field(default_factory=dict)  # over MARKET_CONFIG
+    global_config: Mapping[str, Any] = field(default_factory=dict)  # over GLOBAL_CONFIG
     processes: list[DoraProcess] = field(default_factory=list)
     samples: list[Sample] = field(default_factory=list)
     sampling: threading.Event = field(default_factory=threading.Event)
@@ -156,10 +159,12 @@ class ChaosRig:
         with self.sim.lock:
             self.tickers = sorted(m.ticker for m in self.sim.engine.markets(status="open"))
         for ticker in self.tickers[:self.markets]:
-            self.store.put_market_config_item({"market_id": ticker, **MARKET_CONFIG})
+            self.store.put_market_config_item({"market_id": ticker, **MARKET_CONFIG,
+                                               **self.market_config})
         self.store.set_global_fields({**GLOBAL_CONFIG, "loop_interval_ms":
                                       Decimal(self.interval_ms),
-                                      "lease_duration_ms": Decimal(self.lease_ms)})
+                                      "lease_duration_ms": Decimal(self.lease_ms),
+                                      **self.global_config})
         response = requests.post(f"{self.sim.control_url}/flow", timeout=5,
                                  json={"enabled": True, "taker_rate_per_s": self.takers_per_s})
         response.raise_for_status()
@@ -195,7 +200,7 @@ class ChaosRig:
                "DORA_HEARTBEAT_FILE": str(self.workdir / f"heartbeat-{number}.json"),
                "PYTHONUNBUFFERED": "1"}
         args = [sys.executable, "-m", "dora.cli.main", "run", "--batch", "--env", "sim",
-                "--url", self.url, "--tier", "prestige"]
+                "--url", self.url, "--tier", self.tier]
         if shards is not None:
             args += ["--shards", str(shards)]
         log_path = self.workdir / f"dora-{number}.log"
@@ -216,7 +221,8 @@ class ChaosRig:
         """A new quote size for every market: dora replaces all its quotes at its next refresh."""
         for ticker in self.tickers[:self.markets]:
             self.store.put_market_config_item(
-                {"market_id": ticker, **MARKET_CONFIG, "quote_size": quote_size})
+                {"market_id": ticker, **MARKET_CONFIG, **self.market_config,
+                 "quote_size": quote_size})
 
     def cut_off(self, mode: Mode) -> None:
         """Make the exchange and DynamoDB stop answering (hang) or refuse connections."""

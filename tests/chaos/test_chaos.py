@@ -53,6 +53,29 @@ def test_kills_and_restarts_lose_no_fill_and_a_clean_stop_leaves_nothing(rig_fac
     assert_nothing_lost_and_nothing_left(figures)
 
 
+# Basic's write bucket (95 usable tokens, 100 a second) against 6 markets x 3 levels a side: a
+# full requote costs 36 x (10 + 2) = 432 tokens, so its creates go out in waves over about 3.4 s,
+# and a plan older than 1 s leaves the rest to the next cycle.
+SMALL_TIER = {"tier": "basic", "market_config": {"levels": 3},
+              "global_config": {"max_plan_age_ms": 1_000}}
+
+
+@pytest.mark.timeout(240 + 60 * KILLS)
+@pytest.mark.parametrize("seed", SEEDED_RUNS)
+def test_on_a_small_tier_requotes_span_cycles_and_kills_mid_phase_lose_nothing(rig_factory,
+                                                                               seed):
+    """Places phases in waves, cut short by their plan's age and finished by later cycles,
+    killed at random moments and restarted: the same invariants as on a large tier."""
+    rig = rig_factory(seed, markets=6, tier="basic", rig=SMALL_TIER)
+    figures = run_kills(rig, seed, KILLS)
+    report(figures)
+    summaries = [e for e in rig.all_events() if e.get("event_type") == "CYCLE_SUMMARY"]
+    deferred = sum(int(e.get("orders_deferred", 0)) for e in summaries)
+    print(f"orders_deferred={deferred} over {len(summaries)} cycles")
+    assert deferred > 0, "no places phase ran past its plan's age: the scenario did not happen"
+    assert_nothing_lost_and_nothing_left(figures)
+
+
 @pytest.mark.timeout(300)
 @pytest.mark.parametrize("seed", SEEDED_RUNS)
 def test_a_kill_with_log_rows_queued_loses_only_log_rows(rig_factory, seed):

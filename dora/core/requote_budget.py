@@ -4,8 +4,9 @@ A full requote (every market's quotes replaced at once, as after news that moves
 cancels each resting order and places its replacement: per order one cancel and one create, at
 the per-item costs of the batch endpoints (docs/kalshi-notes.md#rate-limits). The write bucket
 pays at most what it holds when the cycle starts plus what it refills during one loop interval;
-a requote that costs more sends its batches in waves (:mod:`dora.exchange.orders`) and the cycle
-takes as long as the refill needs, with the last markets' quotes stale meanwhile.
+a requote that costs more sends its batches in waves (:mod:`dora.exchange.orders`) for as long as
+the refill needs, and creates still waiting once the cycle's plan is older than
+``max_plan_age_ms`` are left to later cycles: the last markets are quoted that much later.
 """
 
 from __future__ import annotations
@@ -67,7 +68,7 @@ def budget_warning(budget: RequoteBudget, tier_name: str, interval_ms: int) -> s
     return (f"a full requote of {budget.markets} markets ({budget.orders} orders) costs "
             f"{budget.tokens} write tokens; this process's share of the {tier_name} tier pays "
             f"{budget.per_cycle} in a {interval_ms / 1000:g} s loop interval (a full bucket and "
-            f"its refill), so such a "
-            f"cycle takes ~{budget.wait_ms / 1000:.1f} s of writes, the last markets' quotes "
-            f"stale meanwhile; {budget.markets_that_fit} markets fit: quote fewer markets or "
-            f"levels, or raise the account's tier")
+            f"its refill): such a requote takes ~{budget.wait_ms / 1000:.1f} s of writes, "
+            f"spread over cycles by max_plan_age_ms, the last markets quoted that much later; "
+            f"{budget.markets_that_fit} markets fit: quote fewer markets or levels, or raise "
+            f"the account's tier")

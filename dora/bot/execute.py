@@ -42,6 +42,7 @@ from dora.core.models import (
     PlaceStatus,
     RenewResult,
     RestingOrder,
+    TimeInForce,
 )
 from dora.core.overlay import Overlay, is_unconfirmed, request_expiry_ms, unconfirmed_order
 from dora.core.renewal import Renewals
@@ -146,6 +147,7 @@ class Executor:
         self.history = CancelHistory()
         self.last_write_ms = 0  # the latest moment one of dora's writes can have taken effect
         self._batches = 0  # batch requests sent so far: names each one for the execution log
+        self._deferred: frozenset[str] = frozenset()  # markets whose creates the last phase left
         self._renewer = Renewer(writer, overlay, clock, logger, may_renew=may_place,
                                 on_write=self._wrote, grace_ms=UNCONFIRMED_GRACE_MS)
 
@@ -169,6 +171,8 @@ class Executor:
             places = []
         if confirm is not None and places:
             places = list(confirm(places, report))
+        if batch:
+            places = prioritized(places, self._deferred)
         with self._phases.timing("places"):
             self._place(places, decision_ids, report, batch=batch)
         return report
@@ -354,6 +358,8 @@ class Executor:
             else:
                 self._record_place(answer, decision_ids, report, batch=batch)
         self._report_kept_back(kept_back[STOPPING], kept_back[PLAN_STALE], report)
+        self._deferred = frozenset(a.result.request.ticker for a in answers
+                                   if a.result.error_code == PLAN_STALE)
         if batch:
             log_event(self._log, EventType.BATCH_PLACE_SUMMARY, "place summary",
                       requested=len(requests), placed=report.placed,
@@ -458,3 +464,12 @@ def _exec_event(
     if batch is not None:
         event[BATCH_KEY] = batch
     return event
+
+
+def prioritized(requests: list[OrderRequest], deferred: frozenset[str]) -> list[OrderRequest]:
+    """The creates in the order their waves should go: closes that take liquidity now first,
+    then the markets whose creates the last phase left for lack of time (so on a tier too small
+    for every requote each market gets its turn, rather than the same last ones never quoted),
+    then the rest; otherwise as planned."""
+    return sorted(requests, key=lambda r: (r.time_in_force is TimeInForce.GTC,
+                                           r.ticker not in deferred))

@@ -7,7 +7,7 @@ import threading
 from collections.abc import Callable, Sequence
 from typing import TypeVar
 
-from dora.bot.execute import UNCONFIRMED_GRACE_MS, Executor
+from dora.bot.execute import UNCONFIRMED_GRACE_MS, Executor, prioritized
 from dora.core.cancel_history import GoneClass
 from dora.core.diff import Plan
 from dora.core.models import (
@@ -19,6 +19,7 @@ from dora.core.models import (
     PlaceStatus,
     RestingOrder,
     Side,
+    TimeInForce,
 )
 from dora.core.overlay import Overlay
 from dora.core.units import Count
@@ -209,3 +210,15 @@ def test_once_a_stop_is_requested_nothing_is_placed_but_cancels_still_go() -> No
     report = executor.execute(plan, {}, batch=True)
     assert (report.cancelled, report.placed, report.place_stopped) == (1, 0, 1)
     assert writer.placed == []
+
+
+def test_creates_go_closes_first_then_the_markets_a_stale_plan_left_then_as_planned() -> None:
+    def request(ticker: str, n: int, tif: TimeInForce = TimeInForce.GTC) -> OrderRequest:
+        return OrderRequest(ticker, Side.BID, 5000, 100, f"dora-{ticker}-{n}", time_in_force=tif)
+
+    planned = [request("A", 0), request("A", 1), request("B", 0), request("C", 0),
+               request("C", 1, TimeInForce.IOC), request("D", 0)]
+    ordered = prioritized(planned, frozenset({"D", "B"}))
+    assert [r.client_order_id for r in ordered] == [
+        "dora-C-1", "dora-B-0", "dora-D-0", "dora-A-0", "dora-A-1", "dora-C-0"]
+    assert prioritized(planned, frozenset()) == [planned[4], *planned[:4], planned[5]]

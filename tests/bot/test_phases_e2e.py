@@ -388,3 +388,27 @@ def test_creates_a_stale_plan_still_waits_for_are_left_to_the_next_cycle_on_fres
                          if o.status.value == "resting")
     assert set(per_target.values()) == {1}
     bot.shutdown(reason="test")
+
+
+def test_markets_whose_creates_a_stale_plan_left_go_first_in_the_next_cycle(
+    sim_factory: Callable[..., RunningSim], dynamo_endpoint: str,
+) -> None:
+    """Every book moves every cycle and the tokens pay for only part of each requote: were the
+    creates sent in ticker order each cycle, the last markets would never be quoted. The
+    markets the first cycle left unquoted are the first the second cycle quotes (judged by the
+    exchange's own creation times)."""
+    config = {**GLOBAL_CONFIG, "max_plan_age_ms": Decimal(1_000)}
+    bot, sim, tickers = real_time_bot(sim_factory, dynamo_endpoint, markets=24, max_batch=2,
+                                      tier="basic", global_config=config)
+    move_books(sim, tickers, 0)
+    bot.startup()
+    assert bot.run_cycle().orders_deferred > 0
+    left = set(tickers) - {o.ticker for o in _dora_orders(sim)}
+    assert left and min(left) > min(tickers)  # ticker order: the first markets were quoted
+    move_books(sim, tickers, 1)
+    before = {o.order_id for o in _dora_orders(sim)}
+    assert bot.run_cycle().placed > 0
+    created = [o for o in _dora_orders(sim) if o.order_id not in before]
+    first = min(created, key=lambda o: (o.created_ms, o.order_id))
+    assert first.ticker in left, f"{first.ticker} quoted first; {sorted(left)} waited"
+    bot.shutdown(reason="test")

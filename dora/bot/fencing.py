@@ -142,7 +142,7 @@ class FencedOrders:
     def place_batches(self, requests: Sequence[OrderRequest]) -> list[Sent[PlaceResult]]:
         """As :meth:`place_orders`, per batch request (sent together, in waves when the tokens
         held do not pay for them all)."""
-        refusal = PLAN_STALE if self._plan_stale() else self._place_refusal()
+        refusal = self._place_refusal() or self._stale()
         if refusal:
             return self._unsent([_refused(r, refusal) for r in requests])
         sent = self._client.place_batches([self._groups.stamp(r) for r in requests],
@@ -154,7 +154,12 @@ class FencedOrders:
     def _before_place_wave(self) -> str:
         if self._stopping():
             return STOPPING
-        return PLAN_STALE if self._plan_stale() else self._place_refusal()
+        return self._place_refusal() or self._stale()
+
+    def _stale(self) -> str:
+        """After the gate (which says whether this process may write at all): whether the plan
+        is too old to place."""
+        return PLAN_STALE if self._plan_stale() else ""
 
     def _before_cancel_wave(self) -> str:
         return "" if self._may_write() else NOT_HELD

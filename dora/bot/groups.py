@@ -16,7 +16,7 @@ on a stop, and when the lease may be running out.
 from __future__ import annotations
 
 import logging
-from collections import deque
+from collections import OrderedDict, deque
 from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from typing import Protocol
@@ -36,7 +36,11 @@ from dora.core.units import Count, format_count
 from dora.runtime.clock import Clock
 from dora.runtime.logs import EventType, log_event
 
-MAX_TRACKED_ORDERS = 20_000
+# An order sent into the group is known as the group's this long after it was last placed or
+# listed: its fills count toward the 15 s limit, and a fill is read well within this (the read
+# lag, a cycle, a retry). Time, not a count, bounds the map: a count small enough to keep memory
+# flat would forget orders a large requote placed seconds ago.
+TRACKED_FOR_MS = 60_000
 
 
 class GroupClient(Protocol):
@@ -59,7 +63,8 @@ class GroupKeeper:
         self.limit: Count = 0
         self.triggered_by: TriggeredBy | None = None
         self.triggered_ms: TsMs = 0
-        self.order_ids: set[str] = set()  # dora's orders sent into this group
+        # dora's orders sent into this group -> when last placed or listed (oldest first)
+        self.order_ids: OrderedDict[str, TsMs] = OrderedDict()
         self._fills: deque[Fill] = deque()  # fills of those orders, the last 15 s of them
         self._unrecorded = ""  # created, but not yet in the lease item: not used until it is
 
@@ -114,17 +119,24 @@ class GroupKeeper:
     # -- what the cycle tells it ------------------------------------------------------------------
     def on_placed(self, results: Sequence[PlaceResult]) -> None:
         refused = [r for r in results if r.error_code == TRIGGERED_CODE]
-        for result in results:
-            if result.status is PlaceStatus.PLACED and result.order_id:
-                self.order_ids.add(result.order_id)
+        self._seen(r.order_id for r in results if r.status is PlaceStatus.PLACED and r.order_id)
         if refused and self.triggered_by is None:
             self._mark(TriggeredBy.REFUSED, self._matched())
 
     def on_listed(self, order_group_ids: Iterable[tuple[str, str]]) -> None:
-        """(order id, group id) of listed orders: creates whose answer was lost show up here."""
-        self.order_ids.update(o for o, g in order_group_ids if g and g == self.group_id)
-        if len(self.order_ids) > MAX_TRACKED_ORDERS:
-            self.order_ids = {o for o, g in order_group_ids if g == self.group_id}
+        """(order id, group id) of listed orders: creates whose answer was lost show up here.
+        Once a cycle (after its fills were counted): orders neither placed nor listed for
+        :data:`TRACKED_FOR_MS` are forgotten."""
+        self._seen(o for o, g in order_group_ids if g and g == self.group_id)
+        cutoff = self._clock.now_ms() - TRACKED_FOR_MS
+        while self.order_ids and next(iter(self.order_ids.values())) < cutoff:
+            self.order_ids.popitem(last=False)
+
+    def _seen(self, order_ids: Iterable[str]) -> None:
+        now = self._clock.now_ms()
+        for order_id in order_ids:
+            self.order_ids[order_id] = now
+            self.order_ids.move_to_end(order_id)
 
     def on_fills(self, fills: Iterable[Fill]) -> None:
         self._fills.extend(f for f in fills if f.order_id in self.order_ids)

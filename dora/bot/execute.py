@@ -363,7 +363,8 @@ class Executor:
         if batch:
             log_event(self._log, EventType.BATCH_PLACE_SUMMARY, "place summary",
                       requested=len(requests), placed=report.placed,
-                      rejected=report.place_rejected, unknown=report.place_unknown)
+                      rejected=report.place_rejected, unknown=report.place_unknown,
+                      deferred=report.place_deferred, stopped=report.place_stopped)
 
     def _report_kept_back(self, stopped: int, deferred: int, report: ExecutionReport) -> None:
         """One line per kind of create not sent: the waves a stop kept back, and those left to

@@ -363,22 +363,27 @@ def _dora_orders(sim: RunningSim) -> list[Any]:
 
 def test_creates_a_stale_plan_still_waits_for_are_left_to_the_next_cycle_on_fresh_reads(
     sim_factory: Callable[..., RunningSim], dynamo_endpoint: str,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     """48 creates on the basic tier take about 4 s of write tokens. With ``max_plan_age_ms``
     1 s, no create reaches the exchange later than about that after the cycle's reads were sent
     (judged by the exchange's own creation times); the rest are deferred, not failed, and the
     next cycles place them from their own reads until every target rests exactly once."""
+    caplog.set_level(logging.INFO, logger="dora.test")
     config = {**GLOBAL_CONFIG, "max_plan_age_ms": Decimal(1_000)}
     bot, sim, tickers = real_time_bot(sim_factory, dynamo_endpoint, markets=24, max_batch=2,
                                       tier="basic", global_config=config)
     move_books(sim, tickers, 0)
     bot.startup()
+    caplog.clear()
     started_ms = time.time() * 1000
     first = bot.run_cycle()
     created = [o.created_ms for o in _dora_orders(sim)]
     assert created and max(created) <= started_ms + 1_000 + 500  # one wave's answer of slack
     assert 0 < first.placed < 48 and first.orders_deferred == 48 - first.placed
     assert first.failed == 0 and _dora_resting(sim) == first.placed
+    (line,) = [r for r in caplog.records if r.__dict__.get("event_type") == "BATCH_PLACE_SUMMARY"]
+    assert line.__dict__["deferred"] == first.orders_deferred  # the log says it too
     summaries = [first]
     while _dora_resting(sim) < 48 and len(summaries) < 10:
         summaries.append(bot.run_cycle())

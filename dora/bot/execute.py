@@ -350,16 +350,15 @@ class Executor:
             log_event(self._log, EventType.BATCH_PLACE, "placing orders", count=len(requests))
         answers = self._send(self._writer.place_batches, self._writer.place_order, requests,
                              batch=batch)
-        kept_back = {STOPPING: 0, PLAN_STALE: 0}
+        kept_back: dict[str, list[str]] = {STOPPING: [], PLAN_STALE: []}  # code -> markets
         for answer in answers:
-            code = answer.result.error_code
-            if code in kept_back:  # not sent: not a failure, no per-order result
-                kept_back[code] += 1
+            result = answer.result
+            if result.error_code in kept_back:  # not sent: not a failure, no per-order result
+                kept_back[result.error_code].append(result.request.ticker)
             else:
                 self._record_place(answer, decision_ids, report, batch=batch)
-        self._report_kept_back(kept_back[STOPPING], kept_back[PLAN_STALE], report)
-        self._deferred = frozenset(a.result.request.ticker for a in answers
-                                   if a.result.error_code == PLAN_STALE)
+        self._report_kept_back(len(kept_back[STOPPING]), len(kept_back[PLAN_STALE]), report)
+        self._deferred = frozenset(kept_back[PLAN_STALE])
         if batch:
             log_event(self._log, EventType.BATCH_PLACE_SUMMARY, "place summary",
                       requested=len(requests), placed=report.placed,

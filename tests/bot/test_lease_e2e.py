@@ -7,6 +7,7 @@ from collections import defaultdict
 from decimal import Decimal
 from typing import Any
 
+import pytest
 import requests
 
 from dora.bot.loop import Bot
@@ -141,6 +142,18 @@ def _fill_storm(env: BotEnv) -> None:
     response.raise_for_status()
 
 
+def _creates_sent(env: BotEnv) -> int:
+    """Create requests the exchange received (each a batch or a single order)."""
+    requests_by_route = env.sim_counters()["requests"]
+    return sum(n for route, n in requests_by_route.items()
+               if route.startswith("POST") and "orders" in route)
+
+
+def _calm(env: BotEnv) -> None:
+    response = requests.post(f"{env.sim.control_url}/flow", timeout=5, json={"enabled": False})
+    response.raise_for_status()
+
+
 def _run_until_triggered(env: BotEnv, bot: Bot, cycles: int = 200) -> None:
     for _ in range(cycles):
         bot.run_cycle()
@@ -168,6 +181,44 @@ def test_a_fill_storm_past_the_limit_pulls_every_quote_and_auto_resets(bot_env_f
     bot.run_cycle()
     summary = bot.run_cycle()
     assert not summary.group_triggered and env.resting()  # reset: quoting again
+
+
+@pytest.mark.parametrize("seed", [1, 3])
+def test_under_read_lag_a_fill_storm_past_the_limit_loses_no_fill_and_places_nothing_in_the_cooloff(
+    bot_env_factory, seed: int,
+) -> None:
+    """The listings lag three cycles behind (750 ms at 250 ms a cycle): dora learns of the
+    storm's fills, and of the trigger that cancelled its quotes, late. Judged by the exchange:
+    its group triggered, no order of dora's was created in the cool-off, and once the lag has
+    passed dora's fills and positions are the exchange's."""
+    env = bot_env_factory(markets=3, lag_ms=750, seed=seed)
+    _group_limit(env, "6")
+    bot = env.make_bot(Mode.BATCH)
+    bot.startup()
+    _fill_storm(env)
+    _run_until_triggered(env, bot)
+    assert env.sim_counters()["engine"]["group_triggers"] >= 1
+    _calm(env)  # the storm is over: what follows is only the lag catching up
+    created, creates_sent = len(dora_orders(env)), _creates_sent(env)
+    assert creates_sent > 0
+    for _ in range(20):  # 10 s of the 30 s cool-off
+        bot.run_cycle()
+        env.clock.advance_ms(500)
+    assert len(dora_orders(env)) == created
+    assert _creates_sent(env) == creates_sent  # nor sent for the exchange to refuse
+    with env.sim.lock:
+        fills = env.sim.engine.fills("dora")
+        positions = {p.ticker: p.position for p in env.sim.engine.positions("dora")}
+    assert sum(f.count for f in fills) >= 600  # the limit of 6 contracts reached
+    assert bot.state.fills_total == len(fills)
+    assert {t: p.net for t, p in bot.state.positions.items() if p.net} == {
+        t: n for t, n in positions.items() if n}
+    env.clock.advance_ms(20_000)
+    for _ in range(6):  # past the cool-off and the lag: quoting again, once per side
+        bot.run_cycle()
+        env.clock.advance_ms(250)
+    assert not bot.group_triggered and env.resting()
+    assert len(env.resting()) <= 2 * len(env.tickers)
 
 
 def test_a_manual_group_stays_closed_until_the_operator_resets_it(bot_env_factory) -> None:

@@ -19,6 +19,7 @@ from botocore.config import Config
 from dora.core.errors import StoreError
 from dora.runtime.clock import Clock
 from dora.runtime.deadline import TimeLeft
+from dora.store.tables import plain_client_like
 
 ResourceFactory = Callable[[Config], Any]  # a resource like the normal one, with this config
 
@@ -83,6 +84,7 @@ class BoundedResources:
         self._variants = variants
         self._meter = meter
         self._built: dict[tuple[float, float], Any] = {}
+        self._twins: dict[int, Any] = {}  # id(resource) -> its low-level twin (plain_now)
         self._building = threading.Lock()
         self._budget: TimeLeft | None = None
         resource.meta.client.meta.events.register("needs-retry.dynamodb", self._no_late_retry)
@@ -105,6 +107,19 @@ class BoundedResources:
                 return self._variant(connect_s, read_s)
         raise StoreError(f"not sent: the stop budget leaves {left:.2f}s, too little for a "
                          f"DynamoDB call")
+
+    def plain_now(self) -> Any:
+        """A low-level client like the resource :meth:`now` gives (the same timeouts, retries
+        and stop rules), without the resource layer: it takes DynamoDB's attribute-value JSON."""
+        resource = self.now()
+        with self._building:
+            twin = self._twins.get(id(resource))
+            if twin is None:
+                twin = self._twins[id(resource)] = plain_client_like(resource)
+                twin.meta.events.register("needs-retry.dynamodb", self._no_late_retry)
+                if self._meter is not None:
+                    self._meter.watch(twin)
+            return twin
 
     def _variant(self, connect_s: float, read_s: float) -> Any:
         key = (connect_s, read_s)

@@ -8,6 +8,8 @@ from enum import Enum
 from fractions import Fraction
 from typing import Any
 
+from boto3.dynamodb.types import DYNAMODB_CONTEXT, TypeDeserializer
+
 from dora.core.models import TsMs
 from dora.core.timefmt import MS_PER_DAY
 from dora.core.units import (
@@ -63,6 +65,61 @@ def _fraction_to_decimal(value: Fraction, path: str) -> Decimal:
 
 def to_item(fields: Mapping[str, Any]) -> dict[str, Any]:
     return {str(k): to_item_value(v, str(k)) for k, v in fields.items()}
+
+
+def to_wire_item(fields: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    """``to_item(fields)`` as DynamoDB's attribute-value JSON, for a low-level client (what the
+    resource layer's serializer makes of it, in one pass). Raises TypeError as ``to_item``."""
+    return {str(k): to_wire_value(v, str(k)) for k, v in fields.items()}
+
+
+def to_wire_value(value: Any, path: str = "item") -> dict[str, Any]:
+    kind = type(value)
+    if kind is str:
+        return {"S": value}
+    if kind is bool:
+        return {"BOOL": value}
+    if kind is int or kind is Decimal:
+        return {"N": _wire_number(value, path)}
+    if value is None:
+        return {"NULL": True}
+    if kind is dict:
+        return {"M": {str(k): to_wire_value(v, f"{path}.{k}") for k, v in value.items()}}
+    if kind is list or kind is tuple:
+        return {"L": [to_wire_value(v, f"{path}[{i}]") for i, v in enumerate(value)]}
+    return _wire_other(to_item_value(value, path), path)
+
+
+def _wire_other(value: Any, path: str) -> dict[str, Any]:
+    """The rarer kinds, once ``to_item_value`` has checked and converted them (an enum, a
+    fraction, another mapping, a subclass of int or str)."""
+    if isinstance(value, bool):
+        return {"BOOL": bool(value)}
+    if isinstance(value, int | Decimal):
+        return {"N": _wire_number(value if isinstance(value, Decimal) else int(value), path)}
+    if isinstance(value, str):
+        return {"S": str(value)}
+    if isinstance(value, Mapping):
+        return {"M": {str(k): to_wire_value(v, f"{path}.{k}") for k, v in value.items()}}
+    return {"L": [to_wire_value(v, f"{path}[{i}]") for i, v in enumerate(value)]}
+
+
+def from_wire_item(item: Mapping[str, Any]) -> dict[str, Any]:
+    """An attribute-value item back in Python values (an item DynamoDB left unprocessed)."""
+    return {k: _DESERIALIZER.deserialize(v) for k, v in item.items()}
+
+
+_DESERIALIZER = TypeDeserializer()
+
+
+def _wire_number(value: int | Decimal, path: str) -> str:
+    """The resource layer's check: DynamoDB holds 38 significant digits, exactly or not at all."""
+    if isinstance(value, Decimal) and not value.is_finite():
+        raise TypeError(f"{path}: {value} is not a finite number")
+    try:
+        return str(DYNAMODB_CONTEXT.create_decimal(value))
+    except ArithmeticError as exc:
+        raise TypeError(f"{path}: {value} cannot be stored exactly ({exc!r})") from exc
 
 
 def micros_from_item(value: Any, default: Micros = 0) -> Micros:

@@ -28,7 +28,7 @@ from dora.core.units import Micros
 from dora.runtime.clock import Clock
 from dora.runtime.deadline import TimeLeft
 from dora.store.budget import BoundedResources, ResourceFactory, WaitMeter
-from dora.store.codec import expires_at, to_item
+from dora.store.codec import expires_at, from_wire_item, to_item, to_wire_item
 from dora.store.items import (
     API_ERRORS,
     BALANCE,
@@ -427,18 +427,20 @@ class Store:
     ) -> list[dict[str, Any]]:
         """At most :data:`LOG_BATCH_ITEMS` prepared log-table items in one BatchWriteItem;
         returns the items DynamoDB left unprocessed (send them again later). Safe to call from
-        another thread than the loop's: only the resource's low-level client is used, which is
-        safe to share between threads. Raises LogItemsRefused for items DynamoDB refuses."""
+        another thread than the loop's: only a low-level client is used (safe to share between
+        threads); the items are encoded here, not by the resource layer
+        (docs/aws-notes.md#log-writes). Raises LogItemsRefused for items DynamoDB refuses or
+        cannot hold exactly."""
         if len(items) > LOG_BATCH_ITEMS:
             raise ValueError(f"at most {LOG_BATCH_ITEMS} items a batch, got {len(items)}")
         name = self.names[base]
         try:
-            requests = [{"PutRequest": {"Item": to_item(item)}} for item in items]
+            requests = [{"PutRequest": {"Item": to_wire_item(item)}} for item in items]
         except TypeError as exc:  # a value DynamoDB cannot hold exactly: a bug in the record
             raise LogItemsRefused(f"{len(items)} items for {name}: {exc}") from exc
         try:
             with store_boundary(f"write {len(items)} items to {name}"):
-                client = self._resources.now().meta.client
+                client = self._resources.plain_now()
                 response = client.batch_write_item(RequestItems={name: requests})
         except StoreError as exc:
             cause = exc.__cause__
@@ -446,7 +448,7 @@ class Store:
                 raise LogItemsRefused(str(exc)) from cause
             raise
         unprocessed = response.get("UnprocessedItems", {}).get(name, [])
-        return [dict(entry["PutRequest"]["Item"]) for entry in unprocessed]
+        return [from_wire_item(entry["PutRequest"]["Item"]) for entry in unprocessed]
 
     def trade_log_items(
         self, days: Sequence[str], *, page_size: int | None = None

@@ -80,6 +80,31 @@ def make_dynamodb_resource(
     otherwise every DynamoDB call would fail later, after the chain's metadata probes.
     """
     session = Session(region_name=region)
+    return session.resource("dynamodb", **_connection(session, endpoint_url, region, config))
+
+
+def make_dynamodb_client(
+    endpoint_url: str | None, region: str, *, config: Config | None = None
+) -> Any:
+    """A low-level DynamoDB client connected as :func:`make_dynamodb_resource` connects (the same
+    credentials, timeouts and retries) without boto3's resource layer: it takes and gives
+    DynamoDB's attribute-value JSON (``{"S": "text"}``), which the caller encodes itself
+    (:func:`dora.store.codec.to_wire_item`: the resource layer's encoding was most of the log
+    writer's CPU, docs/aws-notes.md#log-writes)."""
+    session = Session(region_name=region)
+    return session.client("dynamodb", **_connection(session, endpoint_url, region, config))
+
+
+def plain_client_like(resource: Any) -> Any:
+    """A low-level client (:func:`make_dynamodb_client`) to the resource's endpoint and region,
+    with its timeouts and retries."""
+    meta = resource.meta.client.meta
+    return make_dynamodb_client(meta.endpoint_url, meta.region_name, config=meta.config)
+
+
+def _connection(
+    session: Session, endpoint_url: str | None, region: str, config: Config | None
+) -> dict[str, Any]:
     kwargs: dict[str, Any] = {"region_name": region, "config": BOTO_CONFIG}
     if endpoint_url and is_loopback_endpoint(endpoint_url):
         kwargs.update(DUMMY_CREDENTIALS, endpoint_url=endpoint_url, config=LOOPBACK_BOTO_CONFIG)
@@ -91,7 +116,7 @@ def make_dynamodb_resource(
         raise ConfigError(NO_CREDENTIALS_HINT)
     if config is not None:
         kwargs["config"] = kwargs["config"].merge(config)
-    return session.resource("dynamodb", **kwargs)
+    return kwargs
 
 
 def is_loopback_endpoint(endpoint_url: str) -> bool:

@@ -112,3 +112,19 @@ def test_the_bot_s_store_builds_real_single_attempt_variants(clock: FakeClock) -
     assert (config.connect_timeout, config.read_timeout) == (0.5, 1.5)
     assert config.retries["total_max_attempts"] == 1
     assert variant.meta.client.meta.endpoint_url == "http://127.0.0.1:1"
+
+
+def test_log_writes_under_a_stop_go_through_a_low_level_twin_of_the_variant(
+    clock: FakeClock,
+) -> None:
+    store = connect_store("http://127.0.0.1:1", "us-east-1", ENV, clock)
+    store.bound_by(Left(3.0))
+    twin = store._resources.plain_now()
+    assert twin is store._resources.plain_now()  # built once per variant
+    config = twin.meta.config
+    assert (config.connect_timeout, config.read_timeout) == (0.5, 1.5)
+    assert config.retries["total_max_attempts"] == 1
+    assert twin.meta.endpoint_url == "http://127.0.0.1:1"
+    store.bound_by(Left(0.5))
+    with pytest.raises(StoreError, match="stop budget"):
+        store.write_log_batch("dora_decision_log", [{"market_id": "KXA"}])

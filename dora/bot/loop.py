@@ -47,7 +47,7 @@ from dora.core.errors import (
     TransientError,
 )
 from dora.core.fencing import epoch_salt
-from dora.core.models import Fill, RestingOrder
+from dora.core.models import Fill, PositionState, RestingOrder
 from dora.core.order_groups import TriggeredBy
 from dora.core.overlay import Overlay
 from dora.core.positions import roll_daily
@@ -253,6 +253,23 @@ class Bot:
         if self.lease.held is None:
             return self._standby_cycle(stats_before, started)
         now_ms = self.clock.now_ms()
+        reads, positions_before, fills = self._read_cycle(now_ms)
+        self.handover.groups.on_fills(f for f, _ in fills)
+        self.handover.tend_group(self.state, self.cycle)
+        ids = self._decision_ids()
+        outcome = self._act(now_ms, reads, ids)
+        with self.phases.timing("persist"):
+            self.lifecycle.after_cycle(outcome, fills, positions_before, now_ms)
+            self.persister.after_cycle(self.state, now_ms, outcome, ids,
+                                       save=self.cycle % self.settings.save_every == 0)
+        summary = summarize_cycle(self, outcome, fills, stats_before, started, self._costs())
+        self._after_cycle(summary, fills)
+        return summary
+
+    def _read_cycle(
+        self, now_ms: int
+    ) -> tuple[CycleReads, dict[str, PositionState], list[tuple[Fill, Micros]]]:
+        """The cycle's reads, its orders and fills folded in; the positions before the fills."""
         self._reads_sent = self.clock.monotonic()
         with self.phases.timing("reads"):
             self._refresh_config(force=False)
@@ -262,31 +279,28 @@ class Bot:
             self.reconciler.apply_orders(self.state, reads)
             positions_before = dict(self.state.positions)
             fills = self.reconciler.apply_fills(self.state, reads)
-        self.handover.groups.on_fills(f for f, _ in fills)
-        self.handover.tend_group(self.state, self.cycle)
+        return reads, positions_before, fills
+
+    def _act(self, now_ms: int, reads: CycleReads, ids: Mapping[str, str]) -> QuoteOutcome:
+        """A halt's cancels, or the cycle's quoting. The halt check comes before the other
+        reads' answers are folded in: a failed one must not delay it."""
         outcome = QuoteOutcome()
-        ids = self._decision_ids()
-        # the halt check before the other reads' answers: a failed one must not delay it
         if self.halts.check(self.state):
             outcome.report = self.quoter.cancel_all_own(self.state, batch=True)
             with self.phases.timing("reads"):
                 self.reconciler.apply_rest(self.state, reads)
-        elif not self.stop.is_set():  # stopping: the shutdown takes it from here
-            with self.phases.timing("reads"):
-                self.reconciler.apply_rest(self.state, reads)
-            self._books_read = reads.plan.books
-            self.handover.tend()  # the reads may have taken a while
-            # the lease and group first: the lifecycle never opens what the lease gate shuts
-            if self.handover.may_quote(self.state) and self.lifecycle.may_quote():
-                with self.phases.computing():
-                    outcome = self._quote(now_ms, ids)
-        with self.phases.timing("persist"):
-            self.lifecycle.after_cycle(outcome, fills, positions_before, now_ms)
-            self.persister.after_cycle(self.state, now_ms, outcome, ids,
-                                       save=self.cycle % self.settings.save_every == 0)
-        summary = summarize_cycle(self, outcome, fills, stats_before, started, self._costs())
-        self._after_cycle(summary, fills)
-        return summary
+            return outcome
+        if self.stop.is_set():  # stopping: the shutdown takes it from here
+            return outcome
+        with self.phases.timing("reads"):
+            self.reconciler.apply_rest(self.state, reads)
+        self._books_read = reads.plan.books
+        self.handover.tend()  # the reads may have taken a while
+        # the lease and group first: the lifecycle never opens what the lease gate shuts
+        if self.handover.may_quote(self.state) and self.lifecycle.may_quote():
+            with self.phases.computing():
+                outcome = self._quote(now_ms, ids)
+        return outcome
 
     @property
     def group_triggered(self) -> bool:

@@ -97,9 +97,17 @@ def make_dynamodb_client(
 
 def plain_client_like(resource: Any) -> Any:
     """A low-level client (:func:`make_dynamodb_client`) to the resource's endpoint and region,
-    with its timeouts and retries."""
+    with its timeouts and retries. On AWS's own endpoint, the client finds its endpoint and
+    credentials as the resource did (the standard chain, and a ConfigError without credentials,
+    never the dummy ones an explicit endpoint falls back to)."""
     meta = resource.meta.client.meta
-    return make_dynamodb_client(meta.endpoint_url, meta.region_name, config=meta.config)
+    endpoint = None if _is_aws_endpoint(meta.endpoint_url) else meta.endpoint_url
+    return make_dynamodb_client(endpoint, meta.region_name, config=meta.config)
+
+
+def _is_aws_endpoint(endpoint_url: str) -> bool:
+    host = (urlsplit(endpoint_url).hostname or "").lower()
+    return host.endswith((".amazonaws.com", ".amazonaws.com.cn"))
 
 
 def _connection(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 from decimal import Decimal
 from typing import Any
@@ -23,10 +23,22 @@ MINE = PositionState("KXMINE", net=500, open_cost=2_000_000)
 THEIRS = PositionState("KXTHEIRS", net=-300, open_cost=900_000)
 
 
+_PERSISTERS: list[Persister] = []
+
+
+@pytest.fixture(autouse=True)
+def _log_writers_stop_inside_the_mock(aws: None) -> Iterator[None]:
+    """Once moto's mock ends, a log writer still writing would send to AWS's real endpoint."""
+    yield
+    while _PERSISTERS:
+        _PERSISTERS.pop().close_logs(10)
+
+
 def running_bot(make_store: Callable[..., Store]) -> tuple[Persister, BotState]:
     store = make_store()
     store.create_tables()
     persister = Persister(store, logging.getLogger("dora.test"), "run-1")
+    _PERSISTERS.append(persister)
     state = BotState()
     persister.load_into(state)
     state.positions = {"KXMINE": MINE}

@@ -9,8 +9,10 @@ from typing import Any
 
 import pytest
 
+from dora.core.errors import ConfigError
 from dora.store.localdb import start_local_dynamodb
 from dora.store.store import make_dynamodb_resource
+from dora.store.tables import plain_client_like
 
 LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1"})
 AWS_VARIABLES = (
@@ -131,3 +133,29 @@ def test_real_aws_uses_the_standard_credential_chain(
 ) -> None:
     _configure_keys(monkeypatch)
     assert _access_key(make_dynamodb_resource(None, "us-east-1")) == "configured"
+
+
+def test_the_log_writer_s_low_level_twin_of_a_loopback_resource_stays_local(
+    no_aws_setup: Path, outside_lookups: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    no_aws_setup.write_text(ROLE_PROFILE)
+    monkeypatch.setenv("AWS_PROFILE", "dora-role")
+    with start_local_dynamodb() as local:
+        twin = plain_client_like(make_dynamodb_resource(local.endpoint_url, "us-east-1"))
+        assert twin.list_tables()["TableNames"] == []
+    assert str(twin._request_signer._credentials.access_key) == "dora-local"
+    assert outside_lookups == []
+
+
+def test_the_twin_of_a_resource_on_aws_finds_its_endpoint_and_credentials_as_the_resource_did(
+    no_aws_setup: Path, outside_lookups: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _configure_keys(monkeypatch)
+    resource = make_dynamodb_resource(None, "eu-west-1")
+    twin = plain_client_like(resource)
+    assert twin.meta.endpoint_url == resource.meta.client.meta.endpoint_url
+    assert str(twin._request_signer._credentials.access_key) == "configured"
+    monkeypatch.delenv("AWS_ACCESS_KEY_ID")
+    monkeypatch.delenv("AWS_SECRET_ACCESS_KEY")
+    with pytest.raises(ConfigError):  # never the dummy keys an explicit endpoint would get
+        plain_client_like(resource)

@@ -13,9 +13,13 @@ physical floor (:mod:`dora.cli.bench_floor`) and the ratio of the median cycle t
 the median cycle without the time dora waited for the local DynamoDB (``bot_ms_p50``) and that wait
 (``dynamodb_ms_p50``: the loop's own thread's waits, such as the state saves; the operator items'
 read goes out on a pool thread beside the exchange reads and is not in it, which is right while
-the exchange reads take longer: at 20 ms of latency they take 25-28 ms, that read ~17 ms); the
-median of each phase; cancel 404s and 429s (counted by the exchange);
-cycles that failed (a state save that failed fails its cycle) and log rows dropped.
+the exchange reads take longer: at 20 ms of latency they take 25-28 ms, that read ~17 ms); the CPU
+time of the bench process per cycle (``cpu_ms_per_cycle``: dora's loop, request threads and log
+writer, the exchange and DynamoDB running elsewhere; from the second cycle's start until the log
+writer has written the last cycle's rows, over the cycles in between: what a task's CPU share pays
+for each cycle, deploy/README.md#sizing); the median of each phase; cancel 404s and 429s (counted
+by the exchange); cycles that failed (a state save that failed fails its cycle) and log rows
+dropped.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ import logging
 import os
 import statistics
 import threading
+import time
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -56,6 +61,7 @@ BENCH_MARKET_CONFIG: dict[str, Any] = {
     "volatility_gate": False,
 }
 PHASES = ("reads", "compute", "cancels", "places", "persist")
+LOG_FLUSH_S = 120.0  # the log writer's last rows, before the CPU time is read
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +75,7 @@ class ModeResult:
     round_trips_p50: int
     bot_ms_p50: int
     dynamodb_ms_p50: int
+    cpu_ms_per_cycle: int
     reads_ms_p50: int
     compute_ms_p50: int
     cancels_ms_p50: int
@@ -131,19 +138,26 @@ def run_mode(mode: Mode, *, markets: int, cycles: int, seed: int, latency_ms: in
                   LoopSettings(default_mode=mode, interval_ms=0), run_id, threading.Event())
         bot.startup()
         before = stack.sim.control("/counters")
-        measured, failed = _cycles(bot, stack, tickers, cycles, latency_ms)
+        measured, failed, steady_from = _cycles(bot, stack, tickers, cycles, latency_ms)
+        bot.persister.flush_logs(LOG_FLUSH_S)
+        cpu_ms = (time.process_time() - steady_from) * 1000
         after = stack.sim.control("/counters")
         bot.shutdown(reason="bench")
         client.close()
-    return _result(measured, failed, before, after)
+    return _result(measured, failed, before, after, round(cpu_ms / (cycles - 1)))
 
 
 def _cycles(bot: Bot, stack: BenchStack, tickers: list[str], cycles: int,
-            latency_ms: int) -> tuple[list[Measured], int]:
+            latency_ms: int) -> tuple[list[Measured], int, float]:
+    """The cycles measured, the cycles that failed, and the process's CPU time as the second
+    cycle started (the first places into empty books)."""
     measured: list[Measured] = []
     failed = 0
     client = bot.client
+    steady_from = time.process_time()
     for cycle in range(cycles):
+        if cycle == 1:
+            steady_from = time.process_time()
         _move_books(stack, tickers, cycle)
         limiter = client.limiter
         buckets = Buckets(limiter.available(Bucket.WRITE), limiter.rate(Bucket.WRITE),
@@ -157,11 +171,11 @@ def _cycles(bot: Bot, stack: BenchStack, tickers: list[str], cycles: int,
             continue
         floor = cycle_floor(client.stats.since(stats_before), latency_ms, buckets)
         measured.append(Measured(summary, floor))
-    return measured, failed
+    return measured, failed, steady_from
 
 
 def _result(measured: list[Measured], failed: int, before: dict[str, Any],
-            after: dict[str, Any]) -> ModeResult:
+            after: dict[str, Any], cpu_ms_per_cycle: int) -> ModeResult:
     if not measured:
         raise click.ClickException("every cycle failed")
     steady = measured[1:] or measured  # the first cycle places into empty books
@@ -181,6 +195,7 @@ def _result(measured: list[Measured], failed: int, before: dict[str, Any],
         round_trips_p50=p50([m.floor.round_trips for m in steady]),
         bot_ms_p50=p50([s.duration_ms - s.dynamodb_ms for s in summaries]),
         dynamodb_ms_p50=p50([s.dynamodb_ms for s in summaries]),
+        cpu_ms_per_cycle=cpu_ms_per_cycle,
         **{f"{name}_ms_p50": value for name, value in phases.items()},
         cancel_404s=int(after.get("cancel_404", 0)) - int(before.get("cancel_404", 0)),
         rate_limited_429s=_status(after, "429") - _status(before, "429"),

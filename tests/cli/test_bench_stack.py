@@ -3,6 +3,7 @@ local DynamoDB and, for the memory benchmark, dora itself): real processes, judg
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -77,3 +78,13 @@ def test_sigterm_stops_what_the_benchmark_started(name: str) -> None:
         if bench.poll() is None:
             bench.kill()
             bench.wait()
+
+
+def test_the_benchmark_reports_each_figure_of_a_short_run() -> None:
+    command = [sys.executable, "-m", "dora.cli.main", "bench", "--markets", "2", "--cycles", "3",
+               "--mode", "batch", "--latency-ms", "0", "--json"]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=120, check=True)
+    result = json.loads(done.stdout.strip().splitlines()[-1])["batch"]
+    assert result["failed_cycles"] == 0 and result["log_rows_dropped"] == 0
+    assert result["orders_placed"] == 3 * 2 * 2  # every cycle requotes both sides of both
+    assert result["cpu_ms_per_cycle"] > 0 and result["cycle_ms_p50"] > 0

@@ -143,7 +143,7 @@ def _fill_storm(env: BotEnv) -> None:
 
 
 def _creates_sent(env: BotEnv) -> int:
-    """Create requests the exchange received (each a batch or a single order)."""
+    """Order-writing POSTs the exchange received (creates, batches or single, and amends)."""
     requests_by_route = env.sim_counters()["requests"]
     return sum(n for route, n in requests_by_route.items()
                if route.startswith("POST") and "orders" in route)

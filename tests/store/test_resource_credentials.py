@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import socket
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -62,7 +62,11 @@ def outside_lookups(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
 
 
 def _access_key(resource: Any) -> str:
-    return str(resource.meta.client._request_signer._credentials.access_key)
+    return _client_key(resource.meta.client)
+
+
+def _client_key(client: Any) -> str:
+    return str(client._request_signer._credentials.access_key)
 
 
 def _configure_keys(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -78,15 +82,18 @@ def test_loopback_endpoint_never_walks_the_credential_chain(
     assert outside_lookups == []  # the chain's last step would have probed 169.254.169.254
 
 
+@pytest.mark.parametrize("client_of", [lambda resource: resource.meta.client, plain_client_like],
+                         ids=["resource", "log writer's low-level twin"])
 def test_loopback_endpoint_ignores_an_assume_role_profile(
-    no_aws_setup: Path, outside_lookups: list[str], monkeypatch: pytest.MonkeyPatch
+    no_aws_setup: Path, outside_lookups: list[str], monkeypatch: pytest.MonkeyPatch,
+    client_of: Callable[[Any], Any],
 ) -> None:
     no_aws_setup.write_text(ROLE_PROFILE)
     monkeypatch.setenv("AWS_PROFILE", "dora-role")
     with start_local_dynamodb() as local:
-        resource = make_dynamodb_resource(local.endpoint_url, "us-east-1")
-        assert resource.meta.client.list_tables()["TableNames"] == []
-    assert _access_key(resource) == "dora-local"
+        client = client_of(make_dynamodb_resource(local.endpoint_url, "us-east-1"))
+        assert client.list_tables()["TableNames"] == []
+    assert _client_key(client) == "dora-local"
     assert outside_lookups == []  # the role's credentials would have come from STS
 
 
@@ -135,18 +142,6 @@ def test_real_aws_uses_the_standard_credential_chain(
     assert _access_key(make_dynamodb_resource(None, "us-east-1")) == "configured"
 
 
-def test_the_log_writer_s_low_level_twin_of_a_loopback_resource_stays_local(
-    no_aws_setup: Path, outside_lookups: list[str], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    no_aws_setup.write_text(ROLE_PROFILE)
-    monkeypatch.setenv("AWS_PROFILE", "dora-role")
-    with start_local_dynamodb() as local:
-        twin = plain_client_like(make_dynamodb_resource(local.endpoint_url, "us-east-1"))
-        assert twin.list_tables()["TableNames"] == []
-    assert str(twin._request_signer._credentials.access_key) == "dora-local"
-    assert outside_lookups == []
-
-
 def test_the_twin_of_a_resource_on_aws_finds_its_endpoint_and_credentials_as_the_resource_did(
     no_aws_setup: Path, outside_lookups: list[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -154,7 +149,7 @@ def test_the_twin_of_a_resource_on_aws_finds_its_endpoint_and_credentials_as_the
     resource = make_dynamodb_resource(None, "eu-west-1")
     twin = plain_client_like(resource)
     assert twin.meta.endpoint_url == resource.meta.client.meta.endpoint_url
-    assert str(twin._request_signer._credentials.access_key) == "configured"
+    assert _client_key(twin) == "configured"
     monkeypatch.delenv("AWS_ACCESS_KEY_ID")
     monkeypatch.delenv("AWS_SECRET_ACCESS_KEY")
     with pytest.raises(ConfigError):  # never the dummy keys an explicit endpoint would get

@@ -62,6 +62,11 @@ def table_names(env: str) -> dict[str, str]:
     return {base: f"{base}_{env}" for base in TABLES}
 
 
+# Any two DynamoDB service resources compare equal (they have no identifiers), so the session
+# behind one is kept on the resource itself, not in a mapping keyed by resources.
+_SESSION_ATTR = "_dora_boto3_session"
+
+
 def make_dynamodb_resource(
     endpoint_url: str | None, region: str, *, config: Config | None = None
 ) -> Any:
@@ -80,7 +85,9 @@ def make_dynamodb_resource(
     otherwise every DynamoDB call would fail later, after the chain's metadata probes.
     """
     session = Session(region_name=region)
-    return session.resource("dynamodb", **_connection(session, endpoint_url, region, config))
+    resource = session.resource("dynamodb", **_connection(session, endpoint_url, region, config))
+    setattr(resource, _SESSION_ATTR, session)  # for its low-level twin: plain_client_like
+    return resource
 
 
 def make_dynamodb_client(
@@ -91,18 +98,28 @@ def make_dynamodb_client(
     DynamoDB's attribute-value JSON (``{"S": "text"}``), which the caller encodes itself
     (:func:`dora.store.codec.to_wire_item`: the resource layer's encoding was most of the log
     writer's CPU, docs/aws-notes.md#log-writes)."""
-    session = Session(region_name=region)
-    return session.client("dynamodb", **_connection(session, endpoint_url, region, config))
+    return _client(Session(region_name=region), endpoint_url, region, config)
 
 
 def plain_client_like(resource: Any) -> Any:
     """A low-level client (:func:`make_dynamodb_client`) to the resource's endpoint and region,
     with its timeouts and retries. On AWS's own endpoint, the client finds its endpoint and
     credentials as the resource did (the standard chain, and a ConfigError without credentials,
-    never the dummy ones an explicit endpoint falls back to)."""
+    never the dummy ones an explicit endpoint falls back to).
+
+    A resource made by :func:`make_dynamodb_resource` lends the client its session, so the two
+    share one parsed copy of DynamoDB's service model (a second session parses its own: ~10 MiB
+    resident, docs/aws-notes.md#log-writes)."""
     meta = resource.meta.client.meta
     endpoint = None if _is_aws_endpoint(meta.endpoint_url) else meta.endpoint_url
-    return make_dynamodb_client(endpoint, meta.region_name, config=meta.config)
+    session = getattr(resource, _SESSION_ATTR, None) or Session(region_name=meta.region_name)
+    return _client(session, endpoint, meta.region_name, meta.config)
+
+
+def _client(
+    session: Session, endpoint_url: str | None, region: str, config: Config | None
+) -> Any:
+    return session.client("dynamodb", **_connection(session, endpoint_url, region, config))
 
 
 def _is_aws_endpoint(endpoint_url: str) -> bool:

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import socket
+import tracemalloc
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import boto3.session
 import pytest
 
 from dora.core.errors import ConfigError
@@ -14,6 +16,7 @@ from dora.store.localdb import start_local_dynamodb
 from dora.store.store import make_dynamodb_resource
 from dora.store.tables import plain_client_like
 
+MIB = 1024 * 1024
 LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1"})
 AWS_VARIABLES = (
     "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN",
@@ -147,10 +150,30 @@ def test_the_twin_of_a_resource_on_aws_finds_its_endpoint_and_credentials_as_the
 ) -> None:
     _configure_keys(monkeypatch)
     resource = make_dynamodb_resource(None, "eu-west-1")
+    monkeypatch.delenv("AWS_ACCESS_KEY_ID")  # the twin has the resource's, found when it was made
+    monkeypatch.delenv("AWS_SECRET_ACCESS_KEY")
     twin = plain_client_like(resource)
     assert twin.meta.endpoint_url == resource.meta.client.meta.endpoint_url
     assert _client_key(twin) == "configured"
+
+
+def test_the_twin_of_another_resource_on_aws_without_credentials_fails_at_once(
+    no_aws_setup: Path, outside_lookups: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _configure_keys(monkeypatch)
+    resource = boto3.session.Session(region_name="eu-west-1").resource("dynamodb")
     monkeypatch.delenv("AWS_ACCESS_KEY_ID")
     monkeypatch.delenv("AWS_SECRET_ACCESS_KEY")
     with pytest.raises(ConfigError):  # never the dummy keys an explicit endpoint would get
         plain_client_like(resource)
+
+
+def test_the_twin_shares_the_resource_s_parsed_service_model(no_aws_setup: Path) -> None:
+    resource = make_dynamodb_resource("http://127.0.0.1:9", "us-east-1")
+    tracemalloc.start()
+    try:
+        plain_client_like(resource)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 3 * MIB  # parsing DynamoDB's model again takes ~10 MiB

@@ -7,6 +7,12 @@ item is read back once: if it already equals what was written, the first attempt
 its acknowledgement was lost (the SDK retried a write that had succeeded); otherwise another
 writer got there first and StaleWriteError is raised.
 
+A write whose every answer was lost (a StoreError after it was sent: the SDK's retries spent, or
+the one attempt a stop budget allows) may have landed all the same. Its items are remembered as
+unsettled, and the next write of any of them first reads them back: an item stored exactly as it
+was sent landed, and its version is taken; otherwise the remembered version stands (the write did
+not land, or another writer has been there since, which the next write's condition then finds).
+
 With a fence (the shard lease's ConditionCheck, :mod:`dora.store.lease`), every write is a
 transaction that also checks the lease: a process that lost its lease cannot save, and gets
 LeaseLostError; a process without a lease never sends a state write at all (the fence raises).
@@ -18,7 +24,9 @@ reads join them back, and only the head is versioned.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -63,6 +71,14 @@ def _condition(expected: int) -> dict[str, Any]:
             "ExpressionAttributeValues": {":expected": expected}}
 
 
+@dataclass(frozen=True, slots=True)
+class _Sent:
+    """A versioned write's head item as sent, and how many items (head and pages) it took."""
+
+    head: Mapping[str, Any]
+    pages: int
+
+
 class VersionedItems:
     def __init__(self, resource: Callable[[], Any], table_name: str, clock: Clock) -> None:
         """``resource()`` gives the boto3 resource for the next call."""
@@ -72,6 +88,7 @@ class VersionedItems:
         self._versions: dict[str, int] = {}
         self._fence: Fence | None = None
         self._pages: dict[str, int] = {}  # key -> items it took when last read or written
+        self._unsettled: dict[str, _Sent] = {}  # key -> a write sent whose answer never came
 
     def fence_with(self, fence: Fence | None) -> None:
         """Send every later write together with ``fence()``'s condition."""
@@ -90,6 +107,7 @@ class VersionedItems:
         found = self._read_joined(keys)
         for key in keys:
             self._versions[key] = version_of(found.get(key))
+            self._unsettled.pop(key, None)
         return {key: found.get(key) for key in keys}
 
     def peek(self, keys: Sequence[str]) -> dict[str, dict[str, Any]]:
@@ -106,9 +124,11 @@ class VersionedItems:
         (see :meth:`put_together`). Returns the entries left out (only with ``paging``)."""
         if self._fence is not None or paging is not None or self._pages.get(key, 1) > 1:
             return self.put_together({key: body}, {key: paging} if paging else {})
+        self._settle([key])
         expected = self._versions.get(key, 0)
         item = to_item({**body, "key": key, "version": expected + 1})
-        with store_boundary(f"save state item {key}"):
+        with self._unsettled_on_failure({key: _Sent(item, 1)}), \
+                store_boundary(f"save state item {key}"):
             try:
                 self._table.put_item(Item=item, **_condition(expected))
             except ClientError as exc:
@@ -127,6 +147,7 @@ class VersionedItems:
         the same transaction. Returns the entries left out, all items together (only an item
         whose paging allows it leaves any out)."""
         fence = self._fence() if self._fence is not None else None
+        self._settle(list(bodies))
         items, heads, deleted, left_out = self._pieces(bodies, paging or {})
         actions = [self._transact_put(key, item, versioned=key in heads)
                    for key, item in items.items()]
@@ -134,7 +155,9 @@ class VersionedItems:
         if fence is not None:
             actions.append(fence)
         _check_transaction(actions)
-        with store_boundary(f"save state items {', '.join(heads)}"):
+        sent = {key: _Sent(items[key], pages) for key, pages in heads.items()}
+        with self._unsettled_on_failure(sent), \
+                store_boundary(f"save state items {', '.join(heads)}"):
             try:
                 self._resource().meta.client.transact_write_items(TransactItems=actions)
             except ClientError as exc:
@@ -145,6 +168,29 @@ class VersionedItems:
             self._versions[key] = int(items[key]["version"])
             self._pages[key] = pages
         return left_out
+
+    @contextmanager
+    def _unsettled_on_failure(self, sent: Mapping[str, _Sent]) -> Iterator[None]:
+        """Remember ``sent`` when the write ends in a StoreError: it may have landed."""
+        try:
+            yield
+        except StoreError as exc:
+            if not isinstance(exc, StaleWriteError):  # a refused write did not land
+                self._unsettled.update(sent)
+            raise
+
+    def _settle(self, keys: Sequence[str]) -> None:
+        """For each of ``keys`` written before without an answer, take the version of that
+        write when it landed (the item is stored exactly as it was sent)."""
+        unsure = [key for key in keys if key in self._unsettled]
+        if not unsure:
+            return
+        stored = self._batch_get(unsure)
+        for key in unsure:
+            sent = self._unsettled.pop(key)
+            if stored.get(key) == sent.head:
+                self._versions[key] = version_of(sent.head)
+                self._pages[key] = sent.pages
 
     def _pieces(
         self, bodies: Mapping[str, Mapping[str, Any]], paging: Mapping[str, Paging]

@@ -6,6 +6,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+from botocore.config import Config
 from moto import mock_aws
 
 from dora.runtime.clock import FakeClock
@@ -23,6 +24,13 @@ def aws() -> Iterator[None]:
 @pytest.fixture
 def resource(aws: None) -> Any:
     return make_dynamodb_resource(None, "us-east-1")
+
+
+@pytest.fixture
+def resource_once(aws: None) -> Any:
+    """A resource that sends each call once, as under a stop budget: a lost answer is final."""
+    return make_dynamodb_resource(None, "us-east-1",
+                                  config=Config(retries={"total_max_attempts": 1}))
 
 
 @pytest.fixture

@@ -1,19 +1,22 @@
 """A conditional write whose response is lost: the SDK retries it, the retry fails its condition
-because the first attempt landed, and the store must treat that as success
+because the first attempt landed, and the store must treat that as success; and one whose every
+answer is lost (the store gives up): its next write finds out whether it landed
 (docs/aws-notes.md#lost-acknowledgements)."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import boto3
 import pytest
 from botocore.awsrequest import AWSPreparedRequest, AWSResponse
+from botocore.exceptions import ConnectionClosedError
 
-from dora.core.errors import StaleWriteError
+from dora.core.errors import StaleWriteError, StoreError
 from dora.core.models import RiskState
+from dora.runtime.clock import FakeClock
 from dora.store.store import Store
 
 
@@ -74,3 +77,108 @@ def test_lost_ack_check_still_detects_a_real_conflict(store: Store, make_store: 
     other.save_risk_state(RiskState(daily_pnl=-9))
     with pytest.raises(StaleWriteError):
         store.save_risk_state(RiskState(daily_pnl=-1))
+
+
+class LoseNextAnswer:
+    """The next attempt of the hooked call gets no answer (with one attempt allowed, the store
+    gives up): with ``landing`` it is applied and answered 500; with ``dropping`` the connection
+    closes before it reaches DynamoDB."""
+
+    def __init__(self, operation: str) -> None:
+        self.operation = operation
+        self.landing = self.dropping = False
+
+    def __call__(self, request: AWSPreparedRequest, **_kwargs: Any) -> AWSResponse | None:
+        landing, dropping = self.landing, self.dropping
+        self.landing = self.dropping = False
+        if dropping:
+            raise ConnectionClosedError(endpoint_url=request.url)
+        if not landing:
+            return None
+        body = request.body if isinstance(request.body, bytes | str) else b"{}"
+        getattr(boto3.client("dynamodb", region_name="us-east-1"), self.operation)(
+            **json.loads(body))
+        error = b'{"__type":"com.amazonaws#InternalServerError","message":"answer lost"}'
+        return AWSResponse(request.url, 500, {}, _RawBody(error))
+
+
+@pytest.fixture
+def one_attempt(resource_once: Any, clock: FakeClock) -> Callable[[], Store]:
+    """Stores on ``resource_once``; its tables made."""
+    Store(resource_once, "lost", clock).create_tables()
+    return lambda: Store(resource_once, "lost", clock)
+
+
+def lose_next_answer(resource: Any, operation: str, event: str) -> LoseNextAnswer:
+    hook = LoseNextAnswer(operation)
+    resource.meta.client.meta.events.register(f"before-send.dynamodb.{event}", hook)
+    return hook
+
+
+def test_a_snapshot_whose_answer_was_lost_after_it_landed_is_taken_as_written(
+    one_attempt: Callable[[], Store], resource_once: Any
+) -> None:
+    store = one_attempt()
+    store.load_state()
+    store.save_snapshot({}, RiskState(daily_pnl=-1), {})
+    hook = lose_next_answer(resource_once, "transact_write_items", "TransactWriteItems")
+    hook.landing = True
+    with pytest.raises(StoreError):
+        store.save_snapshot({}, RiskState(daily_pnl=-2), {"f1": 1})
+
+    store.save_snapshot({}, RiskState(daily_pnl=-3), {"f1": 1, "f2": 2})  # the next cycle's
+    loaded = one_attempt().load_state()
+    assert loaded.risk.daily_pnl == -3
+    assert set(loaded.recent_fills) == {"f1", "f2"}
+
+
+def test_an_item_whose_answer_was_lost_after_it_landed_is_taken_as_written(
+    one_attempt: Callable[[], Store], resource_once: Any
+) -> None:
+    store = one_attempt()
+    store.load_state()
+    store.save_risk_state(RiskState(daily_pnl=-1))
+    hook = lose_next_answer(resource_once, "put_item", "PutItem")
+    hook.landing = True
+    with pytest.raises(StoreError):
+        store.save_risk_state(RiskState(daily_pnl=-2))
+
+    for pnl in (-3, -4):
+        store.save_risk_state(RiskState(daily_pnl=pnl))
+        assert one_attempt().load_state().risk.daily_pnl == pnl
+
+
+def test_a_write_whose_answer_was_lost_before_it_landed_is_sent_again(
+    one_attempt: Callable[[], Store], resource_once: Any
+) -> None:
+    store = one_attempt()
+    store.load_state()
+    store.save_risk_state(RiskState(daily_pnl=-1))
+    before = store.versions["risk_state"]
+    hook = lose_next_answer(resource_once, "put_item", "PutItem")
+    hook.dropping = True
+    with pytest.raises(StoreError):
+        store.save_risk_state(RiskState(daily_pnl=-2))
+
+    store.save_risk_state(RiskState(daily_pnl=-3))
+    assert one_attempt().load_state().risk.daily_pnl == -3
+    assert store.versions["risk_state"] == before + 1
+
+
+def test_after_a_lost_answer_a_second_writer_is_still_found(
+    one_attempt: Callable[[], Store], resource_once: Any
+) -> None:
+    store = one_attempt()
+    store.load_state()
+    store.save_snapshot({}, RiskState(daily_pnl=-1), {})
+    hook = lose_next_answer(resource_once, "transact_write_items", "TransactWriteItems")
+    hook.landing = True
+    with pytest.raises(StoreError):
+        store.save_snapshot({}, RiskState(daily_pnl=-2), {})
+    other = one_attempt()
+    other.load_state()
+    other.save_snapshot({}, RiskState(daily_pnl=-9), {"theirs": 1})
+
+    with pytest.raises(StaleWriteError):
+        store.save_snapshot({}, RiskState(daily_pnl=-3), {})
+    assert one_attempt().load_state().risk.daily_pnl == -9

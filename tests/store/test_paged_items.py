@@ -21,7 +21,7 @@ from dora.store.items import OPEN_ORDERS, open_orders_body
 from dora.store.paging import PAGES, ItemTooLarge, item_size, page_key, split
 from dora.store.store import Store
 from tests.store.test_lease import KEY, fenced, take
-from tests.store.test_lost_ack import LoseFirstAck
+from tests.store.test_lost_ack import LoseFirstAck, lose_next_answer
 
 NOW = 1_767_225_600_000
 TABLE = "dora_state_test"
@@ -136,6 +136,28 @@ def test_a_lost_answer_to_a_paged_save_is_success(
     assert stored_ids(other) == {o.order_id for o in orders}
     store.save_open_orders(orders[:5], {})  # its version moved on with the landed write
     assert stored_ids(other) == {o.order_id for o in orders[:5]}
+
+
+@pytest.mark.usefixtures("small_pages")
+def test_a_paged_save_whose_answer_was_lost_after_it_landed_is_taken_as_written(
+    resource_once: Any, clock: Any
+) -> None:
+    """Its only attempt landed and got no answer: the next save takes its version and knows the
+    pages it wrote, so shrinking deletes them."""
+    store = Store(resource_once, "test", clock)
+    store.create_tables()
+    store.load_state()
+    orders = resting(40)
+    store.save_open_orders(orders[:3], {})
+    lose_next_answer(resource_once, "transact_write_items", "TransactWriteItems").landing = True
+    with pytest.raises(StoreError):
+        store.save_open_orders(orders, {})
+    pages = int(raw(resource_once, OPEN_ORDERS)[PAGES])  # type: ignore[index]
+    assert pages > 2
+
+    store.save_open_orders(orders[:4], {})
+    assert all(raw(resource_once, page_key(OPEN_ORDERS, n)) is None for n in range(2, pages + 1))
+    assert stored_ids(store) == {o.order_id for o in orders[:4]}
 
 
 @pytest.mark.usefixtures("small_pages")

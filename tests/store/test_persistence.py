@@ -18,6 +18,7 @@ from dora.core.errors import ConcurrentWriterError, StoreError
 from dora.core.models import Fill, PositionState, RestingOrder, RiskState, Side
 from dora.runtime.logs import bot_version
 from dora.store.store import Store
+from tests.store.test_lost_ack import lose_next_answer
 
 MINE = PositionState("KXMINE", net=500, open_cost=2_000_000)
 THEIRS = PositionState("KXTHEIRS", net=-300, open_cost=900_000)
@@ -46,6 +47,22 @@ def running_bot(make_store: Callable[..., Store]) -> tuple[Persister, BotState]:
     state.seen_fills = {"fill-mine": 1}
     persister.save_state(state)
     return persister, state
+
+
+def test_a_snapshot_whose_answer_was_lost_after_it_landed_is_no_second_writer(
+    resource_once: Any, clock: Any
+) -> None:
+    """The save's only attempt landed and its answer was lost (the cycle failed): the next
+    cycle's save goes on from the version that landed, not as a conflict with another dora."""
+    persister, state = running_bot(lambda: Store(resource_once, "lost", clock))
+    lose_next_answer(resource_once, "transact_write_items", "TransactWriteItems").landing = True
+    state.positions = {"KXMINE": replace(MINE, net=600)}
+    with pytest.raises(StoreError):
+        persister.save_state(state)
+
+    state.positions = {"KXMINE": replace(MINE, net=700)}
+    persister.save_state(state)
+    assert Store(resource_once, "lost", clock).load_state().positions["KXMINE"].net == 700
 
 
 def test_an_operator_halt_is_kept_along_with_the_bots_own_numbers(

@@ -58,7 +58,7 @@ def rig_factory(
         workdir = tmp_path / f"rig-{len(rigs)}"
         workdir.mkdir()
         made = ChaosRig(sim, dynamo_endpoint, workdir, markets=markets,
-                        lease_ms=chaos_lease_ms(), **(rig or {}))
+                        **{"lease_ms": chaos_lease_ms(), **(rig or {})})
         rigs.append(made)
         return made
 

@@ -4,7 +4,9 @@
 nothing, as a host that stopped answering does: callers wait for their own timeouts. ``refuse``
 closes every connection and the listening socket, as a stopped service does. Besides,
 :meth:`ChaosProxy.slow_down` holds back each request that names one of some markers (a table's
-name) for a while before relaying it: one slow table, the others answering as usual.
+name) for a while before relaying it: one slow table, the others answering as usual; and
+:meth:`ChaosProxy.lose_answers` relays the next requests that name a marker but never their
+answers: the request is applied, the caller's connection closes without a reply.
 """
 
 from __future__ import annotations
@@ -36,6 +38,8 @@ class ChaosProxy:
         self._sockets: list[socket.socket] = []
         self._closed = threading.Event()
         self._slow: tuple[tuple[bytes, ...], float] = ((), 0.0)
+        self._lose: tuple[bytes, int] = (b"", 0)  # marker, answers still to lose
+        self.answers_lost = 0
         threading.Thread(target=self._accept_forever, name="chaos-proxy", daemon=True).start()
 
     @property
@@ -52,6 +56,21 @@ class ChaosProxy:
         """Every request bytes naming a marker waits ``seconds`` before it is relayed (on its own
         connection only); no markers: nothing waits."""
         self._slow = (tuple(markers), seconds)
+
+    def lose_answers(self, marker: bytes, count: int) -> None:
+        """The next ``count`` requests naming ``marker`` reach the server; their answers do not
+        reach the caller (``answers_lost`` counts those lost so far)."""
+        with self._lock:
+            self._lose = (marker, count)
+
+    def _doomed(self, request: bytes) -> bool:
+        """Whether this request's answer is to be lost (taking one from the count)."""
+        with self._lock:
+            marker, left = self._lose
+            if left <= 0 or marker not in request:
+                return False
+            self._lose = (marker, left - 1)
+            return True
 
     def close(self) -> None:
         self._closed.set()
@@ -84,6 +103,7 @@ class ChaosProxy:
                 client.close()
             return
         peers = {client: upstream, upstream: client}
+        doomed: set[socket.socket] = set()  # holds the client while its answer is to be lost
         with selectors.DefaultSelector() as selector:
             for sock in peers:
                 selector.register(sock, selectors.EVENT_READ)
@@ -93,23 +113,29 @@ class ChaosProxy:
                         break
                     self._closed.wait(0.05)
                     continue
-                if not self._pump(selector, peers, client):
+                if not self._pump(selector, peers, client, doomed):
                     break
         for sock in peers:
             with contextlib.suppress(OSError):
                 sock.close()
 
     def _pump(self, selector: selectors.BaseSelector, peers: dict[socket.socket, socket.socket],
-              client: socket.socket) -> bool:
+              client: socket.socket, doomed: set[socket.socket]) -> bool:
         for key, _ in selector.select(timeout=0.05):
             source: socket.socket = key.fileobj  # type: ignore[assignment]
             try:
                 data = source.recv(BUFFER)
                 if not data:
                     return False
+                if source is not client and doomed:  # applied upstream; the answer is dropped
+                    with self._lock:
+                        self.answers_lost += 1
+                    return False
                 markers, seconds = self._slow
                 if source is client and any(m in data for m in markers):
                     time.sleep(seconds)
+                if source is client and self._doomed(data):
+                    doomed.add(client)
                 peers[source].sendall(data)
             except OSError:
                 return False

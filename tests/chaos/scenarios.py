@@ -166,6 +166,42 @@ def run_stop_after_lost_answers(rig: ChaosRig, seed: int) -> Figures:
     return _judge(rig, figures, process)
 
 
+STATE_WRITES = b"TransactWriteItems"  # a lease holder saves its state in transactions only
+SAVE_ATTEMPTS = 6  # BOTO_CONFIG's standard retries: the first attempt and five more
+
+
+@dataclass
+class LostSave:
+    figures: Figures
+    answers_lost: int
+    versions_at_loss: int  # the state items' stored versions, summed, once every answer was lost
+    versions_at_stop: int
+
+
+def run_lost_state_answers(rig: ChaosRig, seed: int) -> LostSave:
+    """A state save lands in DynamoDB, but the answers of all its attempts are lost, so the SDK
+    gives up and the cycle fails. The next cycles must save on from the version that landed (not
+    stop as if a second dora had written); then a clean stop."""
+    rng = random.Random(seed)
+    figures = Figures("lost_state_answers", seed)
+    process = rig.start_dora()
+    _steady(rig, process)
+    _wait_cycles(process, rng.randint(2, 5))
+    rig.dynamo.lose_answers(STATE_WRITES, SAVE_ATTEMPTS)
+    _expect(process, lambda _events: rig.dynamo.answers_lost >= SAVE_ATTEMPTS,
+            f"a state save whose {SAVE_ATTEMPTS} answers were all lost")
+    at_loss = _stored_versions(rig)
+    _wait_cycles(process, holder_cycles(list(process.events)) + rng.randint(4, 7))
+    at_stop = _stored_versions(rig)
+    figures.exit_s = _stop(rig, process)
+    return LostSave(_judge(rig, figures, process), rig.dynamo.answers_lost, at_loss, at_stop)
+
+
+def _stored_versions(rig: ChaosRig) -> int:
+    rig.store.load_state()
+    return sum(rig.store.versions.values())
+
+
 def _storm(rig: ChaosRig, process: DoraProcess, rng: random.Random) -> None:
     """Many 5xx and lost answers while every quote is replaced, twice: retried cancels whose
     earlier attempt applied unseen, then read back through the lagging listing."""

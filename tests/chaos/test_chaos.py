@@ -13,9 +13,11 @@ import pytest
 from tests.chaos.conftest import chaos_kills, chaos_outages, chaos_runs, chaos_seeds
 from tests.chaos.scenarios import (
     BUDGET_S,
+    SAVE_ATTEMPTS,
     Figures,
     run_kill_with_log_backlog,
     run_kills,
+    run_lost_state_answers,
     run_outage_stop,
     run_stop_after_lost_answers,
 )
@@ -74,6 +76,23 @@ def test_on_a_small_tier_requotes_span_cycles_and_kills_mid_phase_lose_nothing(r
     print(f"orders_deferred={deferred} over {len(summaries)} cycles")
     assert deferred > 0, "no places phase ran past its plan's age: the scenario did not happen"
     assert_nothing_lost_and_nothing_left(figures)
+
+
+# The SDK's retries after lost answers wait up to ~30 s in all; the lease outlasts them, so the
+# process that saved is still the holder when it saves again.
+LONG_LEASE = {"lease_ms": 60_000}
+
+
+@pytest.mark.timeout(300)
+@pytest.mark.parametrize("seed", SEEDED_RUNS)
+def test_a_state_save_whose_every_answer_was_lost_does_not_stop_dora(rig_factory, seed):
+    lost = run_lost_state_answers(rig_factory(seed, rig=LONG_LEASE), seed)
+    report(lost.figures)
+    print(f"answers_lost={lost.answers_lost} state versions (summed): {lost.versions_at_loss} "
+          f"when lost, {lost.versions_at_stop} at the stop")
+    assert lost.answers_lost >= SAVE_ATTEMPTS
+    assert lost.versions_at_stop > lost.versions_at_loss + 2, "dora stopped saving its state"
+    assert_nothing_lost_and_nothing_left(lost.figures)
 
 
 @pytest.mark.timeout(300)

@@ -10,6 +10,7 @@ import ipaddress
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -62,9 +63,17 @@ def table_names(env: str) -> dict[str, str]:
     return {base: f"{base}_{env}" for base in TABLES}
 
 
-# Any two DynamoDB service resources compare equal (they have no identifiers), so the session
-# behind one is kept on the resource itself, not in a mapping keyed by resources.
-_SESSION_ATTR = "_dora_boto3_session"
+# Any two DynamoDB service resources compare equal (they have no identifiers), so how one was
+# made is kept on the resource itself, not in a mapping keyed by resources.
+_ORIGIN_ATTR = "_dora_origin"
+
+
+@dataclass(frozen=True)
+class _Origin:
+    """The session a resource came from and the endpoint it was asked for (None: AWS's own)."""
+
+    session: Session
+    endpoint_url: str | None
 
 
 def make_dynamodb_resource(
@@ -86,7 +95,7 @@ def make_dynamodb_resource(
     """
     session = Session(region_name=region)
     resource = session.resource("dynamodb", **_connection(session, endpoint_url, region, config))
-    setattr(resource, _SESSION_ATTR, session)  # for its low-level twin: plain_client_like
+    setattr(resource, _ORIGIN_ATTR, _Origin(session, endpoint_url))  # for plain_client_like
     return resource
 
 
@@ -109,11 +118,15 @@ def plain_client_like(resource: Any) -> Any:
 
     A resource made by :func:`make_dynamodb_resource` lends the client its session, so the two
     share one parsed copy of DynamoDB's service model (a second session parses its own: ~10 MiB
-    resident, docs/aws-notes.md#log-writes)."""
+    resident, docs/aws-notes.md#log-writes), and the endpoint it was asked for, AWS-hosted ones
+    such as FIPS or VPC endpoints included. For a resource made elsewhere, an endpoint on AWS's
+    domain is taken for AWS's own."""
     meta = resource.meta.client.meta
-    endpoint = None if _is_aws_endpoint(meta.endpoint_url) else meta.endpoint_url
-    session = getattr(resource, _SESSION_ATTR, None) or Session(region_name=meta.region_name)
-    return _client(session, endpoint, meta.region_name, meta.config)
+    origin: _Origin | None = getattr(resource, _ORIGIN_ATTR, None)
+    if origin is None:
+        endpoint = None if _is_aws_endpoint(meta.endpoint_url) else meta.endpoint_url
+        origin = _Origin(Session(region_name=meta.region_name), endpoint)
+    return _client(origin.session, origin.endpoint_url, meta.region_name, meta.config)
 
 
 def _client(

@@ -157,6 +157,20 @@ def test_the_twin_of_a_resource_on_aws_finds_its_endpoint_and_credentials_as_the
     assert _client_key(twin) == "configured"
 
 
+@pytest.mark.parametrize("endpoint", [
+    "https://dynamodb-fips.us-east-1.amazonaws.com",
+    "https://vpce-0abc-1234.dynamodb.us-east-1.vpce.amazonaws.com",
+])
+def test_the_twin_keeps_an_aws_hosted_endpoint_the_resource_was_given(
+    endpoint: str, no_aws_setup: Path, outside_lookups: list[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    _configure_keys(monkeypatch)
+    twin = plain_client_like(make_dynamodb_resource(endpoint, "us-east-1"))
+    assert twin.meta.endpoint_url == endpoint  # a FIPS or VPC endpoint, not the public one
+    assert _client_key(twin) == "configured"
+
+
 def test_the_twin_of_another_resource_on_aws_without_credentials_fails_at_once(
     no_aws_setup: Path, outside_lookups: list[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -60,7 +60,9 @@ def _fraction_to_decimal(value: Fraction, path: str) -> Decimal:
     if rest != 1:
         raise TypeError(f"{path}: {value} has no exact decimal form")
     digits = max(twos, fives)
-    return Decimal(value.numerator * (10**digits // value.denominator)).scaleb(-digits)
+    # from text, so exact at any length (scaleb would round to the context's 28 digits); the
+    # 38 digits DynamoDB holds are checked where the value is serialized
+    return Decimal(f"{value.numerator * (10**digits // value.denominator)}E-{digits}")
 
 
 def to_item(fields: Mapping[str, Any]) -> dict[str, Any]:
@@ -93,6 +95,8 @@ def to_wire_value(value: Any, path: str = "item") -> dict[str, Any]:
 def _wire_other(value: Any, path: str) -> dict[str, Any]:
     """The rarer kinds, once ``to_item_value`` has checked and converted them (an enum, a
     fraction, another mapping, a subclass of int or str)."""
+    if value is None:  # an enum whose value is None
+        return {"NULL": True}
     if isinstance(value, bool):
         return {"BOOL": bool(value)}
     if isinstance(value, int | Decimal):

@@ -26,6 +26,10 @@ class Level(enum.IntEnum):
     HIGH = 3
 
 
+class Unset(enum.Enum):
+    NOTHING = None
+
+
 def resource_layer(fields: dict[str, Any]) -> dict[str, Any]:
     """What the resource layer sends: dora's checked item, serialized by boto3."""
     serializer = TypeSerializer()
@@ -40,7 +44,7 @@ numbers = st.one_of(
     st.sampled_from([Fraction(1, 8), Fraction(-3, 4)]),
 )
 scalars = st.one_of(st.text(max_size=12), st.booleans(), st.none(), numbers,
-                    st.sampled_from([Colour.RED, Level.HIGH]))
+                    st.sampled_from([Colour.RED, Level.HIGH, Unset.NOTHING]))
 values = st.recursive(scalars, lambda inner: st.one_of(
     st.lists(inner, max_size=4), st.tuples(inner, inner),
     st.dictionaries(st.text(min_size=1, max_size=6), inner, max_size=4)), max_leaves=20)
@@ -56,6 +60,24 @@ def test_an_unprocessed_item_comes_back_as_the_values_it_was_sent_with(
     fields: dict[str, Any],
 ) -> None:
     assert from_wire_item(to_wire_item(fields)) == _lists(to_item(fields))
+
+
+@given(st.integers(min_value=-(10**40), max_value=10**40), st.integers(0, 12), st.integers(0, 12))
+def test_a_terminating_fraction_is_stored_exactly_or_refused(
+    numerator: int, twos: int, fives: int,
+) -> None:
+    """Exactly at any length (past the 28 digits of Python's default decimal context); past
+    DynamoDB's 38 digits both encodings refuse it."""
+    value = Fraction(numerator, 2**twos * 5**fives)
+    assert Fraction(to_item({"x": value})["x"]) == value
+    assert _outcome(to_wire_item, {"x": value}) == _outcome(resource_layer, {"x": value})
+
+
+def _outcome(encode: Any, fields: dict[str, Any]) -> Any:
+    try:
+        return encode(fields)
+    except (TypeError, ArithmeticError):
+        return "refused"
 
 
 def _lists(value: Any) -> Any:

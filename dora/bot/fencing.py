@@ -145,11 +145,15 @@ class FencedOrders:
         refusal = self._place_refusal() or self._stale()
         if refusal:
             return self._unsent([_refused(r, refusal) for r in requests])
-        sent = self._client.place_batches([self._groups.stamp(r) for r in requests],
-                                          between_waves=self._before_place_wave)
-        for request in sent:
+        return self._client.place_batches([self._groups.stamp(r) for r in requests],
+                                          between_waves=self._before_place_wave,
+                                          after_wave=self._after_place_wave)
+
+    def _after_place_wave(self, wave: list[Sent[PlaceResult]]) -> None:
+        """The group learns of a wave's answers before the next wave asks it (a create refused
+        because the group triggered closes it for the waves after)."""
+        for request in wave:
             self._placed(request.results)
-        return sent
 
     def _before_place_wave(self) -> str:
         if self._stopping():

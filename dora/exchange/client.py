@@ -41,7 +41,7 @@ from dora.exchange import wire_reads as wr
 from dora.exchange.auth import Signer
 from dora.exchange.groups import OrderGroups
 from dora.exchange.http import DEFAULT_TIMEOUT, ApiRequest, Transport
-from dora.exchange.orders import OrderEntry, Sent, WaveCheck
+from dora.exchange.orders import OrderEntry, Sent, WaveCheck, WaveDone
 from dora.exchange.parallel import DEFAULT_WIDTH, Outcome, Together, chunks
 from dora.exchange.ratelimit import RateLimiter
 from dora.exchange.stats import ApiStats
@@ -211,8 +211,10 @@ class KalshiClient:
 
     def place_batches(
         self, requests: Sequence[OrderRequest], *, between_waves: WaveCheck | None = None,
+        after_wave: WaveDone | None = None,
     ) -> list[Sent[PlaceResult]]:
-        return self._orders.place_batches(requests, between_waves=between_waves)
+        return self._orders.place_batches(requests, between_waves=between_waves,
+                                          after_wave=after_wave)
 
     def cancel_batches(
         self, order_ids: Sequence[str], *, between_waves: WaveCheck | None = None,

@@ -54,6 +54,9 @@ R = TypeVar("R")
 # Asked before each wave of batches after the first (on the calling thread): "" to go on, else
 # why the batches not sent yet are not sent at all (their results say so, with that code).
 WaveCheck = Callable[[], str]
+# Told each wave's results once it has answered, before the next wave's check (on the calling
+# thread): what a wave's answers say (an order group triggered) can stop the next.
+WaveDone = Callable[[list["Sent[PlaceResult]"]], None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,6 +100,7 @@ class OrderEntry:
 
     def place_batches(
         self, requests: Sequence[OrderRequest], *, between_waves: WaveCheck | None = None,
+        after_wave: WaveDone | None = None,
     ) -> list[Sent[PlaceResult]]:
         """As :meth:`place_orders`, the batch requests sent together; per request, in order.
 
@@ -107,7 +111,7 @@ class OrderEntry:
         list not yet sent by then is not sent at all (``rate_limited``, so not unknown): none is
         sent again here, and the next cycle plans them again in batches sized from the cut
         budget. ``between_waves`` may stop the waves not sent yet: their creates come back
-        REJECTED with its reason as the code."""
+        REJECTED with its reason as the code; ``after_wave`` is told each wave's answers first."""
         _require_unique_client_ids(requests)
         size = self._item_batch_size(ep.BATCH_CREATE)
         refused = threading.Event()
@@ -125,7 +129,7 @@ class OrderEntry:
             return _all(chunk, PlaceStatus.REJECTED, why, not_sent(why))
 
         return self._in_waves(ep.BATCH_CREATE, chunks(requests, size), create,
-                              between_waves, unsent)
+                              between_waves, unsent, after_wave)
 
     def _create_batch(self, chunk: Sequence[OrderRequest]) -> list[PlaceResult]:
         call = ApiRequest(ep.BATCH_CREATE, body=wire.batch_create_body(chunk),
@@ -149,6 +153,7 @@ class OrderEntry:
         self, endpoint: ep.Endpoint, chunks: Sequence[Sequence[Any]],
         send: Callable[[Sequence[Any]], list[R]], between: WaveCheck | None,
         unsent: Callable[[Sequence[Any], str], list[R]],
+        after: Callable[[list[Sent[R]]], None] | None = None,
     ) -> list[Sent[R]]:
         """The batches for ``endpoint`` together, as many at a time as the tokens held now pay
         for (at least one); the next wave once the last has answered. A batch that would only
@@ -170,7 +175,10 @@ class OrderEntry:
                 if tokens < 0 and wave:
                     break
                 wave += 1
-            sent += self._each(left[:wave], send)
+            answered = self._each(left[:wave], send)
+            if after is not None:
+                after(answered)
+            sent += answered
             left = left[wave:]
         return sent
 

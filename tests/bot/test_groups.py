@@ -1,15 +1,31 @@
 """Which of dora's orders the epoch's group keeper counts as the group's: the fills that count
-toward its 15 s limit, and a map bounded by time however many orders a requote places."""
+toward its 15 s limit, and a map bounded by time however many orders a requote places; and a
+group the exchange says triggered closes the create waves not sent yet."""
 
 from __future__ import annotations
 
+import json
 import logging
+from typing import Any
 
+import responses
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+from dora.bot.fencing import FencedOrders
 from dora.bot.groups import TRACKED_FOR_MS, GroupKeeper
 from dora.bot.lease import LeaseKeeper
+from dora.core.fencing import GROUP_CLOSED
 from dora.core.models import Fill, OrderRequest, PlaceResult, PlaceStatus, Side
+from dora.core.order_groups import TRIGGERED_CODE
+from dora.core.tiers import tier_named
 from dora.core.units import ONE_CONTRACT
+from dora.exchange.client import KalshiClient
+from dora.exchange.credentials import Credentials
+from dora.exchange.ratelimit import RateLimiter
 from dora.runtime.clock import FakeClock
+from tests.exchange import payloads as p
+from tests.exchange.conftest import BASE
 
 LOG = logging.getLogger("dora.test")
 
@@ -57,3 +73,47 @@ def test_the_map_is_bounded_by_time_not_by_how_many_orders_a_requote_places() ->
         clock.advance_ms(1_000)
     assert len(groups.order_ids) <= 2_000 * (TRACKED_FOR_MS // 1_000 + 1)
     assert "c299-1999" in groups.order_ids and "c200-0" not in groups.order_ids
+
+
+class HeldLease:
+    """This process holds the shard's lease."""
+
+    def may_place(self) -> bool:
+        return True
+
+    def may_write(self) -> bool:
+        return True
+
+
+def test_once_a_wave_of_creates_finds_the_group_triggered_no_later_wave_is_sent() -> None:
+    """Creates go in waves (one per batch, 9 batches the first wave on basic): the exchange
+    refuses the first wave's because the group triggered, so the waves after it are not sent
+    at all (each create refused as ``order_group_closed``), not spent on refusals."""
+    clock = FakeClock()
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                            serialization.NoEncryption())
+    client = KalshiClient(BASE, Credentials.from_pem("key-1", pem),
+                          RateLimiter(tier_named("basic"), clock), clock, max_batch=1)
+    groups = keeper(clock)
+    orders = FencedOrders(client, HeldLease(), groups)  # type: ignore[arg-type]
+
+    def refused(request: Any) -> tuple[int, dict[str, str], str]:
+        items = [p.item_error(TRIGGERED_CODE, "order group triggered",
+                              client_order_id=o["client_order_id"])
+                 for o in json.loads(request.body)["orders"]]
+        return 201, {}, json.dumps({"orders": items})
+
+    requests = [OrderRequest("KXA", Side.BID, 5000 - n, ONE_CONTRACT, f"dora-{n}")
+                for n in range(25)]
+    with responses.RequestsMock() as api:
+        api.add_callback(responses.POST, f"{BASE}/portfolio/events/orders/batched",
+                         callback=refused)
+        sent = orders.place_batches(requests)
+        creates_sent = len(api.calls)
+
+    results = [r for batch in sent for r in batch.results]
+    assert 1 <= creates_sent < len(requests)
+    assert {r.error_code for r in results[:creates_sent]} == {TRIGGERED_CODE}
+    assert {r.error_code for r in results[creates_sent:]} == {GROUP_CLOSED}
+    assert groups.triggered_by is not None and not groups.may_place()

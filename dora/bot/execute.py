@@ -161,9 +161,10 @@ class Executor:
             cancellable = [o for o in plan.cancels if not is_unconfirmed(o)]
             uncancelled = self._cancel(cancellable, decision_ids, report, batch=batch)
             uncancelled += [o for o in plan.cancels if is_unconfirmed(o)]
-            self._decrease([d for d in plan.decreases if not is_unconfirmed(d.order)],
-                           decision_ids, report)
-        places = self._hold_back(plan.places, uncancelled, decision_ids, report)
+            undecreased = self._decrease(
+                [d for d in plan.decreases if not is_unconfirmed(d.order)], decision_ids, report)
+            undecreased += [d.order for d in plan.decreases if is_unconfirmed(d.order)]
+        places = self._hold_back(plan.places, uncancelled + undecreased, decision_ids, report)
         if places and not self._may_place():
             report.place_stopped += len(places)
             log_event(self._log, EventType.ORDER_RESULT, "stopping: places not sent",
@@ -193,15 +194,16 @@ class Executor:
         self, places: Sequence[OrderRequest], uncancelled: Sequence[RestingOrder],
         decision_ids: Mapping[str, str], report: ExecutionReport,
     ) -> list[OrderRequest]:
-        """Places on a market side where an order meant to go may still rest wait a cycle:
-        sending them could double the quote and pass the limits the risk check relied on."""
+        """Places on a market side where an order meant to go (or to shrink) may still rest as
+        it was wait a cycle: sending them could double the quote and pass the limits the risk
+        check relied on."""
         blocked = {(o.ticker, o.side) for o in uncancelled}
         kept = [r for r in places if (r.ticker, r.side) not in blocked]
         for request in places:
             if (request.ticker, request.side) in blocked:
                 report.place_held += 1
                 log_event(self._log, EventType.ORDER_RESULT,
-                          "place held: an order it replaces could not be cancelled",
+                          "place held: an order on its side could not be cancelled or decreased",
                           level=logging.WARNING, status="HELD",
                           **_request_fields(request, decision_ids))
         return kept
@@ -296,23 +298,28 @@ class Executor:
     def _decrease(
         self, decreases: Sequence[Decrease], decision_ids: Mapping[str, str],
         report: ExecutionReport,
-    ) -> None:
-        """Every decrease of the plan, sent together."""
+    ) -> list[RestingOrder]:
+        """Every decrease of the plan, sent together. Returns the orders whose decrease
+        failed."""
         if not decreases:
-            return
+            return []
         try:
             sent = self._writer.decrease_orders(
                 [(d.order.order_id, d.reduce_to) for d in decreases])
         except Exception:  # some may have been applied: the stop waits for them too
             self._wrote(self._clock.now_ms())
             raise
+        failed = []
         for decrease, request in zip(decreases, sent, strict=True):
-            self._record_decrease(decrease, request, decision_ids, report)
+            if not self._record_decrease(decrease, request, decision_ids, report):
+                failed.append(decrease.order)
+        return failed
 
     def _record_decrease(
         self, decrease: Decrease, request: Sent[DecreaseResult],
         decision_ids: Mapping[str, str], report: ExecutionReport,
-    ) -> None:
+    ) -> bool:
+        """Records the answer; False when the decrease failed (the order rests as it was)."""
         order = decrease.order
         (result,) = request.results
         sent_ms, returned_ms = request.sent_ms, request.returned_ms
@@ -324,13 +331,13 @@ class Executor:
             log_event(self._log, EventType.ORDER_DECREASE_FAILED, "decrease failed",
                       level=logging.WARNING,
                       error_code=result.error_code, error_msg=result.error_message, **fields)
-            return
+            return False
         if result.status is CancelStatus.NOT_FOUND:
             self._overlay.record_cancelled(order.order_id, result.ts_ms or returned_ms)
             self.history.record_gone(order.order_id, returned_ms)
             report.already_gone += 1
             report.writes.append(_released(WriteKind.GONE, order, 0, max(result.ts_ms, sent_ms)))
-            return
+            return True
         self._overlay.record_decreased(order.order_id, result.remaining,
                                        result.ts_ms or returned_ms)
         report.decreased += 1
@@ -339,6 +346,7 @@ class Executor:
                                        max(result.ts_ms, sent_ms)))
         log_event(self._log, EventType.ORDER_RESULT, "order decreased", status="DECREASED",
                   **fields)
+        return True
 
     def _place(
         self, requests: list[OrderRequest], decision_ids: Mapping[str, str],

@@ -213,8 +213,9 @@ class FencedOrders:
     def decrease_orders(
         self, decreases: Sequence[tuple[str, Count]]
     ) -> list[Sent[DecreaseResult]]:
-        if not self._may_write():
-            return self._unsent([_not_decreased(i) for i, _ in decreases])
+        if not self._may_write():  # one request a decrease, as the client answers them
+            now = self._client.clock.now_ms()
+            return [Sent([_not_decreased(i)], now, now) for i, _ in decreases]
         return self._client.decrease_orders(decreases)
 
     def decrease_order(self, order_id: str, reduce_to: Count) -> DecreaseResult:

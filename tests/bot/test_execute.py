@@ -5,11 +5,13 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Sequence
+from types import SimpleNamespace
 from typing import TypeVar
 
 from dora.bot.execute import UNCONFIRMED_GRACE_MS, Executor, prioritized
+from dora.bot.fencing import FencedOrders
 from dora.core.cancel_history import GoneClass
-from dora.core.diff import Plan
+from dora.core.diff import Decrease, Plan
 from dora.core.models import (
     CancelResult,
     CancelStatus,
@@ -21,7 +23,7 @@ from dora.core.models import (
     Side,
     TimeInForce,
 )
-from dora.core.overlay import Overlay
+from dora.core.overlay import Overlay, unconfirmed_order
 from dora.core.units import Count
 from dora.exchange.orders import Sent
 from dora.runtime.clock import FakeClock
@@ -33,15 +35,18 @@ START_MS = 1_767_225_600_000
 
 class FakeWriter:
     """Answers every create with ``place_status`` after ``create_takes_ms`` of (fake) time;
-    cancels of ids in ``failing_cancels`` fail."""
+    cancels of ids in ``failing_cancels`` fail, and decreases of ids in ``failing_decreases``."""
 
     def __init__(self, clock: FakeClock, place_status: PlaceStatus = PlaceStatus.PLACED,
-                 create_takes_ms: int = 0, failing_cancels: frozenset[str] = frozenset()):
+                 create_takes_ms: int = 0, failing_cancels: frozenset[str] = frozenset(),
+                 failing_decreases: frozenset[str] = frozenset()):
         self.clock = clock
         self.place_status = place_status
         self.create_takes_ms = create_takes_ms
         self.failing_cancels = failing_cancels
+        self.failing_decreases = failing_decreases
         self.placed: list[OrderRequest] = []
+        self.decreased: list[str] = []
 
     def place_order(self, request: OrderRequest) -> PlaceResult:
         return self.place_orders([request])[0]
@@ -61,7 +66,10 @@ class FakeWriter:
                 for i in order_ids]
 
     def decrease_order(self, order_id: str, reduce_to: Count) -> DecreaseResult:
-        raise AssertionError("no decreases in these plans")
+        self.decreased.append(order_id)
+        if order_id in self.failing_decreases:
+            return DecreaseResult(order_id, CancelStatus.FAILED, error_code="internal")
+        return DecreaseResult(order_id, CancelStatus.CANCELLED, remaining=reduce_to)
 
     # the client's batch forms: here every list is one request, timed on the fake clock
     def place_batches(self, requests: Sequence[OrderRequest]) -> list[Sent[PlaceResult]]:
@@ -106,6 +114,42 @@ def test_a_failed_cancel_holds_back_the_place_on_that_market_side_only() -> None
     report = executor.execute(plan, {}, batch=True)
     assert [(r.ticker, r.side) for r in writer.placed] == [("A", Side.ASK), ("B", Side.BID)]
     assert (report.cancel_failed, report.place_held, report.placed) == (1, 1, 2)
+
+
+def test_a_failed_or_unsent_decrease_holds_back_the_places_on_that_market_side() -> None:
+    """The order it was to shrink may rest at its full size: another place on the side could
+    leave more resting there than the targets (an order whose create is unconfirmed has no id to
+    decrease by, so its decrease is never sent)."""
+    executor, writer, _, _ = make({"failing_decreases": frozenset({"big-bid"})})
+    unconfirmed = unconfirmed_order(request("B", Side.ASK, 5600), START_MS - 1)
+    plan = Plan(
+        cancels=(),
+        decreases=(Decrease(resting("big-bid", "A", Side.BID, 5000), 200),
+                   Decrease(resting("big-ask", "A", Side.ASK, 5600), 200),
+                   Decrease(unconfirmed, 200)),
+        places=(request("A", Side.BID, 4900), request("A", Side.ASK, 5700),
+                request("B", Side.ASK, 5700), request("B", Side.BID, 4000)),
+        kept=(),
+    )
+    report = executor.execute(plan, {}, batch=True)
+    assert writer.decreased == ["big-bid", "big-ask"]
+    assert [(r.ticker, r.side) for r in writer.placed] == [("A", Side.ASK), ("B", Side.BID)]
+    assert (report.decrease_failed, report.decreased, report.place_held) == (1, 1, 2)
+
+
+def test_without_the_lease_every_decrease_is_answered_as_not_sent() -> None:
+    """The fence answers each decrease on its own, as the client does: nothing raises, and the
+    places on those sides wait."""
+    clock = FakeClock(START_MS)
+    lost = SimpleNamespace(may_write=lambda: False, may_place=lambda: False)
+    fenced = FencedOrders(SimpleNamespace(clock=clock), lost, lost)  # type: ignore[arg-type]
+    executor = Executor(fenced, Overlay(), clock, logging.getLogger("dora.test"))
+    decreases = tuple(Decrease(resting(f"o{n}", "A", Side.BID, 5000 - 100 * n), 200)
+                      for n in range(3))
+    report = executor.execute(Plan(cancels=(), decreases=decreases,
+                                   places=(request("A", Side.BID, 4600),), kept=()),
+                              {}, batch=True)
+    assert (report.decrease_failed, report.place_held, report.placed) == (3, 1, 0)
 
 
 def test_an_unknown_create_is_held_until_well_after_dora_stopped_waiting() -> None:

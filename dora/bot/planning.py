@@ -272,7 +272,9 @@ class Planner:
             halted=state.risk.trading_halted or bool(state.operator_halt),
             closing={t: i.side for t, i in outcome.closes.items()},
             cash_reserve=state.global_config.min_cash_reserve,
-            maybe_closed=cycle.maybe_closed,
+            # from the ledger as it is now: the cancels just answered may have found fills
+            maybe_closed=state.cash_ledger.maybe_closed_by_market(state.positions),
+            maybe_filled=state.cash_ledger.maybe_filled_by_market(),
             elsewhere_exposure=state.elsewhere_exposure,
             index=index,
         )

@@ -182,11 +182,12 @@ class _WriteRecorder:
 
 
 def _apply_to_resting(state: BotState, plan: Plan, report: ExecutionReport) -> None:
-    """Keep the in-cycle resting view current between markets in per-market mode: the cancels
-    are gone, and every place the exchange took (or may have) rests."""
-    gone = {o.order_id for o in plan.cancels}
+    """Keep the in-cycle resting view current between markets in per-market mode: the orders
+    the exchange cancelled (or found gone) are gone and those it decreased smaller, as in batch
+    mode's check after the cancels (a cancel that failed or was never sent leaves its order
+    resting), and every place the exchange took (or may have) rests."""
     sent = {w.key for w in report.writes if w.kind is WriteKind.PLACE}
-    state.resting = [o for o in state.resting if o.order_id not in gone]
+    state.resting = after_writes(state.resting, report.writes)
     state.resting.extend(_as_pending(r) for r in plan.places
                          if r.client_order_id in sent and r.time_in_force is TimeInForce.GTC)
 

@@ -216,6 +216,20 @@ class CashLedger:
                         promised=sum(a for a in pending if a > 0),
                         released=-sum(a for a in pending if a < 0))
 
+    def maybe_filled_by_market(self) -> dict[str, tuple[Count, Count]]:
+        """Per market, the (bid, ask) contracts of dora's orders that may have filled unseen:
+        until the fills are read, the position may be that much longer (bids) or shorter
+        (asks) than dora knows."""
+        totals: dict[str, tuple[Count, Count]] = {}
+        for entry in self.maybe_closed:
+            bids, asks = totals.get(entry.ticker, (0, 0))
+            if entry.side is Side.BID:
+                bids += entry.count
+            else:
+                asks += entry.count
+            totals[entry.ticker] = (bids, asks)
+        return totals
+
     def maybe_closed_by_market(self, positions: Mapping[str, PositionState]) -> dict[str, Count]:
         """Per market, the contracts of the position that fills dora has not read yet may
         already have closed: the maybe-filled orders on the side that reduces it."""

@@ -6,9 +6,11 @@ operator's manual ones included: the caps are about the account), plus the place
 Per market, with B/A the resting bid/ask contracts, the worst cases if every order there filled
 are: long ``net + B`` (capped by ``max_inventory_yes``) and short ``A - net`` (capped by
 ``max_inventory_no``); only orders that push a worst case up count against a cap, so orders that
-reduce the position always fit. Global exposure is the sum over markets of max(long, short)
-worst cases. Cash: a bid reserves its price per contract, an ask $1 minus its price, except the
-contracts the opposite position surely still covers (:func:`dora.core.ledger.collateral`; the
+reduce the position always fit. B and A also count the contracts of dora's orders that a cancel
+found partly or wholly gone (the ledger's maybe-filled ones): they may have filled before the fills
+read shows it. Global exposure is the sum over markets of max(long, short) worst cases. Cash: a
+bid reserves its price per contract, an ask $1 minus its price, except the contracts the opposite
+position surely still covers (:func:`dora.core.ledger.collateral`; the
 ledger's ``maybe_closed`` contracts may have been closed by fills not read yet), and an order that
 may take liquidity (not post-only) also its largest possible taker fee; cash committed after the
 plan must fit in ``available_cash`` (the ledger's free cash) plus what the resting set reserves
@@ -49,6 +51,8 @@ class RiskContext:
     closing: Mapping[str, Side] = field(default_factory=dict)  # market -> its reducing side
     cash_reserve: Micros = 0
     maybe_closed: Mapping[str, Count] = field(default_factory=dict)  # see ledger.MaybeClosed
+    # per market, the (bid, ask) contracts that may have filled unseen (ledger.MaybeClosed)
+    maybe_filled: Mapping[str, tuple[Count, Count]] = field(default_factory=dict)
     index: RestingIndex | None = None  # ``resting`` grouped by market, when the caller has it
 
 
@@ -61,11 +65,13 @@ class Rejection:
 class _Market:
     """One market's position and live orders, with the running sums the checks need."""
 
-    __slots__ = ("ask_total", "asks", "bid_total", "bids", "cover", "net")
+    __slots__ = ("ask_total", "asks", "bid_total", "bids", "cover", "net", "unseen")
 
-    def __init__(self, net: Count = 0, cover: Count = 0) -> None:
+    def __init__(self, net: Count = 0, cover: Count = 0,
+                 unseen: tuple[Count, Count] = (0, 0)) -> None:
         self.net = net
         self.cover = cover  # the part of ``net`` that surely still covers orders (ledger.covering)
+        self.unseen = unseen  # (bid, ask) contracts that may have filled unseen: the worst cases
         self.bids: list[tuple[Price, Count]] = []
         self.asks: list[tuple[Price, Count]] = []
         self.bid_total: Count = 0
@@ -79,8 +85,14 @@ class _Market:
             self.asks.append((price, count))
             self.ask_total += count
 
+    def long_worst(self) -> Count:
+        return self.net + self.unseen[0] + self.bid_total
+
+    def short_worst(self) -> Count:
+        return self.ask_total + self.unseen[1] - self.net
+
     def exposure(self) -> Count:
-        return max(self.net + self.bid_total, self.ask_total - self.net, 0)
+        return max(self.long_worst(), self.short_worst(), 0)
 
     def collateral(self) -> Micros:
         return (side_collateral(Side.BID, self.cover, self.bids)
@@ -89,7 +101,7 @@ class _Market:
     def grown(self, request: OrderRequest) -> tuple[_Market, Micros]:
         """This market with ``request`` resting too, and the cash that holds: only its side's
         collateral changes."""
-        grown = _Market(self.net, self.cover)
+        grown = _Market(self.net, self.cover, self.unseen)
         grown.bids, grown.asks = list(self.bids), list(self.asks)
         grown.bid_total, grown.ask_total = self.bid_total, self.ask_total
         side, price, count = request.side, request.price, request.count
@@ -104,11 +116,11 @@ class _Market:
 
 
 def _markets_of(
-    net: Count, cover: Count, orders: Sequence[RestingOrder], reduced: Mapping[str, Count],
-    gone: set[str],
+    net: Count, cover: Count, unseen: tuple[Count, Count], orders: Sequence[RestingOrder],
+    reduced: Mapping[str, Count], gone: set[str],
 ) -> tuple[_Market, _Market]:
     """The market as it is and after the plan's cancels and decreases."""
-    now, after = _Market(net, cover), _Market(net, cover)
+    now, after = _Market(net, cover, unseen), _Market(net, cover, unseen)
     for order in orders:
         if order.status is not OrderStatus.RESTING:
             continue
@@ -140,15 +152,17 @@ class _Exposure:
         self._positions = ctx.positions
         self.markets: dict[str, _Market] = {}
         total = freed = 0
-        for ticker in set(index.tickers()).union(ctx.positions):
+        for ticker in set(index.tickers()).union(ctx.positions, ctx.maybe_filled):
             position = ctx.positions.get(ticker)
             net = position.net if position is not None else 0
+            unseen = ctx.maybe_filled.get(ticker, (0, 0))
             if ticker not in touched:
                 bids, asks = index.market(ticker).live_totals()
-                total += max(net + bids, asks - net, 0)
+                total += max(net + unseen[0] + bids, asks + unseen[1] - net, 0)
                 continue
             cover = covering(net, ctx.maybe_closed.get(ticker, 0))
-            now, after = _markets_of(net, cover, index.market(ticker).orders, reduced, gone)
+            now, after = _markets_of(net, cover, unseen, index.market(ticker).orders, reduced,
+                                     gone)
             self.markets[ticker] = after
             if after.bid_total != now.bid_total or after.ask_total != now.ask_total:
                 freed += now.collateral() - after.collateral()
@@ -168,11 +182,11 @@ class _Exposure:
     ) -> str:
         market = self._market(request.ticker)
         if request.side is Side.BID:
-            worst = market.net + market.bid_total + request.count
+            worst = market.long_worst() + request.count
             if worst > config.max_inventory_yes:
                 return _over("max_inventory_yes", "long", worst, config.max_inventory_yes)
         else:
-            worst = market.ask_total - market.net + request.count
+            worst = market.short_worst() + request.count
             if worst > config.max_inventory_no:
                 return _over("max_inventory_no", "short", worst, config.max_inventory_no)
         grown, held = market.grown(request)

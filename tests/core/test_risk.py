@@ -254,3 +254,17 @@ def test_a_close_counts_only_the_position_unread_fills_cannot_have_closed() -> N
     ctx = replace(closing_context(5 * C), maybe_closed={TICKER: 3 * C})
     assert reasons(Plan(places=(request(Side.ASK, 5100, 3 * C),)), ctx) == ["closing"]
     assert reasons(Plan(places=(request(Side.ASK, 5100, 2 * C),)), ctx) == []
+
+
+def test_contracts_that_may_have_filled_unseen_count_as_position_in_every_cap() -> None:
+    """A cancel found 5 contracts of a bid and 3 of an ask gone: until the fills read shows
+    them, the position may be 5 longer (or 3 shorter) there, in the market's caps and in the
+    account's total, whether or not the plan touches that market."""
+    capped = replace(config(), max_inventory_yes=10 * C, max_inventory_no=10 * C)
+    ctx = replace(context(global_config=GlobalConfig(max_total_exposure=12 * C),
+                          configs={TICKER: capped, OTHER: replace(capped, market_id=OTHER)}),
+                  maybe_filled={TICKER: (5 * C, 3 * C), OTHER: (6 * C, 0)})
+    plan = Plan(places=(request(Side.BID, 4100, 6 * C), request(Side.ASK, 4900, 8 * C),
+                        request(Side.BID, 4000, 2 * C)))
+    assert reasons(plan, ctx) == ["max_inventory_yes", "max_inventory_no", "max_total_exposure"]
+    assert reasons(plan, replace(ctx, maybe_filled={})) == []

@@ -265,7 +265,9 @@ class Executor:
         result, sent_ms, returned_ms = answer.result, answer.sent_ms, answer.returned_ms
         fields = _order_fields(order, decision_ids) | {"latency_ms": answer.latency_ms}
         # a release is dated as early as it may have applied (a late date could count it twice):
-        # when its own request was sent, the batches sent beside it notwithstanding
+        # the exchange's own time when it gives one (the balance it is held against is on the
+        # exchange's clock: dora's may run ahead), else when its own request was sent, the
+        # batches sent beside it notwithstanding
         if result.status is CancelStatus.FAILED:
             report.cancel_failed += 1
             if result.error_code == "outcome_unknown":
@@ -285,12 +287,12 @@ class Executor:
             report.gone[gone] += 1
             fields["gone_class"] = gone.value
             status = "ALREADY_GONE"
-            report.writes.append(_released(WriteKind.GONE, order, 0, max(result.ts_ms, sent_ms)))
+            report.writes.append(_released(WriteKind.GONE, order, 0, result.ts_ms or sent_ms))
         else:
             report.cancelled += 1
             status = "CANCELLED"
             report.writes.append(_released(WriteKind.CANCEL, order, result.reduced_by,
-                                           max(result.ts_ms, sent_ms)))
+                                           result.ts_ms or sent_ms))
         self.history.record_gone(order.order_id, returned_ms)
         log_event(self._log, EventType.ORDER_CANCELLED, "order cancelled", status=status, **fields)
         report.events.append(_exec_event("ORDER_CANCEL", status, fields, "", answer.batch))
@@ -336,14 +338,14 @@ class Executor:
             self._overlay.record_cancelled(order.order_id, result.ts_ms or returned_ms)
             self.history.record_gone(order.order_id, returned_ms)
             report.already_gone += 1
-            report.writes.append(_released(WriteKind.GONE, order, 0, max(result.ts_ms, sent_ms)))
+            report.writes.append(_released(WriteKind.GONE, order, 0, result.ts_ms or sent_ms))
             return True
         self._overlay.record_decreased(order.order_id, result.remaining,
                                        result.ts_ms or returned_ms)
         report.decreased += 1
         report.writes.append(_released(WriteKind.DECREASE, order,
                                        order.remaining - result.remaining,
-                                       max(result.ts_ms, sent_ms)))
+                                       result.ts_ms or sent_ms))
         log_event(self._log, EventType.ORDER_RESULT, "order decreased", status="DECREASED",
                   **fields)
         return True

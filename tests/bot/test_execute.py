@@ -224,6 +224,16 @@ def test_a_cancel_is_dated_by_the_exchange_s_own_time_when_it_gives_one() -> Non
     assert overlay.cancelled == {"o1": START_MS + 1_234}
 
 
+def test_a_release_is_dated_by_the_exchange_s_own_time_even_behind_dora_s_clock() -> None:
+    """The balance it is held against is stamped by the exchange's clock: a release dated by
+    dora's (here 300 ms ahead) could look newer than a balance that already shows it."""
+    stamped = CancelResult("o1", CancelStatus.CANCELLED, reduced_by=500, ts_ms=START_MS - 300)
+    executor, _, _, _ = scripted({"o1": [stamped], "o2": [gone("o2")]})
+    report = executor.execute(cancel_plan("o1", "o2"), {}, batch=True)
+    assert [(w.key, w.written_ms) for w in report.writes] == [("o1", START_MS - 300),
+                                                              ("o2", START_MS)]
+
+
 def test_already_gone_answers_are_classed_by_what_dora_knew() -> None:
     executor, _, _, _ = scripted({
         "filled": [gone("filled")],

@@ -229,7 +229,10 @@ class Bot:
         parts = StopParts(self.state, self.overlay, self.reconciler, self.quoter, self.executor,
                           self.persister, self.clock, self.log, self.stop,
                           self.settings.id_prefix)
-        shutdown = Shutdown(parts, self.budget, before_step=self.handover.tend)
+        # renew the held lease between steps, never take one: a process whose lease was lost
+        # would hold another with no view of its shard, and cancel a successor's quotes
+        shutdown = Shutdown(parts, self.budget, before_step=self.handover.keep_lease,
+                            may_write=self.lease.may_write)
         shutdown.insert_step(Step("trigger_group", self._pull_quotes_at_stop, cap_s=3.0,
                                   leave_s=12.0), before="cancel_resting")
         shutdown.insert_step(Step("release_lease", self.handover.release, cap_s=3.0))

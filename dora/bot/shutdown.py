@@ -86,12 +86,15 @@ class StopOutcome:
 
 class Shutdown:
     def __init__(self, parts: StopParts, budget: StopBudget, *,
-                 before_step: Callable[[], object] | None = None) -> None:
+                 before_step: Callable[[], object] | None = None,
+                 may_write: Callable[[], bool] = lambda: True) -> None:
         """``before_step`` runs before each step (the lease's renewal: it must not run down
-        while the shutdown still writes)."""
+        while the shutdown still writes). ``may_write``: whether dora's orders are still this
+        process's to cancel (False once its lease is lost: they are its successor's)."""
         self._p = parts
         self._budget = budget
         self._before_step = before_step
+        self._may_write = may_write
         self.outcome = StopOutcome()
         self._unknown: set[str] = set()  # client ids of creates not yet resolved
         self.steps = [
@@ -145,11 +148,19 @@ class Shutdown:
         self._p.persister.save_state(self._p.state)
 
     def _cancel_resting(self) -> None:
+        if self._lost("cancel_resting"):
+            return
         self._p.reconciler.sync_orders(self._p.state)
         self.outcome.report.merge(self._p.quoter.cancel_all_own(self._p.state, batch=True))
 
+    def _lost(self, step: str) -> bool:
+        if self._may_write():
+            return False
+        self.outcome.steps[step] = "skipped: the lease was lost, the orders are its successor's"
+        return True
+
     def _settle(self) -> None:
-        while True:
+        while not self._lost("settle"):
             left = self._budget.remaining() or 0.0
             as_of = self._p.reconciler.wait_until_current(
                 self._p.executor.last_write_ms, self._p.clock, left)

@@ -130,6 +130,28 @@ def test_a_holder_frozen_past_its_lease_places_nothing_and_cannot_save(bot_env_f
     assert env.store.load_state().versions == saved.versions
 
 
+def test_a_holder_that_lost_its_lease_takes_no_other_during_its_stop(bot_env_factory) -> None:
+    """A hangs past its lease and C takes its shard; B stops cleanly, leaving its lease free;
+    then A is stopped. A's stop steps renew what A holds (nothing) and never take B's free
+    lease: holding it without a view of any shard, A would cancel C's quotes as its own."""
+    env = bot_env_factory(markets=8, flow=False)
+    a, b, c = (env.make_bot(Mode.BATCH, shards=2) for _ in range(3))
+    for bot in (a, b, c):
+        bot.startup()
+    round_robin(env, [a, b, c], 2)
+    assert a.lease.held is not None and b.lease.held is not None and c.lease.held is None
+    hung = a.lease.shard
+    round_robin(env, [b, c], 24, step_ms=1000)  # a hangs; c takes its shard
+    assert c.lease.shard == hung and c.lease.epoch == 2
+    b.shutdown(reason="stop")
+    before = resting_tags(env)
+    assert before and all(tags == {(2, hung.index)} for tags in before.values())
+
+    a.shutdown(reason="stop")
+    assert a.lease.held is None
+    assert resting_tags(env) == before  # c's quotes, untouched
+
+
 def _group_limit(env: BotEnv, contracts: str, policy: str = "auto") -> None:
     env.store.set_global_fields({"max_matched_contracts_15s": Decimal(contracts),
                                  "order_group_reset": policy,

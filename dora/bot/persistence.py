@@ -100,6 +100,7 @@ class Persister:
         state.breakers = dict(stored.breakers)
         self._saved_breakers = dict(stored.breakers)
         self._api_errors = dict(stored.api_errors)
+        state.loaded = True
         log_event(self._log, EventType.STATE_LOAD, "state loaded", positions=len(state.positions),
                   daily_pnl_micros=state.risk.daily_pnl, halted=state.risk.trading_halted,
                   last_fill_ts_ms=state.risk.last_fill_ts_ms)
@@ -165,7 +166,12 @@ class Persister:
         return self._store.take_wait_ms()
 
     def save_state(self, state: BotState) -> None:
-        """Trade-log rows of every applied fill first, then the snapshot (the invariant above)."""
+        """Trade-log rows of every applied fill first, then the snapshot (the invariant above).
+        A state never loaded from the store (a take-over that failed before it read the
+        shard's state) is not saved: it would write empty positions and risk state, an
+        operator's halt included, over the stored ones."""
+        if not self._refuse_unloaded(state, "state"):
+            return
         self.write_unlogged_fills(state)
         try:
             self._store.save_snapshot(state.positions, state.risk, state.seen_fills,
@@ -215,9 +221,19 @@ class Persister:
         if save or fills:
             self.save_state(state)
 
+    def _refuse_unloaded(self, state: BotState, what: str) -> bool:
+        """True when ``state`` may be saved; else logs why not."""
+        if state.loaded:
+            return True
+        log_event(self._log, EventType.ERROR, f"{what} not saved: never loaded since this "
+                  "lease was taken", level=logging.WARNING)
+        return False
+
     def save_api_errors(self, state: BotState) -> None:
         """Error counters and breakers. An operator's reset written since the bot last read the
         item makes the write stale: the reset is adopted and the write made again."""
+        if not self._refuse_unloaded(state, "api_errors"):
+            return
         try:
             self._store.save_api_errors(self._api_errors, state.breakers)
         except StaleWriteError:

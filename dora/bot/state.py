@@ -33,6 +33,7 @@ class Mode(StrEnum):
 
 @dataclass
 class BotState:
+    loaded: bool = False  # the shard's stored state was read into this one (Persister.load_into)
     positions: dict[str, PositionState] = field(default_factory=dict)
     risk: RiskState = field(default_factory=RiskState)
     seen_fills: dict[str, TsMs] = field(default_factory=dict)  # fill_id -> fill time

@@ -4,6 +4,7 @@ local DynamoDB endpoint with a shared fake clock, judged from the exchange's own
 from __future__ import annotations
 
 from collections import defaultdict
+from dataclasses import replace
 from decimal import Decimal
 from typing import Any
 
@@ -13,7 +14,7 @@ import requests
 from dora.bot.loop import Bot
 from dora.bot.state import Mode
 from dora.core.diff import Plan
-from dora.core.errors import LeaseLostError
+from dora.core.errors import LeaseLostError, StoreError, TransientError
 from dora.core.fencing import order_tag
 from dora.core.models import OrderRequest, OrderStatus, Side
 from dora.core.order_groups import TriggeredBy
@@ -150,6 +151,50 @@ def test_a_holder_that_lost_its_lease_takes_no_other_during_its_stop(bot_env_fac
     a.shutdown(reason="stop")
     assert a.lease.held is None
     assert resting_tags(env) == before  # c's quotes, untouched
+
+
+def test_a_take_over_retried_before_it_read_the_state_saves_nothing_over_it(
+    bot_env_factory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The first take-over read the stored state and failed at its last save; the next one
+    starts afresh and fails before reading it (the exchange refuses to trigger an old group).
+    Neither the halt for the errors in a row nor the stop may then save that empty state over
+    the stored positions, fills and the operator's halt."""
+    env = bot_env_factory(markets=3)
+    first = env.make_bot(Mode.BATCH)
+    first.startup()
+    env.cycles(first, 25)
+    first.shutdown(reason="stop")
+    operator = env.operator_store()
+    operator.save_risk_state(replace(operator.load_state().risk, trading_halted=True,
+                                     halt_reason="operator: news"))
+    stored = env.operator_store().load_state()
+    assert any(p.net for p in stored.positions.values()) and stored.recent_fills
+
+    bot = env.make_bot(Mode.BATCH)
+    real_save, failed = bot.persister.save_state, []
+
+    def save_failing_once(state: Any) -> None:
+        if not failed:
+            failed.append(True)
+            raise StoreError("DynamoDB answered 500")
+        real_save(state)
+
+    def exchange_refuses(limit: int) -> None:
+        raise TransientError("exchange 503")
+
+    monkeypatch.setattr(bot.persister, "save_state", save_failing_once)
+    bot.startup()  # the first take-over: the state read, its last save failed
+    assert bot.lease.held is not None and not bot.taken_over
+    monkeypatch.setattr(bot.handover.groups, "start_epoch", exchange_refuses)
+    for _ in range(bot.state.global_config.max_consecutive_errors + 1):
+        bot._guarded_cycle()  # the retries: a fresh state, failing before it is read (a halt
+    assert not bot.taken_over  # for too many errors in a row too)
+
+    bot.shutdown(reason="stop")
+    after = env.operator_store().load_state()
+    assert after.positions == stored.positions and after.recent_fills == stored.recent_fills
+    assert after.risk.trading_halted and after.risk.halt_reason == "operator: news"
 
 
 def _group_limit(env: BotEnv, contracts: str, policy: str = "auto") -> None:

@@ -262,7 +262,10 @@ def _passive_price(
     walk = inputs.walk
     price: Price | None
     if walk is not None and walk.side is side:
-        price = (ticks_below if selling else ticks_above)(grid, walk.price) or walk.price
+        # a step further only within a bound: with no reference price (no fair value, a
+        # one-sided book) nothing says how far is too far, so the close stays where it was
+        step = (ticks_below if selling else ticks_above)(grid, walk.price)
+        price = step if step is not None and bound is not None else walk.price
         if touch is not None:
             price = min(price, touch) if selling else max(price, touch)
     else:

@@ -182,6 +182,20 @@ def test_the_passive_close_improves_one_tick_a_cycle_down_to_the_slippage_bound(
     assert seen == [5200, 5100, 5000, 4900, 4900, 4900]  # mid 50c - 1c
 
 
+def test_with_no_reference_price_the_passive_close_does_not_walk() -> None:
+    """No fair value and no bid to make a mid with: nothing bounds the walk, so the close rests
+    at the touch instead of stepping a tick a cycle down to $0.01 for the next bidder."""
+    asks_only = book([], [(5200, 20 * C)])
+    seen, walk = [], None
+    for _ in range(60):
+        intent = compute_exit(exit_inputs(bk=asks_only, close_in_ms=5 * MINUTE, walk=walk,
+                                          max_slippage=100))
+        assert intent is not None and intent.reference is None
+        seen.append(intent.price)
+        walk = intent.walk
+    assert set(seen) == {5200}
+
+
 def test_the_passive_close_never_crosses_the_book() -> None:
     tight = book([(4900, C)], [(5000, C)])
     walk = CloseWalk(Side.ASK, 5000)

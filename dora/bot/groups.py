@@ -63,6 +63,9 @@ class GroupKeeper:
         self.limit: Count = 0
         self.triggered_by: TriggeredBy | None = None
         self.triggered_ms: TsMs = 0
+        # the exchange's own trigger a trigger of dora's came on top of: it governs again (its
+        # reset policy, its cool-off) once dora's reason is gone
+        self._beneath: tuple[TriggeredBy, TsMs] | None = None
         # dora's orders sent into this group -> when last placed or listed (oldest first)
         self.order_ids: OrderedDict[str, TsMs] = OrderedDict()
         self._fills: deque[Fill] = deque()  # fills of those orders, the last 15 s of them
@@ -80,6 +83,7 @@ class GroupKeeper:
         cancels their orders and refuses new ones), then create and record this epoch's. It is
         used only once the lease item names it: a successor must be able to trigger it."""
         self.group_id, self.triggered_by, self.triggered_ms = "", None, 0
+        self._beneath = None
         self.order_ids.clear()
         self._fills.clear()
         held = self._lease.held
@@ -166,6 +170,8 @@ class GroupKeeper:
             return False
         self._client.trigger_order_group(self.group_id)
         if self.triggered_by is None or not self.triggered_by.by_dora:
+            if self.triggered_by is not None:
+                self._beneath = (self.triggered_by, self.triggered_ms)
             self.triggered_by, self.triggered_ms = why, self._clock.now_ms()
         log_event(self._log, EventType.ORDER_GROUP, f"order group triggered ({why.value})",
                   level=logging.WARNING, group_event="triggered", reason=why.value,
@@ -173,9 +179,17 @@ class GroupKeeper:
         return True
 
     def lift(self, why: TriggeredBy) -> None:
-        """The reason dora triggered the group is gone: reopen it."""
-        if self.triggered_by is why:
-            self._reset(f"{why.value} over")
+        """The reason dora triggered the group is gone: reopen it, unless the exchange had
+        triggered it before (a fill storm): that trigger's reset policy decides again."""
+        if self.triggered_by is not why:
+            return
+        if self._beneath is not None:
+            (self.triggered_by, self.triggered_ms), self._beneath = self._beneath, None
+            log_event(self._log, EventType.ORDER_GROUP, f"{why.value} over; the group stays "
+                      f"triggered by {self.triggered_by.value} until its reset",
+                      group_event="lifted", order_group_id=self.group_id, reason=why.value)
+            return
+        self._reset(f"{why.value} over")
 
     def reset_if_due(self, policy: ResetPolicy, cooloff_ms: int) -> None:
         held = self._lease.held
@@ -191,7 +205,7 @@ class GroupKeeper:
         log_event(self._log, EventType.ORDER_GROUP, f"order group reset: {why}",
                   group_event="reset", order_group_id=self.group_id, reason=why,
                   triggered_by=self.triggered_by.value if self.triggered_by else "")
-        self.triggered_by, self.triggered_ms = None, 0
+        self.triggered_by, self.triggered_ms, self._beneath = None, 0, None
         self._fills.clear()
 
     # -- upkeep ---------------------------------------------------------------------------------

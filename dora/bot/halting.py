@@ -53,12 +53,13 @@ class HaltGuard:
         return bool(reason)
 
     def _announce(self, state: BotState, reason: str) -> None:
-        self.reason = reason
         if not reason:
             log_event(self._log, EventType.RISK_RESUME, "trading resumed", halted=False)
-            self._handover.groups.lift(TriggeredBy.HALT)
+            self._handover.groups.lift(TriggeredBy.HALT)  # when it fails, the next cycle again
+            self.reason = reason
             self._persister.save_state(state)
             return
+        self.reason = reason
         log_event(self._log, EventType.RISK_HALT, "trading halted", level=logging.CRITICAL,
                   reason=reason, halted=True, daily_pnl_micros=state.risk.daily_pnl)
         self._handover.pull_quotes(state, TriggeredBy.HALT)

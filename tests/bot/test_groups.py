@@ -6,24 +6,30 @@ from __future__ import annotations
 
 import json
 import logging
+from types import SimpleNamespace
 from typing import Any
 
+import pytest
 import responses
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from dora.bot.fencing import FencedOrders
 from dora.bot.groups import TRACKED_FOR_MS, GroupKeeper
+from dora.bot.halting import HaltGuard
 from dora.bot.lease import LeaseKeeper
+from dora.bot.state import BotState
+from dora.core.errors import TransientError
 from dora.core.fencing import GROUP_CLOSED
 from dora.core.models import Fill, OrderRequest, PlaceResult, PlaceStatus, Side
-from dora.core.order_groups import TRIGGERED_CODE
+from dora.core.order_groups import TRIGGERED_CODE, ResetPolicy, TriggeredBy
 from dora.core.tiers import tier_named
 from dora.core.units import ONE_CONTRACT
 from dora.exchange.client import KalshiClient
 from dora.exchange.credentials import Credentials
 from dora.exchange.ratelimit import RateLimiter
 from dora.runtime.clock import FakeClock
+from dora.store.lease import LeaseRecord
 from tests.exchange import payloads as p
 from tests.exchange.conftest import BASE
 
@@ -117,3 +123,64 @@ def test_once_a_wave_of_creates_finds_the_group_triggered_no_later_wave_is_sent(
     assert {r.error_code for r in results[:creates_sent]} == {TRIGGERED_CODE}
     assert {r.error_code for r in results[creates_sent:]} == {GROUP_CLOSED}
     assert groups.triggered_by is not None and not groups.may_place()
+
+
+class GroupCalls:
+    """The exchange's group endpoints, recording each call; ``fail_resets`` resets fail."""
+
+    def __init__(self, fail_resets: int = 0) -> None:
+        self.calls: list[tuple[str, str]] = []
+        self.fail_resets = fail_resets
+
+    def trigger_order_group(self, group_id: str) -> None:
+        self.calls.append(("trigger", group_id))
+
+    def reset_order_group(self, group_id: str) -> None:
+        if self.fail_resets:
+            self.fail_resets -= 1
+            raise TransientError("503 service unavailable")
+        self.calls.append(("reset", group_id))
+
+
+def holding(clock: FakeClock, client: GroupCalls) -> GroupKeeper:
+    lease = LeaseKeeper(None, clock, LOG, owner="test", shards=1)  # type: ignore[arg-type]
+    lease.held = LeaseRecord(key="lease#0", owner="test", epoch=1, order_group_id="g1")
+    groups = GroupKeeper(client, lease, clock, LOG)  # type: ignore[arg-type]
+    groups.group_id, groups.limit = "g1", 10 * ONE_CONTRACT
+    return groups
+
+
+def test_a_halt_over_a_fill_storm_leaves_the_group_to_the_storm_s_reset_policy() -> None:
+    """The exchange triggered the group (a fill storm, reset ``manual``), then a halt came and
+    went (a daily-loss halt lifts at the day's roll): the group stays closed until an operator
+    resets it."""
+    clock, client = FakeClock(), GroupCalls()
+    groups = holding(clock, client)
+    groups.on_placed([placed("o1")])
+    groups.on_fills([fill("o1", clock, 10)])
+    assert groups.triggered_by is TriggeredBy.FILLS
+    groups.trigger(TriggeredBy.HALT)
+    assert groups.triggered_by is TriggeredBy.HALT
+    clock.advance_ms(3_600_000)
+    groups.lift(TriggeredBy.HALT)
+    groups.reset_if_due(ResetPolicy.MANUAL, 30_000)
+    assert groups.triggered_by is TriggeredBy.FILLS and not groups.may_place()
+    assert ("reset", "g1") not in client.calls
+    groups.reset_if_due(ResetPolicy.AUTO, 30_000)  # under ``auto`` its cool-off has passed
+    assert groups.may_place() and client.calls[-1] == ("reset", "g1")
+
+
+def test_a_resume_whose_group_reset_failed_is_made_again_the_next_cycle() -> None:
+    clock, client = FakeClock(), GroupCalls(fail_resets=1)
+    groups = holding(clock, client)
+    handover = SimpleNamespace(groups=groups, pull_quotes=lambda state, why: groups.trigger(why))
+    persister = SimpleNamespace(save_state=lambda state: None, flush_logs=lambda timeout: True,
+                                record_special=lambda *args: None)
+    guard = HaltGuard(handover, persister, clock, LOG)  # type: ignore[arg-type]
+    state = BotState(operator_halt="operator: news")
+    assert guard.check(state) and groups.triggered_by is TriggeredBy.HALT
+    state.operator_halt = ""
+    with pytest.raises(TransientError):
+        guard.check(state)  # the resume's reset answered 503: the cycle failed
+    assert not guard.check(state)  # the next cycle resumes again
+    assert groups.may_place() and client.calls[-1] == ("reset", "g1")

@@ -261,7 +261,12 @@ class Reconciler:
         return realized
 
     def adopt_exchange_positions(self, state: BotState, now_ms: TsMs) -> None:
-        """First start with no stored state: the exchange's positions are the opening book."""
+        """First start with no stored state: the exchange's positions are the opening book.
+        The fills they already hold are never applied again: those of the overlap window up to
+        each position's last change (the positions read may lag the fills read, so a later fill
+        is applied as any new one; docs/kalshi-notes.md#read-lag); where the exchange gives no
+        time, every fill of the window in a market it lists."""
+        included: dict[str, TsMs] = {}
         for reported in self._reader.fetch_positions():
             if not self._view.owns(reported.ticker):
                 continue
@@ -269,10 +274,12 @@ class Reconciler:
                 reported.ticker, net=reported.position, open_cost=abs(reported.exposure),
                 opened_ms=now_ms if reported.position else 0,
             )
-        # fills inside the overlap window are already in those positions: never apply them again
-        for fill in self._reader.fetch_fills(since_ms=max(0, now_ms - self._overlap_ms)):
-            state.seen_fills[fill.fill_id] = fill.ts_ms
-        state.risk = replace(state.risk, last_fill_ts_ms=now_ms)
+            included[reported.ticker] = reported.updated_ms or now_ms
+        since = max(0, now_ms - self._overlap_ms)
+        for fill in self._reader.fetch_fills(since_ms=since):
+            if fill.ts_ms <= included.get(fill.ticker, since - 1):
+                state.seen_fills[fill.fill_id] = fill.ts_ms
+        state.risk = replace(state.risk, last_fill_ts_ms=now_ms)  # the next read: from since
 
     def _check_drift(
         self, state: BotState, ours: PositionState, theirs: int,

@@ -188,6 +188,7 @@ class ExchangePosition:
     exposure: Micros = 0
     realized_pnl: Micros = 0
     fees_paid: Micros = 0
+    updated_ms: TsMs = 0  # when it last changed (its last fill), 0 when the exchange did not say
 
 
 @dataclass(frozen=True, slots=True)

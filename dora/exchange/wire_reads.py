@@ -116,6 +116,7 @@ def parse_positions_page(body: Any) -> tuple[list[ExchangePosition], str]:
             exposure=units(p, "market_exposure_dollars", parse_micros, what),
             realized_pnl=units(p, "realized_pnl_dollars", parse_micros, what),
             fees_paid=units(p, "fees_paid_dollars", parse_micros, what),
+            updated_ms=opt_time_ms(p, "last_updated_ts", what),
         )
         for p in items(o, "market_positions", "GetPositionsResponse")
     ]

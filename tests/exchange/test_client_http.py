@@ -438,8 +438,8 @@ def test_portfolio_reads(api: responses.RequestsMock, client: KalshiClient) -> N
     api.get(f"{BASE}/exchange/status", json={"exchange_active": True, "trading_active": False})
     position = client.fetch_positions()[0]
     balance = client.fetch_balance()
-    assert (position.position, position.exposure, position.realized_pnl) == (-300, 1_500_000,
-                                                                             -250_000)
+    assert (position.position, position.exposure, position.realized_pnl,
+            position.updated_ms) == (-300, 1_500_000, -250_000, 1_767_225_600_000)
     assert (balance.balance, balance.portfolio_value, balance.updated_ts_ms,
             balance.updated_ts_precision_ms) == (123_456_700, 5_000_000, 1_767_225_600_000, 1000)
     assert client.fetch_user_data_timestamp() == 1_767_225_600_250

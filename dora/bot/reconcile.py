@@ -68,7 +68,10 @@ class Reconciler:
         self._log = logger
         self._overlap_ms = fill_overlap_ms
         self._view = view or ShardView("dora-")
-        self._suspected_drift: dict[str, int] = {}
+        # market -> (the exchange's position, dora's newest fill there) when a difference was
+        # first seen: adopted only if the next read shows the same with no fill of dora's between
+        self._suspected_drift: dict[str, tuple[int, TsMs]] = {}
+        self._newest_fill_ms: dict[str, TsMs] = {}  # market -> dora's newest fill applied there
         self._answered_as_of: TsMs = 0  # the newest user_data_timestamp answered so far
 
     # -- a cycle's reads, together --------------------------------------------------------------
@@ -172,6 +175,8 @@ class Reconciler:
         state.positions = dict(applied.positions)
         for fill, pnl in applied.applied:
             state.seen_fills[fill.fill_id] = fill.ts_ms
+            newest = self._newest_fill_ms.get(fill.ticker, 0)
+            self._newest_fill_ms[fill.ticker] = max(newest, fill.ts_ms)
             self._log_fill(fill, pnl, state)
         if applied.applied:
             newest = max(fill.ts_ms for fill, _ in applied.applied)
@@ -286,11 +291,12 @@ class Reconciler:
         reported: ExchangePosition | None,
     ) -> None:
         ticker = ours.ticker
-        if ours.net == theirs:
-            self._suspected_drift.pop(ticker, None)
+        newest_fill = self._newest_fill_ms.get(ticker, 0)
+        if ours.net == theirs or (reported is not None and 0 < reported.updated_ms < newest_fill):
+            self._suspected_drift.pop(ticker, None)  # equal, or the read predates dora's fills
             return
-        if self._suspected_drift.get(ticker) != theirs:
-            self._suspected_drift[ticker] = theirs
+        if self._suspected_drift.get(ticker) != (theirs, newest_fill):
+            self._suspected_drift[ticker] = (theirs, newest_fill)
             log_event(self._log, EventType.DRIFT, "position differs from the exchange",
                       level=logging.WARNING, drift="position", market=ticker,
                       before=format_count(ours.net), after=format_count(theirs),

@@ -69,3 +69,35 @@ def test_at_a_first_start_a_fill_newer_than_the_positions_read_is_applied_once()
     assert sorted(f.fill_id for f, _ in applied) == ["f-flat", "f-newer"]
     assert state.positions["KXA"].net == 5 * C and state.positions["KXB"].net == 1 * C
     assert reconciler.sync_fills(state) == []  # and only once
+
+
+def _drift_case() -> tuple[Reconciler, BotState]:
+    reconciler = Reconciler(None, Overlay(), logging.getLogger("dora.test"),  # type: ignore[arg-type]
+                            fill_overlap_ms=120_000)
+    return reconciler, BotState()
+
+
+def _fill(fill_id: str, side: Side, ts_ms: int) -> Fill:
+    return Fill(fill_id, f"o-{fill_id}", "KXA", side, 5000, C, 0, False, ts_ms)
+
+
+def test_a_position_seen_twice_is_adopted_only_if_no_fill_came_between_the_reads() -> None:
+    """Positions lag fills: at both reads the exchange shows 0 while dora's fills say 1, but
+    fills came between (sell 1, buy 1): the exchange's figure is stale, not a drift."""
+    reconciler, state = _drift_case()
+    reconciler._fold_fills(state, [_fill("f1", Side.BID, 1_000)])
+    reconciler._fold_positions(state, [ExchangePosition("KXA", 0)])
+    reconciler._fold_fills(state, [_fill("f2", Side.ASK, 5_000), _fill("f3", Side.BID, 9_000)])
+    reconciler._fold_positions(state, [ExchangePosition("KXA", 0)])
+    assert state.positions["KXA"].net == C and state.drift_corrections == 0
+
+    reconciler._fold_positions(state, [ExchangePosition("KXA", 0)])  # quiet: now it is drift
+    assert state.positions["KXA"].net == 0 and state.drift_corrections == 1
+
+
+def test_a_position_read_older_than_dora_s_newest_fill_there_is_no_sign_of_drift() -> None:
+    reconciler, state = _drift_case()
+    reconciler._fold_fills(state, [_fill("f1", Side.BID, 9_000)])
+    for _ in range(3):
+        reconciler._fold_positions(state, [ExchangePosition("KXA", 0, updated_ms=8_000)])
+    assert state.positions["KXA"].net == C and state.drift_corrections == 0

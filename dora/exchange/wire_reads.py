@@ -106,6 +106,15 @@ def parse_fills_page(body: Any) -> tuple[list[Fill], str]:
     return [parse_fill(i) for i in items(o, "fills", "GetFillsResponse")], cursor(o, "fills")
 
 
+def _lenient_time_ms(o: Mapping[str, Any], name: str, what: str) -> TsMs:
+    """An RFC 3339 time that only refines what dora does (0, unknown, when absent or in another
+    form): a read must not fail for it."""
+    try:
+        return opt_time_ms(o, name, what) if isinstance(o.get(name), str | None) else 0
+    except WireFormatError:
+        return 0
+
+
 def parse_positions_page(body: Any) -> tuple[list[ExchangePosition], str]:
     what = "MarketPosition"
     o = obj(body, "GetPositionsResponse")
@@ -116,7 +125,7 @@ def parse_positions_page(body: Any) -> tuple[list[ExchangePosition], str]:
             exposure=units(p, "market_exposure_dollars", parse_micros, what),
             realized_pnl=units(p, "realized_pnl_dollars", parse_micros, what),
             fees_paid=units(p, "fees_paid_dollars", parse_micros, what),
-            updated_ms=opt_time_ms(p, "last_updated_ts", what),
+            updated_ms=_lenient_time_ms(p, "last_updated_ts", what),
         )
         for p in items(o, "market_positions", "GetPositionsResponse")
     ]

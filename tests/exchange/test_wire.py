@@ -119,3 +119,16 @@ def test_an_unknown_market_status_makes_the_market_untradable_not_fatal():
     assert known.status is MarketStatus.ACTIVE
     assert future.status is MarketStatus.UNKNOWN
     assert not future.status.tradable
+
+
+@pytest.mark.parametrize(("value", "expected"), [
+    ("2026-01-01T00:00:00.5Z", 1_767_225_600_500), (None, 0), (1_767_225_600, 0),
+    ("yesterday", 0)])
+def test_a_position_s_last_update_time_never_fails_the_read(value: Any, expected: int) -> None:
+    body = {"market_positions": [{
+        "ticker": "M1", "exchange_index": 0, "total_traded_dollars": "0.0000",
+        "position_fp": "1.00", "market_exposure_dollars": "0.500000",
+        "realized_pnl_dollars": "0.0000", "fees_paid_dollars": "0.0000",
+        "last_updated_ts": value}], "event_positions": [], "cursor": ""}
+    (position,), _ = wire_reads.parse_positions_page(body)
+    assert position.updated_ms == expected

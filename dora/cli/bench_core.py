@@ -54,7 +54,7 @@ from dora.core.models import (
     Side,
 )
 from dora.core.strategies import BUILTIN_STRATEGIES
-from dora.core.units import ONE_CONTRACT
+from dora.core.units import ONE_CONTRACT, ONE_DOLLAR
 
 NOW_MS = 1_767_225_600_000
 HOUR_MS = 3_600_000
@@ -187,6 +187,9 @@ def move_books(world: World, rng: random.Random, share: float) -> None:
         if rng.random() < share:
             shift = rng.choice((-1, 1)) * market.step
             old = market.outside
+            prices = [lv.price for lv in (*old.bids, *old.asks)]
+            if min(prices) + shift <= 0 or max(prices) + shift >= ONE_DOLLAR:
+                shift = -shift  # a book stays inside (0, $1), as the exchange's do
             market.outside = OrderBook(old.ticker,
                                        tuple(Level(lv.price + shift, lv.count) for lv in old.bids),
                                        tuple(Level(lv.price + shift, lv.count) for lv in old.asks))

@@ -234,10 +234,12 @@ class CashLedger:
         """Per market, the contracts of the position that fills dora has not read yet may
         already have closed: the maybe-filled orders on the side that reduces it."""
         totals: dict[str, Count] = {}
-        for entry in self.maybe_closed:
-            position = positions.get(entry.ticker)
-            if position is not None and position.net * entry.side.sign < 0:
-                totals[entry.ticker] = totals.get(entry.ticker, 0) + entry.count
+        for ticker, (bids, asks) in self.maybe_filled_by_market().items():
+            position = positions.get(ticker)
+            net = position.net if position is not None else 0
+            reducing = asks if net > 0 else bids if net < 0 else 0
+            if reducing:
+                totals[ticker] = reducing
         return totals
 
 

@@ -99,22 +99,14 @@ def make_dynamodb_resource(
     return resource
 
 
-def make_dynamodb_client(
-    endpoint_url: str | None, region: str, *, config: Config | None = None
-) -> Any:
-    """A low-level DynamoDB client connected as :func:`make_dynamodb_resource` connects (the same
-    credentials, timeouts and retries) without boto3's resource layer: it takes and gives
-    DynamoDB's attribute-value JSON (``{"S": "text"}``), which the caller encodes itself
-    (:func:`dora.store.codec.to_wire_item`: the resource layer's encoding was most of the log
-    writer's CPU, docs/aws-notes.md#log-writes)."""
-    return _client(Session(region_name=region), endpoint_url, region, config)
-
-
 def plain_client_like(resource: Any) -> Any:
-    """A low-level client (:func:`make_dynamodb_client`) to the resource's endpoint and region,
-    with its timeouts and retries. On AWS's own endpoint, the client finds its endpoint and
-    credentials as the resource did (the standard chain, and a ConfigError without credentials,
-    never the dummy ones an explicit endpoint falls back to).
+    """A low-level DynamoDB client connected as the resource connects (its endpoint, region,
+    timeouts and retries) without boto3's resource layer: it takes and gives DynamoDB's
+    attribute-value JSON (``{"S": "text"}``), which the caller encodes itself
+    (:func:`dora.store.codec.to_wire_item`: the resource layer's encoding was most of the log
+    writer's CPU, docs/aws-notes.md#log-writes). On AWS's own endpoint, the client finds its
+    endpoint and credentials as the resource did (the standard chain, and a ConfigError without
+    credentials, never the dummy ones an explicit endpoint falls back to).
 
     A resource made by :func:`make_dynamodb_resource` lends the client its session, so the two
     share one parsed copy of DynamoDB's service model (a second session parses its own: ~10 MiB
@@ -126,13 +118,9 @@ def plain_client_like(resource: Any) -> Any:
     if origin is None:
         endpoint = None if _is_aws_endpoint(meta.endpoint_url) else meta.endpoint_url
         origin = _Origin(Session(region_name=meta.region_name), endpoint)
-    return _client(origin.session, origin.endpoint_url, meta.region_name, meta.config)
-
-
-def _client(
-    session: Session, endpoint_url: str | None, region: str, config: Config | None
-) -> Any:
-    return session.client("dynamodb", **_connection(session, endpoint_url, region, config))
+    session, region = origin.session, meta.region_name
+    return session.client("dynamodb",
+                          **_connection(session, origin.endpoint_url, region, meta.config))
 
 
 def _is_aws_endpoint(endpoint_url: str) -> bool:

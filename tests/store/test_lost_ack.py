@@ -81,20 +81,20 @@ def test_lost_ack_check_still_detects_a_real_conflict(store: Store, make_store: 
 
 class LoseNextAnswer:
     """The next attempt of the hooked call gets no answer (with one attempt allowed, the store
-    gives up): with ``landing`` it is applied and answered 500; with ``dropping`` the connection
-    closes before it reaches DynamoDB."""
+    gives up): ``landing``, it is applied and answered 500; else the connection closes before
+    it reaches DynamoDB. Later attempts go through."""
 
-    def __init__(self, operation: str) -> None:
+    def __init__(self, operation: str, *, landing: bool) -> None:
         self.operation = operation
-        self.landing = self.dropping = False
+        self.landing = landing
+        self.armed = True
 
     def __call__(self, request: AWSPreparedRequest, **_kwargs: Any) -> AWSResponse | None:
-        landing, dropping = self.landing, self.dropping
-        self.landing = self.dropping = False
-        if dropping:
-            raise ConnectionClosedError(endpoint_url=request.url)
-        if not landing:
+        if not self.armed:
             return None
+        self.armed = False
+        if not self.landing:
+            raise ConnectionClosedError(endpoint_url=request.url)
         body = request.body if isinstance(request.body, bytes | str) else b"{}"
         getattr(boto3.client("dynamodb", region_name="us-east-1"), self.operation)(
             **json.loads(body))
@@ -109,22 +109,39 @@ def one_attempt(resource_once: Any, clock: FakeClock) -> Callable[[], Store]:
     return lambda: Store(resource_once, "lost", clock)
 
 
-def lose_next_answer(resource: Any, operation: str, event: str) -> LoseNextAnswer:
-    hook = LoseNextAnswer(operation)
+def lose_next_answer(resource: Any, operation: str, *, landing: bool) -> LoseNextAnswer:
+    """Hook ``operation`` (the client method's name, ``put_item``) of ``resource``'s client."""
+    hook = LoseNextAnswer(operation, landing=landing)
+    event = "".join(part.title() for part in operation.split("_"))
     resource.meta.client.meta.events.register(f"before-send.dynamodb.{event}", hook)
     return hook
+
+
+def _store_after_a_lost_save(
+    one_attempt: Callable[[], Store], resource: Any, *, snapshot: bool, landing: bool
+) -> Store:
+    """A store whose first save went through and whose second (daily P&L -2) lost its answer."""
+    store = one_attempt()
+    store.load_state()
+
+    def save(pnl: int) -> None:
+        if snapshot:
+            store.save_snapshot({}, RiskState(daily_pnl=pnl), {"f1": 1} if pnl == -2 else {})
+        else:
+            store.save_risk_state(RiskState(daily_pnl=pnl))
+
+    save(-1)
+    lose_next_answer(resource, "transact_write_items" if snapshot else "put_item",
+                     landing=landing)
+    with pytest.raises(StoreError):
+        save(-2)
+    return store
 
 
 def test_a_snapshot_whose_answer_was_lost_after_it_landed_is_taken_as_written(
     one_attempt: Callable[[], Store], resource_once: Any
 ) -> None:
-    store = one_attempt()
-    store.load_state()
-    store.save_snapshot({}, RiskState(daily_pnl=-1), {})
-    hook = lose_next_answer(resource_once, "transact_write_items", "TransactWriteItems")
-    hook.landing = True
-    with pytest.raises(StoreError):
-        store.save_snapshot({}, RiskState(daily_pnl=-2), {"f1": 1})
+    store = _store_after_a_lost_save(one_attempt, resource_once, snapshot=True, landing=True)
 
     store.save_snapshot({}, RiskState(daily_pnl=-3), {"f1": 1, "f2": 2})  # the next cycle's
     loaded = one_attempt().load_state()
@@ -135,13 +152,7 @@ def test_a_snapshot_whose_answer_was_lost_after_it_landed_is_taken_as_written(
 def test_an_item_whose_answer_was_lost_after_it_landed_is_taken_as_written(
     one_attempt: Callable[[], Store], resource_once: Any
 ) -> None:
-    store = one_attempt()
-    store.load_state()
-    store.save_risk_state(RiskState(daily_pnl=-1))
-    hook = lose_next_answer(resource_once, "put_item", "PutItem")
-    hook.landing = True
-    with pytest.raises(StoreError):
-        store.save_risk_state(RiskState(daily_pnl=-2))
+    store = _store_after_a_lost_save(one_attempt, resource_once, snapshot=False, landing=True)
 
     for pnl in (-3, -4):
         store.save_risk_state(RiskState(daily_pnl=pnl))
@@ -151,14 +162,8 @@ def test_an_item_whose_answer_was_lost_after_it_landed_is_taken_as_written(
 def test_a_write_whose_answer_was_lost_before_it_landed_is_sent_again(
     one_attempt: Callable[[], Store], resource_once: Any
 ) -> None:
-    store = one_attempt()
-    store.load_state()
-    store.save_risk_state(RiskState(daily_pnl=-1))
+    store = _store_after_a_lost_save(one_attempt, resource_once, snapshot=False, landing=False)
     before = store.versions["risk_state"]
-    hook = lose_next_answer(resource_once, "put_item", "PutItem")
-    hook.dropping = True
-    with pytest.raises(StoreError):
-        store.save_risk_state(RiskState(daily_pnl=-2))
 
     store.save_risk_state(RiskState(daily_pnl=-3))
     assert one_attempt().load_state().risk.daily_pnl == -3
@@ -168,13 +173,7 @@ def test_a_write_whose_answer_was_lost_before_it_landed_is_sent_again(
 def test_after_a_lost_answer_a_second_writer_is_still_found(
     one_attempt: Callable[[], Store], resource_once: Any
 ) -> None:
-    store = one_attempt()
-    store.load_state()
-    store.save_snapshot({}, RiskState(daily_pnl=-1), {})
-    hook = lose_next_answer(resource_once, "transact_write_items", "TransactWriteItems")
-    hook.landing = True
-    with pytest.raises(StoreError):
-        store.save_snapshot({}, RiskState(daily_pnl=-2), {})
+    store = _store_after_a_lost_save(one_attempt, resource_once, snapshot=True, landing=True)
     other = one_attempt()
     other.load_state()
     other.save_snapshot({}, RiskState(daily_pnl=-9), {"theirs": 1})

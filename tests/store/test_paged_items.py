@@ -149,7 +149,7 @@ def test_a_paged_save_whose_answer_was_lost_after_it_landed_is_taken_as_written(
     store.load_state()
     orders = resting(40)
     store.save_open_orders(orders[:3], {})
-    lose_next_answer(resource_once, "transact_write_items", "TransactWriteItems").landing = True
+    lose_next_answer(resource_once, "transact_write_items", landing=True)
     with pytest.raises(StoreError):
         store.save_open_orders(orders, {})
     pages = int(raw(resource_once, OPEN_ORDERS)[PAGES])  # type: ignore[index]

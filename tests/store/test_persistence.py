@@ -55,7 +55,7 @@ def test_a_snapshot_whose_answer_was_lost_after_it_landed_is_no_second_writer(
     """The save's only attempt landed and its answer was lost (the cycle failed): the next
     cycle's save goes on from the version that landed, not as a conflict with another dora."""
     persister, state = running_bot(lambda: Store(resource_once, "lost", clock))
-    lose_next_answer(resource_once, "transact_write_items", "TransactWriteItems").landing = True
+    lose_next_answer(resource_once, "transact_write_items", landing=True)
     state.positions = {"KXMINE": replace(MINE, net=600)}
     with pytest.raises(StoreError):
         persister.save_state(state)

@@ -110,6 +110,25 @@ def _unseen_by_side(sample: Sample, grace_ms: int) -> Counter[SideKey]:
     return unseen
 
 
+def inventory_cap_check(rig: ChaosRig) -> list[tuple[int, str, int, int]]:
+    """The moments when, on the exchange, a market's position and dora's resting orders could
+    pass its inventory caps were they all to fill: (ts_ms, market, worst case, cap). Orders whose
+    create answer dora has not been able to see yet are left out, as in the size check."""
+    cap_yes, cap_no = rig.inventory_caps()
+    grace_ms = rig.sim.context.knobs.values.lag_ms + UNANSWERED_GRACE_MS
+    over = []
+    for sample in list(rig.samples):
+        unseen = _unseen_by_side(sample, grace_ms)
+        for ticker in {key[0] for key in sample.resting} | set(sample.positions):
+            net = sample.positions.get(ticker, 0)
+            bids = sample.resting.get((ticker, "bid"), 0) - unseen.get((ticker, "bid"), 0)
+            asks = sample.resting.get((ticker, "ask"), 0) - unseen.get((ticker, "ask"), 0)
+            if net + bids > cap_yes or asks - net > cap_no:
+                over.append((sample.ts_ms, ticker, max(net + bids, asks - net),
+                             cap_yes if net + bids > cap_yes else cap_no))
+    return over
+
+
 Timeline = tuple[list[int], list[dict[str, int]]]  # decided_at ms (sorted), side -> size
 
 

@@ -23,6 +23,7 @@ from urllib.parse import urlsplit
 import requests
 
 from dora.core.models import OrderStatus
+from dora.core.units import ONE_CONTRACT
 from dora.runtime.clock import SystemClock
 from dora.sim.runner import RunningSim
 from dora.store.store import Store, make_dynamodb_resource
@@ -127,6 +128,7 @@ class Sample:
     resting: dict[SideKey, int]
     # resting orders whose create answer dora never got: (market side, remaining, created at)
     unanswered: list[tuple[SideKey, int, int]] = field(default_factory=list)
+    positions: dict[str, int] = field(default_factory=dict)  # the exchange's, with ``resting``
 
 
 @dataclass
@@ -237,10 +239,11 @@ class ChaosRig:
 
     def _sample(self) -> Sample:
         lost = self.sim.context.counters.lost_creates()
-        now_ms, orders = self.sim.clock.now_ms(), self.resting()
+        with self.sim.lock:  # orders and positions as of one moment: a fill moves size between
+            now_ms, orders, positions = self.sim.clock.now_ms(), self.resting(), self.positions()
         unanswered = [((o.ticker, o.side.value), o.remaining, lost[o.order_id])
                       for o in orders if o.order_id in lost]
-        return Sample(now_ms, _by_side(orders), unanswered)
+        return Sample(now_ms, _by_side(orders), unanswered, positions)
 
     def resting_by_side(self) -> dict[SideKey, int]:
         return _by_side(self.resting())
@@ -259,6 +262,13 @@ class ChaosRig:
         with self.sim.lock:
             held = self.sim.engine.positions(USER)
         return {p.ticker: p.position for p in held if p.position}
+
+    def inventory_caps(self) -> tuple[int, int]:
+        """The (yes, no) inventory caps every market of the rig has, in count units."""
+        config = {**MARKET_CONFIG, **self.market_config}
+        yes, no = (int(Decimal(str(config[k])) * ONE_CONTRACT)
+                   for k in ("max_inventory_yes", "max_inventory_no"))
+        return yes, no
 
     def order_status(self, order_id: str) -> str:
         with self.sim.lock:

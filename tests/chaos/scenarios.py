@@ -19,6 +19,7 @@ from tests.chaos.checks import (
     TradeLogCheck,
     dora_404_classes,
     exchange_404_classes,
+    inventory_cap_check,
     position_differences,
     resting_size_check,
     trade_log_check,
@@ -45,6 +46,7 @@ class Figures:
     resting_after_stop: int | None = None
     reported_left_resting: Any = None
     size: SizeCheck | None = None
+    over_caps: list[tuple[int, str, int, int]] = field(default_factory=list)
     exchange_404: Counter[str] = field(default_factory=Counter)
     dora_404: Counter[str] = field(default_factory=Counter)
     endings: list[str] = field(default_factory=list)
@@ -62,7 +64,8 @@ class Figures:
             parts.append(f"resting_after_stop={self.resting_after_stop} "
                          f"(reported {self.reported_left_resting})")
         if self.size is not None:
-            parts.append(f"size_violations={len(self.size.violations)}/{self.size.samples}"
+            parts.append(f"over_caps={len(self.over_caps)} "
+                         f"size_violations={len(self.size.violations)}/{self.size.samples}"
                          f" excused_unanswered={self.size.excused}")
         parts.append(f"404s exchange={dict(self.exchange_404)} dora={dict(self.dora_404)}")
         if self.exit_s is not None:
@@ -269,6 +272,7 @@ def _judge(rig: ChaosRig, figures: Figures, last: DoraProcess) -> Figures:
     figures.trade_log = trade_log_check(rig)
     figures.position_diffs = position_differences(rig)
     figures.size = resting_size_check(rig)
+    figures.over_caps = inventory_cap_check(rig)
     figures.exchange_404 = exchange_404_classes(rig)
     figures.dora_404 = dora_404_classes(rig.all_events())
     return figures

@@ -40,6 +40,7 @@ def assert_nothing_lost_and_nothing_left(figures: Figures) -> None:
     assert figures.resting_after_stop == 0, "dora's orders left resting after a clean stop"
     assert figures.reported_left_resting == 0
     assert figures.size.violations == [], "more resting on a market side than targeted"
+    assert figures.over_caps == [], "position and resting orders past an inventory cap"
     assert figures.exchange_404["stale"] == 0, "a cancel sent after dora was told it was gone"
     assert figures.exchange_404["unexplained"] == 0
     assert figures.dora_404["stale"] == 0
